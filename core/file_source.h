@@ -1,0 +1,54 @@
+// The renderer's read-only view of a file tree: a folder on disk or a Git tree.
+//
+// Paths are relative to the source's root, '/'-separated, already normalised
+// (no ".", "..", empty or trailing components); "" names the root itself. Use
+// joinPath() and normalisePath() to build them. A source never yields anything
+// outside its root: on disk, a symlink that resolves outside the root reads as
+// an error, not as the file it points at.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace windlass {
+
+enum class FileKind { kMissing, kFile, kDirectory };
+
+class FileSource {
+ public:
+  virtual ~FileSource() = default;
+
+  // What `path` is. Anything unreadable or escaping the root is kMissing.
+  virtual FileKind kind(std::string_view path) const = 0;
+
+  // The whole content of the regular file at `path`. NotFound when there is no
+  // such file, InvalidArgument when it escapes the root or exceeds `maxBytes`.
+  virtual Result<std::string> read(std::string_view path, size_t maxBytes) const = 0;
+
+  // The entry names (not paths) of the folder at `path`, sorted bytewise.
+  virtual Result<std::vector<std::string>> list(std::string_view path) const = 0;
+
+  // A human-readable location for messages, e.g. the absolute disk path.
+  virtual std::string describe(std::string_view path) const = 0;
+};
+
+// A source over the folder `root` on disk. Thread-safe (no mutable state).
+// InvalidArgument when `root` is not a readable folder.
+Result<std::unique_ptr<FileSource>> openDiskSource(const std::string& root);
+
+// Normalises a relative path: resolves "." and "..", drops empty components.
+// InvalidArgument when ".." climbs above the root or the path is absolute.
+Result<std::string> normalisePath(std::string_view path);
+
+// dir + "/" + rel, normalised. InvalidArgument as normalisePath.
+Result<std::string> joinPath(std::string_view dir, std::string_view rel);
+
+// The folder part of `path` ("" for a top-level name) and the last component.
+std::string_view parentPath(std::string_view path);
+std::string_view baseName(std::string_view path);
+
+}  // namespace windlass
