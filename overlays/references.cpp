@@ -1,0 +1,577 @@
+#include "overlays/references.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+
+namespace windlass::overlays {
+
+namespace {
+
+std::string_view sv(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
+
+bool gvkSelects(const Gvk& sel, const Gvk& g) {
+  return (sel.group.empty() || sel.group == g.group) &&
+         (sel.version.empty() || sel.version == g.version) && (sel.kind.empty() || sel.kind == g.kind);
+}
+
+bool selectedByAnyGvk(const Resource& r, const Gvk& sel) {
+  if (gvkSelects(sel, r.orgId.gvk) || gvkSelects(sel, r.curId().gvk)) return true;
+  return std::any_of(r.prevIds.begin(), r.prevIds.end(),
+                     [&](const ResId& id) { return gvkSelects(sel, id.gvk); });
+}
+
+// Does `shorter` equal the end of `longer`?
+bool sameEnding(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const auto& shorter = a.size() <= b.size() ? a : b;
+  const auto& longer = a.size() <= b.size() ? b : a;
+  return std::equal(shorter.rbegin(), shorter.rend(), longer.rbegin());
+}
+
+bool affixesEqual(const Resource& a, const Resource& b, bool allowEmpty) {
+  bool prefixOk = (allowEmpty && (a.prefixes.empty() || b.prefixes.empty())) ||
+                  sameEnding(a.prefixes, b.prefixes);
+  bool suffixOk = (allowEmpty && (a.suffixes.empty() || b.suffixes.empty())) ||
+                  sameEnding(a.suffixes, b.suffixes);
+  return prefixOk && suffixOk;
+}
+
+template <class Pred>
+std::vector<const Resource*> sieve(const std::vector<const Resource*>& in, Pred pred) {
+  std::vector<const Resource*> out;
+  for (const Resource* r : in) {
+    if (pred(*r)) out.push_back(r);
+  }
+  return out;
+}
+
+class NameReferenceFixer {
+ public:
+  NameReferenceFixer(ResourceList& list, JsonAllocator& alloc) : list_(list), alloc_(alloc) {}
+
+  Status run(const TransformerConfig& config) {
+    for (const NameBackReference& br : config.nameReference) {
+      std::vector<const Resource*> candidates;
+      for (const Resource& r : list_) {
+        if (selectedByAnyGvk(r, br.gvk) && !r.prevIds.empty()) candidates.push_back(&r);
+      }
+      if (candidates.empty()) continue;
+      for (Resource& referrer : list_) {
+        Gvk g = referrer.curId().gvk;
+        for (const FieldSpec& f : br.referrers) {
+          if (!f.selects(g)) continue;
+          if (!kindMatches(referrer.obj, f, br.gvk.kind)) continue;
+          WINDLASS_RETURN_IF_ERROR(
+              visitField(referrer.obj, f.path, false, alloc_, [&](JsonValue& v) {
+                return fix(v, referrer, candidates, br.gvk.kind);
+              }));
+        }
+      }
+    }
+    return {};
+  }
+
+ private:
+  // roleRef and scaleTargetRef name their kind next to the name.
+  static bool kindMatches(const JsonValue& obj, const FieldSpec& f, const std::string& kind) {
+    if (f.path.size() != 2 || f.path[1] != "name") return true;
+    if (f.path[0] != "roleRef" && f.path[0] != "scaleTargetRef") return true;
+    const JsonValue* ref = findMember(obj, f.path[0]);
+    if (ref == nullptr) return true;
+    std::string_view k = stringField(*ref, "kind");
+    return k.empty() || k == kind;
+  }
+
+  Result<const Resource*> select(const std::string& oldName, const Resource& referrer,
+                                 std::vector<const Resource*> c, bool sameNamespace) {
+    c = sieve(c, [&](const Resource& r) {
+      if (r.orgId.name == oldName) return true;
+      return std::any_of(r.prevIds.begin(), r.prevIds.end(),
+                         [&](const ResId& id) { return id.name == oldName; });
+    });
+    if (sameNamespace) {
+      ResId ref = referrer.curId();
+      if (!ref.isClusterScoped()) {
+        std::string ns = ref.effectiveNamespace();
+        c = sieve(c, [&](const Resource& r) {
+          ResId id = r.curId();
+          return id.isClusterScoped() || id.effectiveNamespace() == ns;
+        });
+      }
+    }
+    if (c.size() == 1) return c[0];
+    c = sieve(c, [&](const Resource& r) { return affixesEqual(r, referrer, true); });
+    if (c.size() == 1) return c[0];
+    c = sieve(c, [&](const Resource& r) { return affixesEqual(r, referrer, false); });
+    if (c.size() == 1) return c[0];
+    if (c.empty()) return static_cast<const Resource*>(nullptr);
+    std::string first = c[0]->curId().name;
+    if (std::all_of(c.begin(), c.end(), [&](const Resource* r) { return r->curId().name == first; })) {
+      return c[0];
+    }
+    std::string names;
+    for (const Resource* r : c) names += " " + r->curId().describe();
+    return Status::invalidArgument(referrer.curId().describe() + ": reference to \"" + oldName +
+                                   "\" is ambiguous; it could mean:" + names);
+  }
+
+  Status fixString(JsonValue& v, const Resource& referrer,
+                   const std::vector<const Resource*>& candidates) {
+    auto hit = select(std::string(sv(v)), referrer, candidates, true);
+    if (!hit) return hit.error();
+    if (*hit != nullptr) v = makeString((*hit)->curId().name, alloc_);
+    return {};
+  }
+
+  Status fix(JsonValue& v, const Resource& referrer, const std::vector<const Resource*>& candidates,
+             const std::string& kind) {
+    if (v.IsString()) return fixString(v, referrer, candidates);
+    if (v.IsArray()) {
+      for (JsonValue& e : v.GetArray()) {
+        if (e.IsString()) {
+          WINDLASS_RETURN_IF_ERROR(fixString(e, referrer, candidates));
+        } else if (e.IsObject()) {
+          WINDLASS_RETURN_IF_ERROR(fixMap(e, referrer, candidates, kind));
+        }
+      }
+      return {};
+    }
+    if (v.IsObject()) return fixMap(v, referrer, candidates, kind);
+    return {};
+  }
+
+  // A {name, namespace[, kind]} reference, such as a RoleBinding subject.
+  Status fixMap(JsonValue& m, const Resource& referrer,
+                const std::vector<const Resource*>& candidates, const std::string& kind) {
+    JsonValue* name = findMember(m, "name");
+    if (name == nullptr || !name->IsString()) return {};
+    std::string_view k = stringField(m, "kind");
+    if (!k.empty() && k != kind) return {};
+    JsonValue* ns = findMember(m, "namespace");
+    std::vector<const Resource*> c = candidates;
+    if (ns != nullptr && ns->IsString()) {
+      std::string want = ns->GetStringLength() == 0 ? "default" : std::string(sv(*ns));
+      c = sieve(c, [&](const Resource& r) {
+        if (r.orgId.effectiveNamespace() == want) return true;
+        return std::any_of(r.prevIds.begin(), r.prevIds.end(),
+                           [&](const ResId& id) { return id.effectiveNamespace() == want; });
+      });
+    }
+    auto hit = select(std::string(sv(*name)), referrer, c, ns == nullptr);
+    if (!hit) return hit.error();
+    if (*hit == nullptr) return {};
+    ResId cur = (*hit)->curId();
+    *name = makeString(cur.name, alloc_);
+    if (ns != nullptr && !cur.ns.empty()) *ns = makeString(cur.ns, alloc_);
+    return {};
+  }
+
+  ResourceList& list_;
+  JsonAllocator& alloc_;
+};
+
+}  // namespace
+
+Status fixNameReferences(ResourceList& list, const TransformerConfig& config, JsonAllocator& alloc) {
+  return NameReferenceFixer(list, alloc).run(config);
+}
+
+std::vector<std::string> splitDottedPath(std::string_view path) {
+  std::vector<std::string> parts;
+  std::string cur;
+  int depth = 0;
+  for (char c : path) {
+    if (c == '[') ++depth;
+    if (c == ']') --depth;
+    if (c == '.' && depth == 0) {
+      parts.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(std::move(cur));
+  std::erase_if(parts, [](const std::string& p) { return p.empty(); });
+  return parts;
+}
+
+namespace {
+
+// Follows a dotted path ("spec.containers.[name=web].image", "a.b[0].c") with
+// optional creation of missing map fields. Returns nullptr when not found.
+JsonValue* lookupPath(JsonValue& root, const std::vector<std::string>& parts, bool create,
+                      JsonAllocator& alloc) {
+  JsonValue* cur = &root;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string part = parts[i];
+    // "name[0]" and "name[k=v]" are the field followed by a selector.
+    std::vector<std::string> steps;
+    size_t br = part.find('[');
+    if (br != std::string::npos && br > 0) {
+      steps.push_back(part.substr(0, br));
+      part = part.substr(br);
+    }
+    while (!part.empty()) {
+      if (part[0] == '[') {
+        size_t close = part.find(']');
+        if (close == std::string::npos) return nullptr;
+        steps.push_back(part.substr(0, close + 1));
+        part = part.substr(close + 1);
+      } else {
+        steps.push_back(part);
+        part.clear();
+      }
+    }
+    for (const std::string& step : steps) {
+      bool last = i + 1 == parts.size() && &step == &steps.back();
+      if (step.front() == '[' && step.back() == ']') {
+        std::string inner = step.substr(1, step.size() - 2);
+        if (!cur->IsArray()) return nullptr;
+        size_t eq = inner.find('=');
+        JsonValue* found = nullptr;
+        if (eq == std::string::npos) {
+          char* end = nullptr;
+          long idx = std::strtol(inner.c_str(), &end, 10);
+          if (end == inner.c_str() || *end != '\0' || idx < 0 ||
+              static_cast<size_t>(idx) >= cur->Size()) {
+            return nullptr;
+          }
+          found = &(*cur)[static_cast<rapidjson::SizeType>(idx)];
+        } else {
+          std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
+          for (JsonValue& e : cur->GetArray()) {
+            if (stringField(e, key) == want) {
+              found = &e;
+              break;
+            }
+          }
+        }
+        if (found == nullptr) return nullptr;
+        cur = found;
+        continue;
+      }
+      if (cur->IsArray()) {
+        char* end = nullptr;
+        long idx = std::strtol(step.c_str(), &end, 10);
+        if (end == step.c_str() || *end != '\0' || idx < 0 || static_cast<size_t>(idx) >= cur->Size()) {
+          return nullptr;
+        }
+        cur = &(*cur)[static_cast<rapidjson::SizeType>(idx)];
+        continue;
+      }
+      if (cur->IsNull() && create) cur->SetObject();
+      if (!cur->IsObject()) return nullptr;
+      JsonValue* next = findMember(*cur, step);
+      if (next == nullptr) {
+        if (!create) return nullptr;
+        cur->AddMember(makeString(step, alloc),
+                       JsonValue(last ? rapidjson::kNullType : rapidjson::kObjectType), alloc);
+        next = &(cur->MemberEnd() - 1)->value;
+      }
+      cur = next;
+    }
+  }
+  return cur;
+}
+
+std::string scalarText(const JsonValue& v) {
+  if (v.IsString()) return std::string(sv(v));
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+}  // namespace
+
+Result<std::vector<Var>> parseVars(const JsonValue& list, std::string_view where) {
+  std::vector<Var> out;
+  if (!list.IsArray()) return out;
+  for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+    const JsonValue& e = list[i];
+    std::string w = std::string(where) + "[" + std::to_string(i) + "]";
+    if (!e.IsObject()) return Status::invalidArgument(w + ": expected a map");
+    Var v;
+    v.name = stringField(e, "name");
+    if (v.name.empty()) return Status::invalidArgument(w + ": missing \"name\"");
+    const JsonValue* ref = findMember(e, "objref");
+    if (ref == nullptr || !ref->IsObject()) return Status::invalidArgument(w + ": missing \"objref\"");
+    v.gvk = parseApiVersion(stringField(*ref, "apiVersion"), stringField(*ref, "kind"));
+    if (auto g = stringField(*ref, "group"); !g.empty()) v.gvk.group = g;
+    if (auto ver = stringField(*ref, "version"); !ver.empty()) v.gvk.version = ver;
+    v.objName = stringField(*ref, "name");
+    v.objNamespace = stringField(*ref, "namespace");
+    if (const JsonValue* fr = findMember(e, "fieldref"); fr != nullptr && fr->IsObject()) {
+      if (auto fp = stringField(*fr, "fieldpath"); !fp.empty()) v.fieldPath = fp;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const TransformerConfig& config,
+                   JsonAllocator& alloc) {
+  if (vars.empty()) return {};
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const Var& v : vars) {
+    const Resource* found = nullptr;
+    for (const Resource& r : list) {
+      if (!selectedByAnyGvk(r, v.gvk)) continue;
+      bool named = r.orgId.name == v.objName ||
+                   std::any_of(r.prevIds.begin(), r.prevIds.end(),
+                               [&](const ResId& id) { return id.name == v.objName; });
+      if (!named) continue;
+      if (!v.objNamespace.empty() && r.orgId.effectiveNamespace() != v.objNamespace &&
+          r.curId().effectiveNamespace() != v.objNamespace) {
+        continue;
+      }
+      if (found != nullptr) {
+        return Status::invalidArgument("var \"" + v.name + "\": objref " + v.gvk.kind + " " +
+                                       v.objName + " matches more than one resource");
+      }
+      found = &r;
+    }
+    if (found == nullptr) {
+      return Status::invalidArgument("var \"" + v.name + "\": cannot find its objref " + v.gvk.kind +
+                                     " " + v.objName);
+    }
+    JsonValue copy(found->obj, alloc);
+    const JsonValue* val = lookupPath(copy, splitDottedPath(v.fieldPath), false, alloc);
+    if (val == nullptr) {
+      return Status::invalidArgument("var \"" + v.name + "\": field " + v.fieldPath +
+                                     " not found in " + found->curId().describe());
+    }
+    values.emplace_back(v.name, scalarText(*val));
+  }
+  auto expand = [&](std::string_view in) {
+    std::string out;
+    for (size_t i = 0; i < in.size();) {
+      if (in.compare(i, 2, "$(") == 0) {
+        size_t close = in.find(')', i + 2);
+        if (close != std::string_view::npos) {
+          std::string_view name = in.substr(i + 2, close - i - 2);
+          auto it = std::find_if(values.begin(), values.end(),
+                                 [&](const auto& p) { return p.first == name; });
+          if (it != values.end()) {
+            out += it->second;
+            i = close + 1;
+            continue;
+          }
+        }
+      }
+      if (in.compare(i, 2, "$$") == 0) {
+        out += "$$";
+        i += 2;
+        continue;
+      }
+      out += in[i++];
+    }
+    return out;
+  };
+  std::function<void(JsonValue&)> walk = [&](JsonValue& v) {
+    if (v.IsString()) {
+      if (std::string_view(v.GetString(), v.GetStringLength()).find("$(") != std::string_view::npos) {
+        v = makeString(expand(sv(v)), alloc);
+      }
+    } else if (v.IsArray()) {
+      for (JsonValue& e : v.GetArray()) walk(e);
+    } else if (v.IsObject()) {
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) walk(it->value);
+    }
+  };
+  for (Resource& r : list) {
+    WINDLASS_RETURN_IF_ERROR(visitFieldSpecs(r.obj, config.varReference, alloc, [&](JsonValue& v) {
+      walk(v);
+      return Status();
+    }));
+  }
+  return {};
+}
+
+namespace {
+
+Status readSelector(const JsonValue& v, std::string_view where, Selector& s, std::string* fieldPath) {
+  if (!v.IsObject()) return Status::invalidArgument(std::string(where) + ": expected a map");
+  for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+    std::string_view k(it->name.GetString(), it->name.GetStringLength());
+    if (k == "options") continue;
+    if (!it->value.IsString()) {
+      return Status::invalidArgument(std::string(where) + "." + std::string(k) + ": expected a string");
+    }
+    std::string val(sv(it->value));
+    if (k == "group") s.group = val;
+    else if (k == "version") s.version = val;
+    else if (k == "kind") s.kind = val;
+    else if (k == "name") s.name = val;
+    else if (k == "namespace") s.ns = val;
+    else if (k == "labelSelector") s.labelSelector = val;
+    else if (k == "annotationSelector") s.annotationSelector = val;
+    else if (k == "fieldPath" && fieldPath != nullptr) *fieldPath = val;
+    else {
+      return Status::invalidArgument(std::string(where) + ": unknown field \"" + std::string(k) + "\"");
+    }
+  }
+  return {};
+}
+
+struct ReplaceOptions {
+  std::string delimiter;
+  long index = 0;
+  bool create = false;
+};
+
+ReplaceOptions readOptions(const JsonValue& holder) {
+  ReplaceOptions o;
+  const JsonValue* opt = findMember(holder, "options");
+  if (opt == nullptr || !opt->IsObject()) return o;
+  o.delimiter = stringField(*opt, "delimiter");
+  if (const JsonValue* i = findMember(*opt, "index"); i != nullptr && i->IsInt64()) o.index = i->GetInt64();
+  if (const JsonValue* c = findMember(*opt, "create"); c != nullptr && c->IsBool()) o.create = c->GetBool();
+  return o;
+}
+
+std::vector<std::string> split(const std::string& s, const std::string& delim) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t at = s.find(delim, pos);
+    if (at == std::string::npos) {
+      out.push_back(s.substr(pos));
+      return out;
+    }
+    out.push_back(s.substr(pos, at - pos));
+    pos = at + delim.size();
+  }
+}
+
+// Selects resources by the Kustomize replacement rules (exact names, not regexes).
+std::vector<size_t> selectExact(const ResourceList& list, const Selector& s) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Resource& r = list[i];
+    ResId cur = r.curId();
+    if (!s.name.empty() && s.name != cur.name && s.name != r.orgId.name) continue;
+    if (!s.ns.empty() && s.ns != cur.ns && s.ns != r.orgId.ns) continue;
+    if (!gvkSelects(Gvk{s.group, s.version, s.kind}, cur.gvk)) continue;
+    static const JsonValue kEmpty(rapidjson::kObjectType);
+    const JsonValue* md = findMember(r.obj, "metadata");
+    if (!s.labelSelector.empty()) {
+      const JsonValue* l = md ? findMember(*md, "labels") : nullptr;
+      auto m = matchesLabelSelector(l ? *l : kEmpty, s.labelSelector);
+      if (!m || !*m) continue;
+    }
+    if (!s.annotationSelector.empty()) {
+      const JsonValue* a = md ? findMember(*md, "annotations") : nullptr;
+      auto m = matchesLabelSelector(a ? *a : kEmpty, s.annotationSelector);
+      if (!m || !*m) continue;
+    }
+    out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_view where,
+                        JsonAllocator& alloc) {
+  if (!rep.IsObject()) return Status::invalidArgument(std::string(where) + ": expected a map");
+  const JsonValue* src = findMember(rep, "source");
+  if (src == nullptr) return Status::invalidArgument(std::string(where) + ": missing \"source\"");
+  Selector sel;
+  std::string fieldPath = "metadata.name";
+  WINDLASS_RETURN_IF_ERROR(readSelector(*src, std::string(where) + ".source", sel, &fieldPath));
+  std::vector<size_t> hits = selectExact(list, sel);
+  std::string srcDesc = sel.kind + " " + sel.name;
+  if (hits.empty()) {
+    return Status::invalidArgument(std::string(where) + ": nothing selected by source " + srcDesc);
+  }
+  if (hits.size() > 1) {
+    return Status::invalidArgument(std::string(where) + ": multiple matches for source " + srcDesc);
+  }
+  JsonValue srcCopy(list[hits[0]].obj, alloc);
+  JsonValue* srcVal = lookupPath(srcCopy, splitDottedPath(fieldPath), false, alloc);
+  if (srcVal == nullptr) {
+    return Status::invalidArgument(std::string(where) + ": source field " + fieldPath +
+                                   " not found in " + list[hits[0]].curId().describe());
+  }
+  JsonValue value(*srcVal, alloc);
+  ReplaceOptions srcOpt = readOptions(*src);
+  if (!srcOpt.delimiter.empty()) {
+    if (!value.IsString()) {
+      return Status::invalidArgument(std::string(where) + ": delimiter needs a string source value");
+    }
+    auto parts = split(std::string(sv(value)), srcOpt.delimiter);
+    if (srcOpt.index < 0 || static_cast<size_t>(srcOpt.index) >= parts.size()) {
+      return Status::invalidArgument(std::string(where) + ": options.index " +
+                                     std::to_string(srcOpt.index) + " is out of range");
+    }
+    value = makeString(parts[static_cast<size_t>(srcOpt.index)], alloc);
+  }
+  const JsonValue* targets = findMember(rep, "targets");
+  if (targets == nullptr || !targets->IsArray()) {
+    return Status::invalidArgument(std::string(where) + ": missing \"targets\"");
+  }
+  for (rapidjson::SizeType t = 0; t < targets->Size(); ++t) {
+    const JsonValue& target = (*targets)[t];
+    std::string tw = std::string(where) + ".targets[" + std::to_string(t) + "]";
+    const JsonValue* select = findMember(target, "select");
+    if (select == nullptr) return Status::invalidArgument(tw + ": missing \"select\"");
+    Selector ts;
+    WINDLASS_RETURN_IF_ERROR(readSelector(*select, tw + ".select", ts, nullptr));
+    std::vector<size_t> chosen = selectExact(list, ts);
+    if (const JsonValue* rejects = findMember(target, "reject"); rejects != nullptr && rejects->IsArray()) {
+      for (const JsonValue& rj : rejects->GetArray()) {
+        Selector rs;
+        WINDLASS_RETURN_IF_ERROR(readSelector(rj, tw + ".reject", rs, nullptr));
+        std::vector<size_t> out = selectExact(list, rs);
+        std::erase_if(chosen, [&](size_t i) {
+          return std::find(out.begin(), out.end(), i) != out.end();
+        });
+      }
+    }
+    ReplaceOptions opt = readOptions(target);
+    const JsonValue* paths = findMember(target, "fieldPaths");
+    std::vector<std::string> fieldPaths;
+    if (paths != nullptr && paths->IsArray()) {
+      for (const JsonValue& p : paths->GetArray()) {
+        if (p.IsString()) fieldPaths.emplace_back(sv(p));
+      }
+    }
+    if (fieldPaths.empty()) fieldPaths.push_back("metadata.name");
+    for (size_t i : chosen) {
+      for (const std::string& fp : fieldPaths) {
+        JsonValue* field = lookupPath(list[i].obj, splitDottedPath(fp), opt.create, alloc);
+        if (field == nullptr) {
+          if (opt.create) {
+            return Status::invalidArgument(tw + ": unable to create field " + fp + " in " +
+                                           list[i].curId().describe());
+          }
+          continue;
+        }
+        if (!opt.delimiter.empty()) {
+          std::string cur = field->IsString() ? std::string(sv(*field)) : std::string();
+          auto parts = split(cur, opt.delimiter);
+          std::string v = scalarText(value);
+          if (opt.index >= static_cast<long>(parts.size())) {
+            parts.push_back(v);
+          } else if (opt.index < 0) {
+            parts.insert(parts.begin(), v);
+          } else {
+            parts[static_cast<size_t>(opt.index)] = v;
+          }
+          std::string joined;
+          for (size_t p = 0; p < parts.size(); ++p) {
+            if (p > 0) joined += opt.delimiter;
+            joined += parts[p];
+          }
+          *field = makeString(joined, alloc);
+        } else {
+          *field = JsonValue(value, alloc);
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace windlass::overlays

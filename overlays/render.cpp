@@ -1,0 +1,893 @@
+#include "overlays/render.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "overlays/generator_hash.h"
+#include "overlays/json_patch.h"
+#include "overlays/kustomization.h"
+#include "overlays/merge_schema.h"
+#include "overlays/references.h"
+#include "overlays/strategic_merge.h"
+#include "overlays/transformers.h"
+#include "overlays/yaml.h"
+
+namespace windlass::overlays {
+
+namespace {
+
+std::string_view sv(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
+
+bool isRemote(std::string_view entry) {
+  return entry.find("://") != std::string_view::npos || entry.rfind("github.com/", 0) == 0 ||
+         entry.rfind("git@", 0) == 0 || entry.rfind("gitlab.com/", 0) == 0 ||
+         entry.rfind("bitbucket.org/", 0) == 0;
+}
+
+bool isValidConfigMapKey(std::string_view key) {
+  if (key.empty() || key.size() > 253 || key == "." || key == "..") return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool isValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out += kTable[v >> 18];
+    out += kTable[(v >> 12) & 63];
+    out += kTable[(v >> 6) & 63];
+    out += kTable[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    out += kTable[v >> 18];
+    out += kTable[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += kTable[v >> 18];
+    out += kTable[(v >> 12) & 63];
+    out += kTable[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// Kustomize's legacy output order: listed kinds first and last, the rest by
+// group/version/kind, ties by namespace and name.
+class LegacyOrder {
+ public:
+  LegacyOrder(const std::vector<std::string>& first, const std::vector<std::string>& last) {
+    static const std::vector<std::string> kFirst = {
+        "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
+        "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
+        "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
+        "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
+        "CronJob", "PodDisruptionBudget"};
+    static const std::vector<std::string> kLast = {"MutatingWebhookConfiguration",
+                                                   "ValidatingWebhookConfiguration"};
+    const auto& f = first.empty() && last.empty() ? kFirst : first;
+    const auto& l = first.empty() && last.empty() ? kLast : last;
+    for (size_t i = 0; i < f.size(); ++i) index_[f[i]] = -static_cast<int>(f.size()) + static_cast<int>(i);
+    for (size_t i = 0; i < l.size(); ++i) index_[l[i]] = 1 + static_cast<int>(i);
+  }
+
+  struct Key {
+    int index;
+    std::string gvk;
+    std::string rest;
+  };
+
+  Key key(const JsonValue& obj) const {
+    ResId id = idOf(obj);
+    auto it = index_.find(id.gvk.kind);
+    std::string rest = (id.ns.empty() ? std::string("~X") : id.ns) + "|" +
+                       (id.name.empty() ? std::string("~N") : id.name);
+    return {it == index_.end() ? 0 : it->second, id.gvk.sortString(), std::move(rest)};
+  }
+
+ private:
+  std::map<std::string, int> index_;
+};
+
+struct Accumulator {
+  ResourceList resources;
+  TransformerConfig config;
+  std::vector<Var> vars;
+};
+
+class Renderer {
+ public:
+  Renderer(const FileSource& fs, JsonAllocator& alloc, const RenderOptions& options)
+      : fs_(fs), alloc_(alloc), options_(options) {}
+
+  Result<RenderedSet> run(const std::string& dir) {
+    auto k = loadKustomization(fs_, dir, alloc_);
+    if (!k) return k.error();
+    Accumulator ra;
+    ra.config = builtinConfig();
+    stack_.push_back(dir);
+    WINDLASS_RETURN_IF_ERROR(accumulateTarget(*k, ra));
+    WINDLASS_RETURN_IF_ERROR(addHashes(ra.resources));
+    WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config, alloc_));
+    WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config, alloc_));
+    RenderedSet out;
+    out.objects.reserve(ra.resources.size());
+    if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
+    for (Resource& r : ra.resources) out.objects.push_back(std::move(r.obj));
+    return out;
+  }
+
+ private:
+  // --- loading -------------------------------------------------------------
+
+  // Reads a file a kustomization names, under the load restrictor.
+  Result<std::string> readFile(const Kustomization& k, const std::string& entry,
+                               std::string* pathOut = nullptr) {
+    auto path = joinPath(k.dir, entry);
+    if (!path) return path.error().withContext(k.file);
+    if (!options_.loadRestrictionsNone && !k.dir.empty() && *path != k.dir &&
+        path->rfind(k.dir + "/", 0) != 0) {
+      return Status::invalidArgument(k.file + ": security; file '" + entry + "' is not in or below '" +
+                                     fs_.describe(k.dir) + "'");
+    }
+    if (k.dir.empty() && !options_.loadRestrictionsNone && path->empty()) {
+      return Status::invalidArgument(k.file + ": '" + entry + "' is not a file");
+    }
+    auto text = fs_.read(*path, options_.maxFileBytes);
+    if (!text) return text.error().withContext(k.file);
+    if (pathOut != nullptr) *pathOut = *path;
+    return text;
+  }
+
+  Status loadResourceFile(const std::string& path, const std::string& text, ResourceList& out) {
+    auto docs = parseYaml(text, path, YamlDialect::kResource, alloc_);
+    if (!docs) return docs.error();
+    for (size_t i = 0; i < docs->size(); ++i) {
+      JsonValue& doc = (*docs)[i];
+      if (!doc.IsObject()) {
+        return Status::invalidArgument(path + ": document " + std::to_string(i + 1) +
+                                       " is not a map (a Kubernetes object must be a map)");
+      }
+      std::string_view kind = stringField(doc, "kind");
+      JsonValue* items = findMember(doc, "items");
+      if (kind.size() > 4 && kind.substr(kind.size() - 4) == "List" && items != nullptr &&
+          items->IsArray()) {
+        for (JsonValue& item : items->GetArray()) {
+          WINDLASS_RETURN_IF_ERROR(addObject(path, std::move(item), out));
+        }
+        continue;
+      }
+      WINDLASS_RETURN_IF_ERROR(addObject(path, std::move(doc), out));
+    }
+    return {};
+  }
+
+  Status addObject(const std::string& path, JsonValue obj, ResourceList& out) {
+    if (!obj.IsObject()) return Status::invalidArgument(path + ": a list item is not a map");
+    if (stringField(obj, "kind").empty()) {
+      return Status::invalidArgument(path + ": missing kind in object");
+    }
+    if (stringField(obj, "apiVersion") == "kustomize.config.k8s.io/v1beta1" ||
+        stringField(obj, "apiVersion") == "kustomize.config.k8s.io/v1alpha1") {
+      return Status::invalidArgument(path + ": a kustomization listed as a resource file; list its "
+                                            "folder instead");
+    }
+    if (metadataField(obj, "name").empty()) {
+      return Status::invalidArgument(path + ": missing metadata.name in object of kind " +
+                                     std::string(stringField(obj, "kind")));
+    }
+    Resource r;
+    r.obj = std::move(obj);
+    r.orgId = r.curId();
+    out.push_back(std::move(r));
+    return {};
+  }
+
+  Status appendAll(ResourceList& to, ResourceList&& from) {
+    for (Resource& r : from) {
+      ResId id = r.curId();
+      for (const Resource& e : to) {
+        if (e.curId().equals(id)) {
+          return Status::invalidArgument("may not add resource with an already registered id: " +
+                                         id.describe());
+        }
+      }
+      to.push_back(std::move(r));
+    }
+    return {};
+  }
+
+  // --- the kustomization -----------------------------------------------------
+
+  Status accumulateTarget(const Kustomization& k, Accumulator& ra) {
+    WINDLASS_RETURN_IF_ERROR(accumulateResources(k, ra));
+    for (const std::string& c : k.configurations) {
+      std::string path;
+      auto text = readFile(k, c, &path);
+      if (!text) return text.error();
+      auto docs = parseYaml(*text, path, YamlDialect::kKustomization, alloc_);
+      if (!docs) return docs.error();
+      for (const JsonValue& d : *docs) {
+        auto tc = parseTransformerConfig(d, path);
+        if (!tc) return tc.error();
+        ra.config.merge(*tc);
+      }
+    }
+    for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.config));
+    for (const std::string& c : k.components) {
+      if (isRemote(c)) return unsupportedRemote(k, c);
+      auto dir = joinPath(k.dir, c);
+      if (!dir) return dir.error().withContext(k.file);
+      auto ck = loadDir(k, *dir, c);
+      if (!ck) return ck.error();
+      if (!ck->component) {
+        return Status::invalidArgument(ck->file + ": listed under components but its kind is not "
+                                                  "Component");
+      }
+      WINDLASS_RETURN_IF_ERROR(accumulateTarget(*ck, ra));
+      stack_.pop_back();
+    }
+    WINDLASS_RETURN_IF_ERROR(runGenerators(k, ra));
+    WINDLASS_RETURN_IF_ERROR(runTransformers(k, ra));
+    if (k.vars != nullptr) {
+      auto vars = parseVars(*k.vars, k.file + ": vars");
+      if (!vars) return vars.error();
+      for (Var& v : *vars) {
+        for (const Var& e : ra.vars) {
+          if (e.name == v.name) {
+            return Status::invalidArgument(k.file + ": var '" + v.name + "' already encountered");
+          }
+        }
+        ra.vars.push_back(std::move(v));
+      }
+    }
+    return {};
+  }
+
+  Status unsupportedRemote(const Kustomization& k, const std::string& entry) {
+    return Status::unimplemented(k.file + ": remote resource \"" + entry +
+                                 "\" is not supported by windlass; vendor it into the repository");
+  }
+
+  // Loads the kustomization in `dir` (pushed on the cycle stack; callers pop).
+  Result<Kustomization> loadDir(const Kustomization& parent, const std::string& dir,
+                                const std::string& entry) {
+    if (std::find(stack_.begin(), stack_.end(), dir) != stack_.end()) {
+      return Status::invalidArgument(parent.file + ": cycle detected: '" + entry +
+                                     "' refers back to a kustomization that includes it");
+    }
+    if (static_cast<int>(stack_.size()) >= options_.maxDepth) {
+      return Status::invalidArgument(parent.file + ": kustomizations nested deeper than " +
+                                     std::to_string(options_.maxDepth));
+    }
+    auto k = loadKustomization(fs_, dir, alloc_);
+    if (!k) {
+      if (k.error().code() == Code::kNotFound) {
+        return Status::invalidArgument(parent.file + ": accumulating resources from '" + entry +
+                                       "': unable to find one of 'kustomization.yaml', "
+                                       "'kustomization.yml' or 'Kustomization' in directory '" +
+                                       fs_.describe(dir) + "'");
+      }
+      return k.error();
+    }
+    stack_.push_back(dir);
+    return k;
+  }
+
+  Status accumulateResources(const Kustomization& k, Accumulator& ra) {
+    for (const std::string& entry : k.resources) {
+      if (isRemote(entry)) return unsupportedRemote(k, entry);
+      auto path = joinPath(k.dir, entry);
+      if (!path) return path.error().withContext(k.file);
+      FileKind kind = fs_.kind(*path);
+      if (kind == FileKind::kDirectory) {
+        auto sub = loadDir(k, *path, entry);
+        if (!sub) return sub.error();
+        if (sub->component) {
+          return Status::invalidArgument(sub->file + ": listed under resources, but expected kind != "
+                                                     "'Component'; list it under components");
+        }
+        Accumulator subRa;
+        subRa.config = builtinConfig();
+        WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
+        stack_.pop_back();
+        WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
+        ra.config.merge(subRa.config);
+        for (Var& v : subRa.vars) {
+          for (const Var& e : ra.vars) {
+            if (e.name == v.name) {
+              return Status::invalidArgument(k.file + ": var '" + v.name + "' already encountered");
+            }
+          }
+          ra.vars.push_back(std::move(v));
+        }
+        continue;
+      }
+      if (kind == FileKind::kMissing) {
+        return Status::notFound(k.file + ": accumulating resources: '" + fs_.describe(*path) +
+                                "': no such file or directory");
+      }
+      std::string file;
+      auto text = readFile(k, entry, &file);
+      if (!text) return text.error();
+      ResourceList loaded;
+      WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, loaded));
+      WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(loaded)).withContext(k.file));
+    }
+    return {};
+  }
+
+  // A `crds:` file: OpenAPI definitions whose x-kubernetes-object-ref-* marks
+  // make fields name references.
+  Status loadCrd(const Kustomization& k, const std::string& entry, TransformerConfig& config) {
+    std::string path;
+    auto text = readFile(k, entry, &path);
+    if (!text) return text.error();
+    auto docs = parseYaml(*text, path, YamlDialect::kResource, alloc_);
+    if (!docs) return docs.error();
+    for (const JsonValue& doc : *docs) {
+      if (!doc.IsObject()) continue;
+      // Either {definitions: {...}} or a map of definitions at the top.
+      const JsonValue* defs = findMember(doc, "definitions");
+      if (defs == nullptr) defs = &doc;
+      if (!defs->IsObject()) continue;
+      for (auto it = defs->MemberBegin(); it != defs->MemberEnd(); ++it) {
+        const JsonValue& def = it->value;
+        const JsonValue* gvks = findMember(def, "x-kubernetes-group-version-kind");
+        Gvk referrer;
+        if (gvks != nullptr && gvks->IsArray() && !gvks->Empty()) {
+          const JsonValue& g = (*gvks)[0];
+          referrer = Gvk{std::string(stringField(g, "group")), std::string(stringField(g, "version")),
+                         std::string(stringField(g, "kind"))};
+        } else {
+          std::string_view defName(it->name.GetString(), it->name.GetStringLength());
+          size_t dot = defName.rfind('.');
+          referrer.kind = dot == std::string_view::npos ? defName : defName.substr(dot + 1);
+        }
+        collectCrdRefs(*defs, def, referrer, {}, config, 0);
+      }
+    }
+    return {};
+  }
+
+  void collectCrdRefs(const JsonValue& defs, const JsonValue& schema, const Gvk& referrer,
+                      std::vector<std::string> path, TransformerConfig& config, int depth) {
+    if (depth > 32 || !schema.IsObject()) return;
+    const JsonValue* props = findMember(schema, "properties");
+    if (props == nullptr || !props->IsObject()) {
+      std::string_view ref = stringField(schema, "$ref");
+      const std::string prefix = "#/definitions/";
+      if (ref.rfind(prefix, 0) == 0) {
+        if (const JsonValue* target = findMember(defs, ref.substr(prefix.size()))) {
+          collectCrdRefs(defs, *target, referrer, path, config, depth + 1);
+        }
+      }
+      if (const JsonValue* items = findMember(schema, "items")) {
+        collectCrdRefs(defs, *items, referrer, path, config, depth + 1);
+      }
+      return;
+    }
+    for (auto it = props->MemberBegin(); it != props->MemberEnd(); ++it) {
+      std::vector<std::string> sub = path;
+      sub.emplace_back(it->name.GetString(), it->name.GetStringLength());
+      std::string_view refKind = stringField(it->value, "x-kubernetes-object-ref-kind");
+      if (!refKind.empty()) {
+        NameBackReference br;
+        br.gvk.kind = refKind;
+        br.gvk.version = stringField(it->value, "x-kubernetes-object-ref-api-version");
+        FieldSpec f;
+        f.gvk = referrer;
+        f.path = sub;
+        // A ref field that is a map names the referred object in its "name".
+        if (stringField(it->value, "type") != "string" && findMember(it->value, "properties") != nullptr) {
+          f.path.push_back("name");
+        }
+        br.referrers.push_back(std::move(f));
+        TransformerConfig one;
+        one.nameReference.push_back(std::move(br));
+        config.merge(one);
+        continue;
+      }
+      collectCrdRefs(defs, it->value, referrer, std::move(sub), config, depth + 1);
+    }
+  }
+
+  // --- generators -------------------------------------------------------------
+
+  Status runGenerators(const Kustomization& k, Accumulator& ra) {
+    for (const GeneratorEntry& g : k.generators) {
+      auto r = generate(k, g);
+      if (!r) return r.error();
+      WINDLASS_RETURN_IF_ERROR(absorb(ra.resources, std::move(*r), g));
+    }
+    return {};
+  }
+
+  Result<Resource> generate(const Kustomization& k, const GeneratorEntry& g) {
+    const char* what = g.secret ? "secretGenerator" : "configMapGenerator";
+    std::string where = k.file + ": " + what + " \"" + g.name + "\"";
+    if (g.name.empty()) return Status::invalidArgument(k.file + ": " + what + " entry has no name");
+    std::vector<std::pair<std::string, std::string>> kvs;
+    for (const std::string& lit : g.literals) {
+      size_t eq = lit.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Status::invalidArgument(where + ": invalid literal source " + lit +
+                                       ", expected key=value");
+      }
+      std::string value = lit.substr(eq + 1);
+      if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+          value.back() == value.front()) {
+        value = value.substr(1, value.size() - 2);
+      }
+      kvs.emplace_back(lit.substr(0, eq), std::move(value));
+    }
+    for (const std::string& f : g.files) {
+      std::string key, file = f;
+      if (size_t eq = f.find('='); eq != std::string::npos) {
+        key = f.substr(0, eq);
+        file = f.substr(eq + 1);
+        if (key.empty()) return Status::invalidArgument(where + ": file source \"" + f + "\" has an empty key");
+      } else {
+        key = std::string(baseName(file));
+      }
+      auto text = readFile(k, file);
+      if (!text) return text.error().withContext(where);
+      kvs.emplace_back(std::move(key), std::move(*text));
+    }
+    for (const std::string& env : g.envs) {
+      std::string path;
+      auto text = readFile(k, env, &path);
+      if (!text) return text.error().withContext(where);
+      WINDLASS_RETURN_IF_ERROR(parseEnvFile(*text, path, kvs));
+    }
+    JsonValue obj(rapidjson::kObjectType);
+    obj.AddMember("apiVersion", "v1", alloc_);
+    obj.AddMember("kind", rapidjson::StringRef(g.secret ? "Secret" : "ConfigMap"), alloc_);
+    JsonValue md(rapidjson::kObjectType);
+    md.AddMember("name", makeString(g.name, alloc_), alloc_);
+    if (!g.ns.empty()) md.AddMember("namespace", makeString(g.ns, alloc_), alloc_);
+    GeneratorOptions opt = k.generatorOptions;
+    for (const auto& [key, v] : g.options.labels) opt.labels[key] = v;
+    for (const auto& [key, v] : g.options.annotations) opt.annotations[key] = v;
+    if (g.options.disableNameSuffixHash) opt.disableNameSuffixHash = g.options.disableNameSuffixHash;
+    if (g.options.immutable) opt.immutable = g.options.immutable;
+    auto addMap = [&](const char* field, const std::map<std::string, std::string>& m) {
+      if (m.empty()) return;
+      JsonValue v(rapidjson::kObjectType);
+      for (const auto& [key, val] : m) v.AddMember(makeString(key, alloc_), makeString(val, alloc_), alloc_);
+      md.AddMember(rapidjson::StringRef(field), v, alloc_);
+    };
+    addMap("labels", opt.labels);
+    addMap("annotations", opt.annotations);
+    obj.AddMember("metadata", md, alloc_);
+    JsonValue data(rapidjson::kObjectType), binary(rapidjson::kObjectType);
+    std::set<std::string> seen;
+    for (auto& [key, value] : kvs) {
+      if (!isValidConfigMapKey(key)) {
+        return Status::invalidArgument(where + ": \"" + key + "\" is not a valid key name");
+      }
+      if (!seen.insert(key).second) {
+        return Status::invalidArgument(where + ": " + (g.secret ? "secret" : "configmap") + " " +
+                                       g.name + " illegally repeats the key `" + key + "`");
+      }
+      if (g.secret) {
+        data.AddMember(makeString(key, alloc_), makeString(base64(value), alloc_), alloc_);
+      } else if (isValidUtf8(value)) {
+        data.AddMember(makeString(key, alloc_), makeString(value, alloc_), alloc_);
+      } else {
+        binary.AddMember(makeString(key, alloc_), makeString(base64(value), alloc_), alloc_);
+      }
+    }
+    if (!data.ObjectEmpty()) obj.AddMember("data", data, alloc_);
+    if (!binary.ObjectEmpty()) obj.AddMember("binaryData", binary, alloc_);
+    if (g.secret) obj.AddMember("type", makeString(g.type.empty() ? "Opaque" : g.type, alloc_), alloc_);
+    if (opt.immutable.value_or(false)) obj.AddMember("immutable", true, alloc_);
+    Resource r;
+    r.obj = std::move(obj);
+    r.orgId = r.curId();
+    r.needsHash = !opt.disableNameSuffixHash.value_or(false);
+    r.behavior = g.behavior == "merge"     ? GeneratorBehavior::kMerge
+                 : g.behavior == "replace" ? GeneratorBehavior::kReplace
+                                           : GeneratorBehavior::kCreate;
+    return r;
+  }
+
+  static Status parseEnvFile(std::string_view text, const std::string& path,
+                             std::vector<std::pair<std::string, std::string>>& kvs) {
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+    size_t pos = 0;
+    int lineNo = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string_view::npos) nl = text.size();
+      std::string_view line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      ++lineNo;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+      if (line.empty() || line.front() == '#') continue;
+      size_t eq = line.find('=');
+      if (eq == std::string_view::npos) {
+        continue;  // a bare name takes its value from the environment; windlass never reads it
+      }
+      std::string key(line.substr(0, eq));
+      if (key.empty() || key.find_first_of(" \t") != std::string::npos) {
+        return Status::invalidArgument(path + ":" + std::to_string(lineNo) + ": invalid key \"" +
+                                       key + "\" in env file");
+      }
+      kvs.emplace_back(std::move(key), std::string(line.substr(eq + 1)));
+    }
+    return {};
+  }
+
+  // Adds a generated resource, merging or replacing an earlier one as its behavior says.
+  Status absorb(ResourceList& list, Resource r, const GeneratorEntry& g) {
+    ResId id = r.curId();
+    Resource* match = nullptr;
+    for (Resource& e : list) {
+      if (e.matchesAnyId(id)) {
+        if (match != nullptr) {
+          return Status::invalidArgument("generator " + id.describe() + " matches more than one resource");
+        }
+        match = &e;
+      }
+    }
+    if (match == nullptr) {
+      if (r.behavior == GeneratorBehavior::kMerge || r.behavior == GeneratorBehavior::kReplace) {
+        return Status::invalidArgument(id.describe() + " does not exist; cannot merge or replace (behavior " +
+                                       g.behavior + ")");
+      }
+      list.push_back(std::move(r));
+      return {};
+    }
+    if (r.behavior == GeneratorBehavior::kCreate) {
+      return Status::invalidArgument(id.describe() +
+                                     " exists; behavior must be merge or replace");
+    }
+    JsonValue& md = ensureObject(r.obj, "metadata", alloc_);
+    const JsonValue* oldMd = findMember(match->obj, "metadata");
+    for (const char* field : {"labels", "annotations"}) {
+      const JsonValue* oldMap = oldMd ? findMember(*oldMd, field) : nullptr;
+      if (oldMap == nullptr || !oldMap->IsObject()) continue;
+      JsonValue merged(*oldMap, alloc_);
+      if (const JsonValue* newMap = findMember(md, field); newMap != nullptr && newMap->IsObject()) {
+        for (auto it = newMap->MemberBegin(); it != newMap->MemberEnd(); ++it) {
+          setMember(merged, sv(it->name), JsonValue(it->value, alloc_), alloc_);
+        }
+      }
+      setMember(md, field, std::move(merged), alloc_);
+    }
+    setMember(md, "name", makeString(metadataField(match->obj, "name"), alloc_), alloc_);
+    std::string_view oldNs = metadataField(match->obj, "namespace");
+    if (oldNs.empty()) {
+      if (md.HasMember("namespace")) md.RemoveMember("namespace");
+    } else {
+      setMember(md, "namespace", makeString(oldNs, alloc_), alloc_);
+    }
+    if (r.behavior == GeneratorBehavior::kMerge) {
+      for (const char* field : {"data", "binaryData"}) {
+        const JsonValue* oldMap = findMember(match->obj, field);
+        if (oldMap == nullptr || !oldMap->IsObject()) continue;
+        JsonValue merged(*oldMap, alloc_);
+        if (const JsonValue* newMap = findMember(r.obj, field)) {
+          for (auto it = newMap->MemberBegin(); it != newMap->MemberEnd(); ++it) {
+            setMember(merged, sv(it->name), JsonValue(it->value, alloc_), alloc_);
+          }
+        }
+        setMember(r.obj, field, std::move(merged), alloc_);
+      }
+    }
+    r.orgId = match->orgId;
+    r.prevIds = match->prevIds;
+    r.prefixes = match->prefixes;
+    r.suffixes = match->suffixes;
+    r.needsHash = r.needsHash || match->needsHash;
+    *match = std::move(r);
+    return {};
+  }
+
+  // --- transformers ------------------------------------------------------------
+
+  Status runTransformers(const Kustomization& k, Accumulator& ra) {
+    for (const PatchEntry& p : k.patchesStrategicMerge) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+    for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+    if (!k.nameSpace.empty()) {
+      WINDLASS_RETURN_IF_ERROR(applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
+                                   .withContext(k.file));
+    }
+    WINDLASS_RETURN_IF_ERROR(
+        applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config, alloc_));
+    WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, k.commonLabels, ra.config.commonLabels, alloc_));
+    for (const LabelEntry& l : k.labels) {
+      std::vector<FieldSpec> specs;
+      if (l.includeSelectors) {
+        specs = ra.config.commonLabels;
+      } else {
+        if (l.includeTemplates) specs = ra.config.templateLabels;
+        FieldSpec meta;
+        meta.path = {"metadata", "labels"};
+        meta.create = true;
+        if (std::find(specs.begin(), specs.end(), meta) == specs.end()) specs.push_back(meta);
+      }
+      specs.insert(specs.end(), l.fieldSpecs.begin(), l.fieldSpecs.end());
+      WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, l.pairs, specs, alloc_));
+    }
+    WINDLASS_RETURN_IF_ERROR(
+        applyStringMap(ra.resources, k.commonAnnotations, ra.config.commonAnnotations, alloc_));
+    for (const PatchEntry& p : k.patchesJson6902) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+    WINDLASS_RETURN_IF_ERROR(
+        applyReplicas(ra.resources, k.replicas, ra.config.replicas, alloc_).withContext(k.file));
+    WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config.images, alloc_));
+    if (k.replacements != nullptr) WINDLASS_RETURN_IF_ERROR(runReplacements(k, ra));
+    if (k.transformers != nullptr) WINDLASS_RETURN_IF_ERROR(runTransformerConfigs(k, ra));
+    return {};
+  }
+
+  Status runReplacements(const Kustomization& k, Accumulator& ra) {
+    const JsonValue& list = *k.replacements;
+    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+      const JsonValue& e = list[i];
+      std::string where = k.file + ": replacements[" + std::to_string(i) + "]";
+      std::string_view path = stringField(e, "path");
+      if (path.empty()) {
+        WINDLASS_RETURN_IF_ERROR(applyReplacement(ra.resources, e, where, alloc_));
+        continue;
+      }
+      std::string file;
+      auto text = readFile(k, std::string(path), &file);
+      if (!text) return text.error();
+      auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
+      if (!docs) return docs.error();
+      for (const JsonValue& d : *docs) {
+        if (d.IsArray()) {
+          for (rapidjson::SizeType j = 0; j < d.Size(); ++j) {
+            WINDLASS_RETURN_IF_ERROR(
+                applyReplacement(ra.resources, d[j], file + ": [" + std::to_string(j) + "]", alloc_));
+          }
+        } else {
+          WINDLASS_RETURN_IF_ERROR(applyReplacement(ra.resources, d, file, alloc_));
+        }
+      }
+    }
+    return {};
+  }
+
+  Status runTransformerConfigs(const Kustomization& k, Accumulator& ra) {
+    const JsonValue& list = *k.transformers;
+    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+      if (!list[i].IsString()) {
+        return Status::invalidArgument(k.file + ": transformers[" + std::to_string(i) +
+                                       "]: expected a file name");
+      }
+      std::string entry(sv(list[i]));
+      std::string file;
+      auto text = readFile(k, entry, &file);
+      if (!text) return text.error();
+      auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
+      if (!docs) return docs.error();
+      for (const JsonValue& d : *docs) {
+        std::string_view kind = stringField(d, "kind");
+        const char* mapField = kind == "LabelTransformer"         ? "labels"
+                               : kind == "AnnotationsTransformer" ? "annotations"
+                                                                  : nullptr;
+        if (mapField == nullptr) {
+          return Status::unimplemented(file + ": transformer kind \"" + std::string(kind) +
+                                       "\" is not supported by windlass (supported: "
+                                       "LabelTransformer, AnnotationsTransformer)");
+        }
+        std::map<std::string, std::string> pairs;
+        if (const JsonValue* m = findMember(d, mapField); m != nullptr && m->IsObject()) {
+          for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
+            if (!it->value.IsString()) {
+              return Status::invalidArgument(file + ": " + mapField + "." + std::string(sv(it->name)) +
+                                             ": expected a string");
+            }
+            pairs[std::string(sv(it->name))] = std::string(sv(it->value));
+          }
+        }
+        std::vector<FieldSpec> specs;
+        if (const JsonValue* fss = findMember(d, "fieldSpecs"); fss != nullptr && fss->IsArray()) {
+          for (rapidjson::SizeType j = 0; j < fss->Size(); ++j) {
+            auto f = parseFieldSpec((*fss)[j], file + ": fieldSpecs[" + std::to_string(j) + "]");
+            if (!f) return f.error();
+            specs.push_back(std::move(*f));
+          }
+        }
+        WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, pairs, specs, alloc_));
+      }
+    }
+    return {};
+  }
+
+  // --- patches --------------------------------------------------------------------
+
+  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra) {
+    std::string text = p.inlinePatch, name = k.file + " (inline patch)";
+    if (!p.path.empty()) {
+      auto t = readFile(k, p.path, &name);
+      if (!t) return t.error();
+      text = std::move(*t);
+    }
+    auto docs = parseYaml(text, name, YamlDialect::kResource, alloc_);
+    if (!docs) return docs.error();
+    if (docs->empty()) return {};
+    bool json6902 = p.json6902 || (*docs)[0].IsArray();
+    if (json6902) {
+      if (!p.target) return Status::invalidArgument(name + ": a JSON 6902 patch needs a target");
+      if (docs->size() != 1 || !(*docs)[0].IsArray()) {
+        return Status::invalidArgument(name + ": a JSON 6902 patch must be one list of operations");
+      }
+      auto hits = selectResources(ra.resources, *p.target);
+      if (!hits) return hits.error().withContext(name);
+      for (size_t i : *hits) {
+        Resource& r = ra.resources[i];
+        ResId before = r.curId();
+        JsonValue copy(r.obj, alloc_);
+        WINDLASS_RETURN_IF_ERROR(
+            applyJsonPatch(copy, (*docs)[0], alloc_).withContext(name + ": " + before.describe()));
+        r.obj = std::move(copy);
+        if (!r.curId().equals(before)) r.prevIds.push_back(before);
+      }
+      return {};
+    }
+    for (JsonValue& patch : *docs) {
+      if (!patch.IsObject()) {
+        return Status::invalidArgument(name + ": unable to parse SM or JSON patch: expected a map "
+                                              "or a list of operations");
+      }
+      if (p.target) {
+        auto hits = selectResources(ra.resources, *p.target);
+        if (!hits) return hits.error().withContext(name);
+        std::vector<size_t> deleted;
+        for (size_t i : *hits) {
+          bool gone = false;
+          WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[i], patch, p, name, &gone));
+          if (gone) deleted.push_back(i);
+        }
+        for (auto it = deleted.rbegin(); it != deleted.rend(); ++it) {
+          ra.resources.erase(ra.resources.begin() + static_cast<long>(*it));
+        }
+        continue;
+      }
+      ResId id = idOf(patch);
+      std::vector<size_t> matches;
+      for (size_t i = 0; i < ra.resources.size(); ++i) {
+        if (ra.resources[i].matchesAnyId(id)) matches.push_back(i);
+      }
+      if (matches.empty()) {
+        return Status::invalidArgument(name + ": no resource matches strategic merge patch \"" +
+                                       id.describe() + "\"");
+      }
+      if (matches.size() > 1) {
+        return Status::invalidArgument(name + ": strategic merge patch \"" + id.describe() +
+                                       "\" matches more than one resource");
+      }
+      bool gone = false;
+      WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[matches[0]], patch, p, name, &gone));
+      if (gone) ra.resources.erase(ra.resources.begin() + static_cast<long>(matches[0]));
+    }
+    return {};
+  }
+
+  Status applySmp(Resource& r, const JsonValue& patch, const PatchEntry& p, const std::string& name,
+                  bool* deleted) {
+    if (stringField(patch, "$patch") == "delete") {
+      *deleted = true;
+      return {};
+    }
+    ResId before = r.curId();
+    JsonValue copy(r.obj, alloc_);
+    WINDLASS_RETURN_IF_ERROR(strategicMerge(copy, patch, MergeSchema::builtin(), alloc_)
+                                 .withContext(name + ": " + before.describe()));
+    if (!copy.IsObject() || copy.ObjectEmpty()) {
+      *deleted = true;
+      return {};
+    }
+    if (!p.allowKindChange) setMember(copy, "kind", makeString(before.gvk.kind, alloc_), alloc_);
+    JsonValue& md = ensureObject(copy, "metadata", alloc_);
+    if (!p.allowNameChange) setMember(md, "name", makeString(before.name, alloc_), alloc_);
+    if (before.ns.empty()) {
+      if (md.HasMember("namespace")) md.RemoveMember("namespace");
+    } else {
+      setMember(md, "namespace", makeString(before.ns, alloc_), alloc_);
+    }
+    r.obj = std::move(copy);
+    if (!r.curId().equals(before)) r.prevIds.push_back(before);
+    return {};
+  }
+
+  // --- the end of the build ----------------------------------------------------------
+
+  Status addHashes(ResourceList& list) {
+    for (Resource& r : list) {
+      if (!r.needsHash) continue;
+      auto hash = generatorHash(r.obj);
+      if (!hash) return hash.error();
+      ResId before = r.curId();
+      JsonValue& md = ensureObject(r.obj, "metadata", alloc_);
+      setMember(md, "name", makeString(before.name + "-" + *hash, alloc_), alloc_);
+      r.prevIds.push_back(before);
+    }
+    return {};
+  }
+
+  static void sortLegacy(ResourceList& list, const std::vector<std::string>& first,
+                         const std::vector<std::string>& last) {
+    LegacyOrder order(first, last);
+    std::vector<std::pair<LegacyOrder::Key, size_t>> keys;
+    keys.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) keys.emplace_back(order.key(list[i].obj), i);
+    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+      if (a.first.gvk != b.first.gvk) {
+        if (a.first.index != b.first.index) return a.first.index < b.first.index;
+        return a.first.gvk < b.first.gvk;
+      }
+      return a.first.rest < b.first.rest;
+    });
+    ResourceList sorted;
+    sorted.reserve(list.size());
+    for (auto& [key, i] : keys) sorted.push_back(std::move(list[i]));
+    list = std::move(sorted);
+  }
+
+  const FileSource& fs_;
+  JsonAllocator& alloc_;
+  const RenderOptions& options_;
+  std::vector<std::string> stack_;  // kustomization folders being built, for cycle detection
+};
+
+}  // namespace
+
+Result<RenderedSet> render(const FileSource& fs, const std::string& dir, JsonAllocator& alloc,
+                           const RenderOptions& options) {
+  try {
+    return Renderer(fs, alloc, options).run(dir);
+  } catch (const JsonAssertion& e) {
+    return Status::internal(fs.describe(dir) + ": " + e.what());
+  }
+}
+
+std::string toYaml(const RenderedSet& set) {
+  std::string out;
+  for (size_t i = 0; i < set.objects.size(); ++i) {
+    if (i > 0) out += "---\n";
+    emitYaml(set.objects[i], out);
+  }
+  return out;
+}
+
+std::string toJson(const RenderedSet& set) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const JsonValue& o : set.objects) o.Accept(w);
+  w.EndArray();
+  std::string out(buf.GetString(), buf.GetSize());
+  out += '\n';
+  return out;
+}
+
+}  // namespace windlass::overlays

@@ -1,0 +1,135 @@
+#include "overlays/resource.h"
+
+#include <algorithm>
+#include <array>
+
+namespace windlass::overlays {
+
+std::string Gvk::sortString() const {
+  std::string s = group.empty() ? "~G" : group;
+  s += '_';
+  s += version.empty() ? "~V" : version;
+  s += '_';
+  s += kind.empty() ? "~K" : kind;
+  return s;
+}
+
+bool isClusterScopedKind(std::string_view kind) {
+  static constexpr std::array<std::string_view, 32> kKinds = {
+      "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterIssuer",
+      "ClusterRole", "ClusterRoleBinding", "ClusterTrustBundle", "ComponentStatus",
+      "CustomResourceDefinition", "FlowSchema", "IngressClass", "MutatingAdmissionPolicy",
+      "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration", "Namespace", "Node",
+      "PersistentVolume", "PodSecurityPolicy", "PriorityClass", "PriorityLevelConfiguration",
+      "RuntimeClass", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "StorageClass",
+      "StorageVersionMigration", "SubjectAccessReview", "TokenReview",
+      "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+      "ValidatingWebhookConfiguration", "VolumeAttachment"};
+  return std::find(kKinds.begin(), kKinds.end(), kind) != kKinds.end();
+}
+
+bool ResId::isClusterScoped() const { return isClusterScopedKind(gvk.kind); }
+
+std::string ResId::effectiveNamespace() const {
+  if (isClusterScoped()) return "_non_namespaceable_";
+  return ns.empty() ? "default" : ns;
+}
+
+bool ResId::equals(const ResId& o) const {
+  if (!(gvk == o.gvk) || name != o.name) return false;
+  auto norm = [](const std::string& n) -> std::string_view {
+    return n.empty() ? std::string_view("default") : std::string_view(n);
+  };
+  return norm(ns) == norm(o.ns);
+}
+
+std::string ResId::describe() const {
+  std::string s = gvk.kind.empty() ? std::string("<no kind>") : gvk.kind;
+  s += ' ';
+  if (!ns.empty()) s += ns + "/";
+  s += name;
+  return s;
+}
+
+Gvk parseApiVersion(std::string_view apiVersion, std::string_view kind) {
+  Gvk g;
+  size_t slash = apiVersion.find('/');
+  if (slash == std::string_view::npos) {
+    g.version = apiVersion;
+  } else {
+    g.group = apiVersion.substr(0, slash);
+    g.version = apiVersion.substr(slash + 1);
+  }
+  g.kind = kind;
+  return g;
+}
+
+const JsonValue* findMember(const JsonValue& obj, std::string_view key) {
+  if (!obj.IsObject()) return nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    if (std::string_view(it->name.GetString(), it->name.GetStringLength()) == key) {
+      return &it->value;
+    }
+  }
+  return nullptr;
+}
+
+JsonValue* findMember(JsonValue& obj, std::string_view key) {
+  return const_cast<JsonValue*>(findMember(static_cast<const JsonValue&>(obj), key));
+}
+
+std::string_view stringField(const JsonValue& obj, std::string_view key) {
+  const JsonValue* v = findMember(obj, key);
+  if (v == nullptr || !v->IsString()) return {};
+  return {v->GetString(), v->GetStringLength()};
+}
+
+std::string_view metadataField(const JsonValue& obj, std::string_view key) {
+  const JsonValue* md = findMember(obj, "metadata");
+  return md == nullptr ? std::string_view() : stringField(*md, key);
+}
+
+JsonValue makeString(std::string_view s, JsonAllocator& alloc) {
+  return JsonValue(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
+void setMember(JsonValue& obj, std::string_view key, JsonValue value, JsonAllocator& alloc) {
+  if (JsonValue* v = findMember(obj, key)) {
+    *v = std::move(value);
+    return;
+  }
+  obj.AddMember(makeString(key, alloc), value, alloc);
+}
+
+JsonValue& ensureObject(JsonValue& obj, std::string_view key, JsonAllocator& alloc) {
+  JsonValue* v = findMember(obj, key);
+  if (v == nullptr) {
+    obj.AddMember(makeString(key, alloc), JsonValue(rapidjson::kObjectType), alloc);
+    v = findMember(obj, key);
+  } else if (!v->IsObject()) {
+    v->SetObject();
+  }
+  return *v;
+}
+
+ResId idOf(const JsonValue& obj) {
+  ResId id;
+  id.gvk = parseApiVersion(stringField(obj, "apiVersion"), stringField(obj, "kind"));
+  id.name = metadataField(obj, "name");
+  id.ns = metadataField(obj, "namespace");
+  return id;
+}
+
+ResId Resource::curId() const { return idOf(obj); }
+
+void Resource::storePreviousId() { prevIds.push_back(curId()); }
+
+bool Resource::matchesAnyId(const ResId& id) const {
+  if (orgId.equals(id)) return true;
+  for (const ResId& p : prevIds) {
+    if (p.equals(id)) return true;
+  }
+  return curId().equals(id);
+}
+
+}  // namespace windlass::overlays

@@ -1,0 +1,80 @@
+// Resources as the renderer holds them: the object plus the identity history
+// that Kustomize keeps (original id, previous ids, name prefixes/suffixes) so
+// that references can follow renames.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+
+namespace windlass::overlays {
+
+struct Gvk {
+  std::string group;
+  std::string version;
+  std::string kind;
+
+  bool operator==(const Gvk&) const = default;
+  // Kustomize's string form "group_version_kind" with "~G", "~V", "~K" for
+  // empty parts; it decides the legacy output order among unlisted kinds.
+  std::string sortString() const;
+};
+
+struct ResId {
+  Gvk gvk;
+  std::string name;
+  std::string ns;
+
+  // Equal gvk and name; namespaces equal when "" and "default" are treated alike.
+  bool equals(const ResId& o) const;
+  // The namespace with "" read as "default", and a marker for cluster-scoped kinds.
+  std::string effectiveNamespace() const;
+  bool isClusterScoped() const;
+  // "Kind ns/name" (or "Kind name") for messages.
+  std::string describe() const;
+};
+
+// True for built-in kinds that are cluster-scoped (Namespace, ClusterRole, ...).
+// Unknown kinds are namespaced, as in Kustomize (it does not read CRD scope).
+bool isClusterScopedKind(std::string_view kind);
+
+Gvk parseApiVersion(std::string_view apiVersion, std::string_view kind);
+
+// The string at obj[key] or "" when missing or not a string.
+std::string_view stringField(const JsonValue& obj, std::string_view key);
+// obj.metadata[key] as a string, or "".
+std::string_view metadataField(const JsonValue& obj, std::string_view key);
+// Finds a member; nullptr when obj is not an object or has no such key.
+const JsonValue* findMember(const JsonValue& obj, std::string_view key);
+JsonValue* findMember(JsonValue& obj, std::string_view key);
+// Sets obj[key] = value (replacing), creating the member. obj must be an object.
+void setMember(JsonValue& obj, std::string_view key, JsonValue value, JsonAllocator& alloc);
+// obj[key] as an object, created (or replaced when not an object) when needed.
+JsonValue& ensureObject(JsonValue& obj, std::string_view key, JsonAllocator& alloc);
+JsonValue makeString(std::string_view s, JsonAllocator& alloc);
+
+enum class GeneratorBehavior { kNone, kCreate, kMerge, kReplace };
+
+struct Resource {
+  JsonValue obj;
+  ResId orgId;                        // id when first loaded or generated
+  std::vector<ResId> prevIds;         // ids before each rename, oldest first
+  std::vector<std::string> prefixes;  // namePrefix values applied, innermost first
+  std::vector<std::string> suffixes;
+  GeneratorBehavior behavior = GeneratorBehavior::kNone;
+  bool needsHash = false;             // a generated name that takes a content hash
+  std::vector<std::string> refVarNames;
+
+  ResId curId() const;
+  // Records the current id as a previous one (before a rename).
+  void storePreviousId();
+  // All ids this resource has had: original, previous, current.
+  bool matchesAnyId(const ResId& id) const;
+};
+
+// Reads the id of an object. InvalidArgument-free: missing fields read as "".
+ResId idOf(const JsonValue& obj);
+
+}  // namespace windlass::overlays
