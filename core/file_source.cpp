@@ -151,7 +151,55 @@ class DiskSource final : public FileSource {
   std::string root_;  // real path, no trailing slash (except "/")
 };
 
+class MemorySource final : public FileSource {
+ public:
+  explicit MemorySource(std::map<std::string, std::string> files) : files_(std::move(files)) {}
+
+  FileKind kind(std::string_view path) const override {
+    if (files_.count(std::string(path)) > 0) return FileKind::kFile;
+    if (path.empty()) return FileKind::kDirectory;
+    std::string prefix = std::string(path) + "/";
+    auto it = files_.lower_bound(prefix);
+    if (it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0) {
+      return FileKind::kDirectory;
+    }
+    return FileKind::kMissing;
+  }
+
+  Result<std::string> read(std::string_view path, size_t maxBytes) const override {
+    auto it = files_.find(std::string(path));
+    if (it == files_.end()) return Status::notFound(describe(path) + ": no such file");
+    if (it->second.size() > maxBytes) {
+      return Status::invalidArgument(describe(path) + ": file is larger than the limit of " +
+                                     std::to_string(maxBytes) + " bytes");
+    }
+    return it->second;
+  }
+
+  Result<std::vector<std::string>> list(std::string_view path) const override {
+    if (kind(path) != FileKind::kDirectory) return Status::notFound(describe(path) + ": no such folder");
+    std::string prefix = path.empty() ? std::string() : std::string(path) + "/";
+    std::vector<std::string> names;
+    for (auto it = files_.lower_bound(prefix);
+         it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      std::string rest = it->first.substr(prefix.size());
+      std::string name = rest.substr(0, rest.find('/'));
+      if (names.empty() || names.back() != name) names.push_back(name);
+    }
+    return names;
+  }
+
+  std::string describe(std::string_view path) const override { return std::string(path); }
+
+ private:
+  std::map<std::string, std::string> files_;
+};
+
 }  // namespace
+
+std::unique_ptr<FileSource> makeMemorySource(std::map<std::string, std::string> files) {
+  return std::make_unique<MemorySource>(std::move(files));
+}
 
 Result<std::unique_ptr<FileSource>> openDiskSource(const std::string& root) {
   char buf[PATH_MAX];

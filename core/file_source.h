@@ -7,6 +7,7 @@
 // an error, not as the file it points at.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ class FileSource {
 // A source over the folder `root` on disk. Thread-safe (no mutable state).
 // InvalidArgument when `root` is not a readable folder.
 Result<std::unique_ptr<FileSource>> openDiskSource(const std::string& root);
+
+// A source over files held in memory: path → content. Folders are implied by
+// the paths. For tests and the fuzz target. Thread-safe.
+std::unique_ptr<FileSource> makeMemorySource(std::map<std::string, std::string> files);
 
 // Normalises a relative path: resolves "." and "..", drops empty components.
 // InvalidArgument when ".." climbs above the root or the path is absolute.

@@ -1,6 +1,10 @@
 #include "core/file_source.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace windlass {
 
@@ -20,6 +24,40 @@ TEST_CASE("joinPath and parentPath") {
   CHECK(parentPath("a/b/c.yaml") == "a/b");
   CHECK(parentPath("c.yaml") == "");
   CHECK(baseName("a/b/c.yaml") == "c.yaml");
+}
+
+}  // namespace windlass
+
+namespace windlass {
+
+TEST_CASE("memory source implies folders from paths") {
+  auto fs = makeMemorySource({{"base/kustomization.yaml", "a"}, {"base/x/y.yaml", "b"}});
+  CHECK(fs->kind("base") == FileKind::kDirectory);
+  CHECK(fs->kind("base/x") == FileKind::kDirectory);
+  CHECK(fs->kind("base/kustomization.yaml") == FileKind::kFile);
+  CHECK(fs->kind("bas") == FileKind::kMissing);
+  CHECK(*fs->read("base/x/y.yaml", 10) == "b");
+  CHECK(fs->read("base/x/y.yaml", 0).error().code() == Code::kInvalidArgument);
+  auto names = fs->list("base");
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{"kustomization.yaml", "x"});
+}
+
+TEST_CASE("disk source refuses a symlink that leaves the root") {
+  char tmpl[] = "/tmp/windlass-fs-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string root = tmpl;
+  REQUIRE(::mkdir((root + "/repo").c_str(), 0755) == 0);
+  REQUIRE(::symlink("/etc/passwd", (root + "/repo/leak.yaml").c_str()) == 0);
+  auto fs = openDiskSource(root + "/repo");
+  REQUIRE(fs);
+  auto r = (*fs)->read("leak.yaml", 1 << 20);
+  REQUIRE(!r);
+  CHECK(r.error().message().find("resolves outside the root") != std::string::npos);
+  CHECK((*fs)->kind("leak.yaml") == FileKind::kMissing);
+  ::unlink((root + "/repo/leak.yaml").c_str());
+  ::rmdir((root + "/repo").c_str());
+  ::rmdir(root.c_str());
 }
 
 }  // namespace windlass

@@ -105,7 +105,7 @@ TransformerConfig makeBuiltin() {
   c.nameSpace.push_back(fs("subjects", "ClusterRoleBinding", "rbac.authorization.k8s.io"));
   c.nameSpace.push_back(fs("spec/service/namespace", "APIService", "apiregistration.k8s.io", true));
   c.nameSpace.push_back(fs("spec/conversion/webhook/clientConfig/service/namespace",
-                           "CustomResourceDefinition", "apiextensions.k8s.io", true));
+                           "CustomResourceDefinition", "apiextensions.k8s.io"));
 
   // Labels: selectors and templates (includeSelectors), templates only (includeTemplates).
   auto& L = c.commonLabels;

@@ -438,7 +438,17 @@ Result<Kustomization> loadKustomization(const FileSource& fs, const std::string&
   if (docs->size() > 1) {
     return Status::invalidArgument(file + ": a kustomization file must hold one document");
   }
-  if (docs->empty()) return k;
+  auto onlyTypeMeta = [](const JsonValue& d) {
+    if (!d.IsObject()) return false;
+    for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+      std::string_view key(it->name.GetString(), it->name.GetStringLength());
+      if (key != "apiVersion" && key != "kind") return false;
+    }
+    return true;
+  };
+  if (docs->empty() || (*docs)[0].IsNull() || onlyTypeMeta((*docs)[0])) {
+    return Status::invalidArgument(file + ": kustomization.yaml is empty");
+  }
   // The values must outlive this call: move the document into the allocator's care.
   auto* doc = static_cast<JsonValue*>(alloc.Malloc(sizeof(JsonValue)));
   new (doc) JsonValue(std::move((*docs)[0]));

@@ -145,8 +145,9 @@ class NameReferenceFixer {
                 const std::vector<const Resource*>& candidates, const std::string& kind) {
     JsonValue* name = findMember(m, "name");
     if (name == nullptr || !name->IsString()) return {};
-    std::string_view k = stringField(m, "kind");
-    if (!k.empty() && k != kind) return {};
+    // Like Kustomize, a subject's kind is not checked: a User named like a renamed
+    // ServiceAccount follows it too.
+    (void)kind;
     JsonValue* ns = findMember(m, "namespace");
     std::vector<const Resource*> c = candidates;
     if (ns != nullptr && ns->IsString()) {
@@ -162,7 +163,7 @@ class NameReferenceFixer {
     if (*hit == nullptr) return {};
     ResId cur = (*hit)->curId();
     *name = makeString(cur.name, alloc_);
-    if (ns != nullptr && !cur.ns.empty()) *ns = makeString(cur.ns, alloc_);
+    if (!cur.ns.empty()) setMember(m, "namespace", makeString(cur.ns, alloc_), alloc_);
     return {};
   }
 
@@ -197,81 +198,101 @@ std::vector<std::string> splitDottedPath(std::string_view path) {
 
 namespace {
 
-// Follows a dotted path ("spec.containers.[name=web].image", "a.b[0].c") with
-// optional creation of missing map fields. Returns nullptr when not found.
-JsonValue* lookupPath(JsonValue& root, const std::vector<std::string>& parts, bool create,
-                      JsonAllocator& alloc) {
-  JsonValue* cur = &root;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::string part = parts[i];
-    // "name[0]" and "name[k=v]" are the field followed by a selector.
-    std::vector<std::string> steps;
-    size_t br = part.find('[');
-    if (br != std::string::npos && br > 0) {
-      steps.push_back(part.substr(0, br));
-      part = part.substr(br);
-    }
-    while (!part.empty()) {
-      if (part[0] == '[') {
-        size_t close = part.find(']');
-        if (close == std::string::npos) return nullptr;
-        steps.push_back(part.substr(0, close + 1));
-        part = part.substr(close + 1);
-      } else {
-        steps.push_back(part);
-        part.clear();
-      }
-    }
-    for (const std::string& step : steps) {
-      bool last = i + 1 == parts.size() && &step == &steps.back();
-      if (step.front() == '[' && step.back() == ']') {
-        std::string inner = step.substr(1, step.size() - 2);
-        if (!cur->IsArray()) return nullptr;
-        size_t eq = inner.find('=');
-        JsonValue* found = nullptr;
-        if (eq == std::string::npos) {
-          char* end = nullptr;
-          long idx = std::strtol(inner.c_str(), &end, 10);
-          if (end == inner.c_str() || *end != '\0' || idx < 0 ||
-              static_cast<size_t>(idx) >= cur->Size()) {
-            return nullptr;
-          }
-          found = &(*cur)[static_cast<rapidjson::SizeType>(idx)];
-        } else {
-          std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
-          for (JsonValue& e : cur->GetArray()) {
-            if (stringField(e, key) == want) {
-              found = &e;
-              break;
-            }
-          }
-        }
-        if (found == nullptr) return nullptr;
-        cur = found;
-        continue;
-      }
-      if (cur->IsArray()) {
-        char* end = nullptr;
-        long idx = std::strtol(step.c_str(), &end, 10);
-        if (end == step.c_str() || *end != '\0' || idx < 0 || static_cast<size_t>(idx) >= cur->Size()) {
-          return nullptr;
-        }
-        cur = &(*cur)[static_cast<rapidjson::SizeType>(idx)];
-        continue;
-      }
-      if (cur->IsNull() && create) cur->SetObject();
-      if (!cur->IsObject()) return nullptr;
-      JsonValue* next = findMember(*cur, step);
-      if (next == nullptr) {
-        if (!create) return nullptr;
-        cur->AddMember(makeString(step, alloc),
-                       JsonValue(last ? rapidjson::kNullType : rapidjson::kObjectType), alloc);
-        next = &(cur->MemberEnd() - 1)->value;
-      }
-      cur = next;
-    }
+// Splits one dotted-path part into steps: "containers[name=web]" →
+// "containers", "[name=web]"; "[0]" and "*" stay whole.
+std::vector<std::string> pathSteps(std::string part) {
+  std::vector<std::string> steps;
+  size_t br = part.find('[');
+  if (br != std::string::npos && br > 0) {
+    steps.push_back(part.substr(0, br));
+    part = part.substr(br);
   }
-  return cur;
+  while (!part.empty()) {
+    size_t close = part[0] == '[' ? part.find(']') : std::string::npos;
+    if (close == std::string::npos) {
+      steps.push_back(part);
+      break;
+    }
+    steps.push_back(part.substr(0, close + 1));
+    part = part.substr(close + 1);
+  }
+  return steps;
+}
+
+bool parseIndex(const std::string& s, size_t size, size_t* out) {
+  char* end = nullptr;
+  long idx = std::strtol(s.c_str(), &end, 10);
+  if (end == s.c_str() || *end != '\0' || idx < 0 || static_cast<size_t>(idx) >= size) return false;
+  *out = static_cast<size_t>(idx);
+  return true;
+}
+
+// Collects every field a dotted path ("spec.containers.[name=web].image",
+// "a.b[0].c", "spec.containers.*.image") reaches. With create, missing map
+// fields on the way are made (the last as null).
+void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t i, bool create,
+                 JsonAllocator& alloc, std::vector<JsonValue*>& out) {
+  if (i == steps.size()) {
+    out.push_back(&node);
+    return;
+  }
+  const std::string& step = steps[i];
+  if (step == "*") {
+    if (node.IsArray()) {
+      for (JsonValue& e : node.GetArray()) collectPath(e, steps, i + 1, create, alloc, out);
+    } else if (node.IsObject()) {
+      for (auto it = node.MemberBegin(); it != node.MemberEnd(); ++it) {
+        collectPath(it->value, steps, i + 1, create, alloc, out);
+      }
+    }
+    return;
+  }
+  if (step.size() >= 2 && step.front() == '[' && step.back() == ']') {
+    if (!node.IsArray()) return;
+    std::string inner = step.substr(1, step.size() - 2);
+    size_t eq = inner.find('=');
+    if (eq == std::string::npos) {
+      size_t idx = 0;
+      if (parseIndex(inner, node.Size(), &idx)) {
+        collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
+      }
+      return;
+    }
+    std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
+    for (JsonValue& e : node.GetArray()) {
+      if (stringField(e, key) == want) collectPath(e, steps, i + 1, create, alloc, out);
+    }
+    return;
+  }
+  if (node.IsArray()) {
+    size_t idx = 0;
+    if (parseIndex(step, node.Size(), &idx)) {
+      collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
+    }
+    return;
+  }
+  if (node.IsNull() && create) node.SetObject();
+  if (!node.IsObject()) return;
+  JsonValue* next = findMember(node, step);
+  if (next == nullptr) {
+    if (!create) return;
+    bool last = i + 1 == steps.size();
+    node.AddMember(makeString(step, alloc),
+                   JsonValue(last ? rapidjson::kNullType : rapidjson::kObjectType), alloc);
+    next = &(node.MemberEnd() - 1)->value;
+  }
+  collectPath(*next, steps, i + 1, create, alloc, out);
+}
+
+std::vector<JsonValue*> lookupAll(JsonValue& root, std::string_view path, bool create,
+                                  JsonAllocator& alloc) {
+  std::vector<std::string> steps;
+  for (std::string& part : splitDottedPath(path)) {
+    for (std::string& st : pathSteps(std::move(part))) steps.push_back(std::move(st));
+  }
+  std::vector<JsonValue*> out;
+  collectPath(root, steps, 0, create, alloc, out);
+  return out;
 }
 
 std::string scalarText(const JsonValue& v) {
@@ -336,7 +357,8 @@ Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const Trans
                                      " " + v.objName);
     }
     JsonValue copy(found->obj, alloc);
-    const JsonValue* val = lookupPath(copy, splitDottedPath(v.fieldPath), false, alloc);
+    std::vector<JsonValue*> hits = lookupAll(copy, v.fieldPath, false, alloc);
+    const JsonValue* val = hits.empty() ? nullptr : hits[0];
     if (val == nullptr) {
       return Status::invalidArgument("var \"" + v.name + "\": field " + v.fieldPath +
                                      " not found in " + found->curId().describe());
@@ -360,7 +382,7 @@ Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const Trans
         }
       }
       if (in.compare(i, 2, "$$") == 0) {
-        out += "$$";
+        out += "$";
         i += 2;
         continue;
       }
@@ -489,12 +511,12 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
     return Status::invalidArgument(std::string(where) + ": multiple matches for source " + srcDesc);
   }
   JsonValue srcCopy(list[hits[0]].obj, alloc);
-  JsonValue* srcVal = lookupPath(srcCopy, splitDottedPath(fieldPath), false, alloc);
-  if (srcVal == nullptr) {
+  std::vector<JsonValue*> srcHits = lookupAll(srcCopy, fieldPath, false, alloc);
+  if (srcHits.size() != 1) {
     return Status::invalidArgument(std::string(where) + ": source field " + fieldPath +
                                    " not found in " + list[hits[0]].curId().describe());
   }
-  JsonValue value(*srcVal, alloc);
+  JsonValue value(*srcHits[0], alloc);
   ReplaceOptions srcOpt = readOptions(*src);
   if (!srcOpt.delimiter.empty()) {
     if (!value.IsString()) {
@@ -540,14 +562,12 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
     if (fieldPaths.empty()) fieldPaths.push_back("metadata.name");
     for (size_t i : chosen) {
       for (const std::string& fp : fieldPaths) {
-        JsonValue* field = lookupPath(list[i].obj, splitDottedPath(fp), opt.create, alloc);
-        if (field == nullptr) {
-          if (opt.create) {
-            return Status::invalidArgument(tw + ": unable to create field " + fp + " in " +
-                                           list[i].curId().describe());
-          }
-          continue;
+        std::vector<JsonValue*> fields = lookupAll(list[i].obj, fp, opt.create, alloc);
+        if (fields.empty() && opt.create) {
+          return Status::invalidArgument(tw + ": unable to create field " + fp + " in " +
+                                         list[i].curId().describe());
         }
+        for (JsonValue* field : fields) {
         if (!opt.delimiter.empty()) {
           std::string cur = field->IsString() ? std::string(sv(*field)) : std::string();
           auto parts = split(cur, opt.delimiter);
@@ -567,6 +587,7 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
           *field = makeString(joined, alloc);
         } else {
           *field = JsonValue(value, alloc);
+        }
         }
       }
     }

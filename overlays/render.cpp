@@ -75,6 +75,21 @@ std::string base64(std::string_view in) {
   return out;
 }
 
+// Base64 as Kustomize's generators write it: values of 70 or more encoded
+// characters are cut into lines of 70, each ending in a newline.
+std::string generatorBase64(std::string_view in) {
+  constexpr size_t kLine = 70;
+  std::string enc = base64(in);
+  if (enc.size() < kLine) return enc;
+  std::string out;
+  out.reserve(enc.size() + enc.size() / kLine + 1);
+  for (size_t i = 0; i < enc.size(); i += kLine) {
+    out.append(enc, i, kLine);
+    out += '\n';
+  }
+  return out;
+}
+
 // Kustomize's legacy output order: listed kinds first and last, the rest by
 // group/version/kind, ties by namespace and name.
 class LegacyOrder {
@@ -173,7 +188,7 @@ class Renderer {
       }
       std::string_view kind = stringField(doc, "kind");
       JsonValue* items = findMember(doc, "items");
-      if (kind.size() > 4 && kind.substr(kind.size() - 4) == "List" && items != nullptr &&
+      if (kind.size() >= 4 && kind.substr(kind.size() - 4) == "List" && items != nullptr &&
           items->IsArray()) {
         for (JsonValue& item : items->GetArray()) {
           WINDLASS_RETURN_IF_ERROR(addObject(path, std::move(item), out));
@@ -340,8 +355,8 @@ class Renderer {
     return {};
   }
 
-  // A `crds:` file: OpenAPI definitions whose x-kubernetes-object-ref-* marks
-  // make fields name references.
+  // A `crds:` file: Go OpenAPI definitions (type name → {Schema, Dependencies})
+  // whose x-kubernetes-object-ref-* marks make fields name references.
   Status loadCrd(const Kustomization& k, const std::string& entry, TransformerConfig& config) {
     std::string path;
     auto text = readFile(k, entry, &path);
@@ -349,69 +364,65 @@ class Renderer {
     auto docs = parseYaml(*text, path, YamlDialect::kResource, alloc_);
     if (!docs) return docs.error();
     for (const JsonValue& doc : *docs) {
-      if (!doc.IsObject()) continue;
-      // Either {definitions: {...}} or a map of definitions at the top.
       const JsonValue* defs = findMember(doc, "definitions");
       if (defs == nullptr) defs = &doc;
       if (!defs->IsObject()) continue;
       for (auto it = defs->MemberBegin(); it != defs->MemberEnd(); ++it) {
-        const JsonValue& def = it->value;
-        const JsonValue* gvks = findMember(def, "x-kubernetes-group-version-kind");
-        Gvk referrer;
-        if (gvks != nullptr && gvks->IsArray() && !gvks->Empty()) {
-          const JsonValue& g = (*gvks)[0];
-          referrer = Gvk{std::string(stringField(g, "group")), std::string(stringField(g, "version")),
-                         std::string(stringField(g, "kind"))};
-        } else {
-          std::string_view defName(it->name.GetString(), it->name.GetStringLength());
-          size_t dot = defName.rfind('.');
-          referrer.kind = dot == std::string_view::npos ? defName : defName.substr(dot + 1);
+        const JsonValue* schema = crdSchema(it->value);
+        const JsonValue* props = schema ? findMember(*schema, "properties") : nullptr;
+        if (props == nullptr || findMember(*props, "kind") == nullptr ||
+            findMember(*props, "apiVersion") == nullptr) {
+          continue;  // not a top-level type
         }
-        collectCrdRefs(*defs, def, referrer, {}, config, 0);
+        // "example.com/app/pkg/apis/data/v1alpha1.Database" → kind Database, version v1alpha1.
+        std::string_view typeName = sv(it->name);
+        size_t dot = typeName.rfind('.');
+        Gvk referrer;
+        referrer.kind = dot == std::string_view::npos ? typeName : typeName.substr(dot + 1);
+        std::string_view pkg = dot == std::string_view::npos ? std::string_view() : typeName.substr(0, dot);
+        size_t slash = pkg.rfind('/');
+        referrer.version = slash == std::string_view::npos ? pkg : pkg.substr(slash + 1);
+        collectCrdRefs(*defs, *schema, referrer, {}, config, 0);
       }
     }
     return {};
   }
 
+  static const JsonValue* crdSchema(const JsonValue& def) {
+    if (const JsonValue* s = findMember(def, "Schema")) return s;
+    return def.IsObject() ? &def : nullptr;
+  }
+
   void collectCrdRefs(const JsonValue& defs, const JsonValue& schema, const Gvk& referrer,
-                      std::vector<std::string> path, TransformerConfig& config, int depth) {
-    if (depth > 32 || !schema.IsObject()) return;
+                      const std::vector<std::string>& path, TransformerConfig& config, int depth) {
     const JsonValue* props = findMember(schema, "properties");
-    if (props == nullptr || !props->IsObject()) {
-      std::string_view ref = stringField(schema, "$ref");
-      const std::string prefix = "#/definitions/";
-      if (ref.rfind(prefix, 0) == 0) {
-        if (const JsonValue* target = findMember(defs, ref.substr(prefix.size()))) {
-          collectCrdRefs(defs, *target, referrer, path, config, depth + 1);
-        }
-      }
-      if (const JsonValue* items = findMember(schema, "items")) {
-        collectCrdRefs(defs, *items, referrer, path, config, depth + 1);
-      }
-      return;
-    }
+    if (depth > 32 || props == nullptr || !props->IsObject()) return;
     for (auto it = props->MemberBegin(); it != props->MemberEnd(); ++it) {
       std::vector<std::string> sub = path;
-      sub.emplace_back(it->name.GetString(), it->name.GetStringLength());
-      std::string_view refKind = stringField(it->value, "x-kubernetes-object-ref-kind");
+      sub.emplace_back(sv(it->name));
+      const JsonValue& prop = it->value;
+      std::string_view refKind = stringField(prop, "x-kubernetes-object-ref-kind");
       if (!refKind.empty()) {
         NameBackReference br;
         br.gvk.kind = refKind;
-        br.gvk.version = stringField(it->value, "x-kubernetes-object-ref-api-version");
+        br.gvk.version = stringField(prop, "x-kubernetes-object-ref-api-version");
         FieldSpec f;
         f.gvk = referrer;
         f.path = sub;
-        // A ref field that is a map names the referred object in its "name".
-        if (stringField(it->value, "type") != "string" && findMember(it->value, "properties") != nullptr) {
-          f.path.push_back("name");
-        }
+        std::string_view nameKey = stringField(prop, "x-kubernetes-object-ref-name-key");
+        f.path.emplace_back(nameKey.empty() ? std::string_view("name") : nameKey);
         br.referrers.push_back(std::move(f));
         TransformerConfig one;
         one.nameReference.push_back(std::move(br));
         config.merge(one);
-        continue;
       }
-      collectCrdRefs(defs, it->value, referrer, std::move(sub), config, depth + 1);
+      std::string_view ref = stringField(prop, "$ref");
+      if (ref.rfind("#/definitions/", 0) == 0) ref.remove_prefix(14);
+      if (const JsonValue* target = ref.empty() ? nullptr : findMember(defs, ref)) {
+        if (const JsonValue* ts = crdSchema(*target)) {
+          collectCrdRefs(defs, *ts, referrer, sub, config, depth + 1);
+        }
+      }
     }
   }
 
@@ -494,14 +505,15 @@ class Renderer {
                                        g.name + " illegally repeats the key `" + key + "`");
       }
       if (g.secret) {
-        data.AddMember(makeString(key, alloc_), makeString(base64(value), alloc_), alloc_);
+        data.AddMember(makeString(key, alloc_), makeString(generatorBase64(value), alloc_), alloc_);
       } else if (isValidUtf8(value)) {
         data.AddMember(makeString(key, alloc_), makeString(value, alloc_), alloc_);
       } else {
-        binary.AddMember(makeString(key, alloc_), makeString(base64(value), alloc_), alloc_);
+        binary.AddMember(makeString(key, alloc_), makeString(generatorBase64(value), alloc_), alloc_);
       }
     }
-    if (!data.ObjectEmpty()) obj.AddMember("data", data, alloc_);
+    // An empty ConfigMap has no data field; an empty Secret has "data: {}".
+    if (!data.ObjectEmpty() || g.secret) obj.AddMember("data", data, alloc_);
     if (!binary.ObjectEmpty()) obj.AddMember("binaryData", binary, alloc_);
     if (g.secret) obj.AddMember("type", makeString(g.type.empty() ? "Opaque" : g.type, alloc_), alloc_);
     if (opt.immutable.value_or(false)) obj.AddMember("immutable", true, alloc_);
@@ -604,7 +616,7 @@ class Renderer {
     r.prevIds = match->prevIds;
     r.prefixes = match->prefixes;
     r.suffixes = match->suffixes;
-    r.needsHash = r.needsHash || match->needsHash;
+    r.needsHash = match->needsHash;  // the earlier resource decides, as in Kustomize
     *match = std::move(r);
     return {};
   }
@@ -794,15 +806,11 @@ class Renderer {
 
   Status applySmp(Resource& r, const JsonValue& patch, const PatchEntry& p, const std::string& name,
                   bool* deleted) {
-    if (stringField(patch, "$patch") == "delete") {
-      *deleted = true;
-      return {};
-    }
     ResId before = r.curId();
     JsonValue copy(r.obj, alloc_);
-    WINDLASS_RETURN_IF_ERROR(strategicMerge(copy, patch, MergeSchema::builtin(), alloc_)
-                                 .withContext(name + ": " + before.describe()));
-    if (!copy.IsObject() || copy.ObjectEmpty()) {
+    auto outcome = strategicMerge(copy, patch, MergeSchema::kubernetes(), alloc_);
+    if (!outcome) return outcome.error().withContext(name + ": " + before.describe());
+    if (*outcome == MergeOutcome::kDeleted || !copy.IsObject() || copy.ObjectEmpty()) {
       *deleted = true;
       return {};
     }

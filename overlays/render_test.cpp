@@ -1,0 +1,150 @@
+#include "overlays/render.h"
+
+#include <doctest/doctest.h>
+
+#include "overlays/transformers.h"
+
+namespace windlass::overlays {
+namespace {
+
+Result<std::string> renderFiles(std::map<std::string, std::string> files, const std::string& dir,
+                                const RenderOptions& options = {}) {
+  auto fs = makeMemorySource(std::move(files));
+  JsonAllocator alloc;
+  auto set = render(*fs, dir, alloc, options);
+  if (!set) return set.error();
+  return toYaml(*set);
+}
+
+const char* kDeployment = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      serviceAccountName: web
+      containers:
+      - name: web
+        image: nginx:1.25
+        envFrom:
+        - configMapRef:
+            name: settings
+)";
+
+}  // namespace
+
+TEST_CASE("prefix and generator hash follow into references") {
+  auto out = renderFiles(
+      {{"base/kustomization.yaml",
+        "resources: [web.yaml, sa.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: [a=b]\n"},
+       {"base/web.yaml", kDeployment},
+       {"base/sa.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n"},
+       {"prod/kustomization.yaml",
+        "resources: [../base]\nnamePrefix: prod-\nimages:\n- name: nginx\n  newTag: \"1.26\"\n"}},
+      "prod");
+  REQUIRE(out);
+  CHECK(out->find("name: prod-web\n") != std::string::npos);
+  CHECK(out->find("serviceAccountName: prod-web\n") != std::string::npos);
+  CHECK(out->find("image: nginx:1.26\n") != std::string::npos);
+  // The reference carries the prefix and the content hash, like the ConfigMap's own name.
+  size_t cm = out->find("name: prod-settings-");
+  REQUIRE(cm != std::string::npos);
+  std::string name = out->substr(cm + 6, out->find('\n', cm) - cm - 6);
+  CHECK(name.size() == std::string("prod-settings-").size() + 10);
+  CHECK(out->find("          name: " + name + "\n") != std::string::npos);
+}
+
+TEST_CASE("a resource path that climbs out of the kustomization is refused") {
+  auto out = renderFiles({{"app/kustomization.yaml", "resources: [../secret.yaml]\n"},
+                          {"secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"}},
+                         "app");
+  REQUIRE(!out);
+  CHECK(out.error().message() ==
+        "app/kustomization.yaml: security; file '../secret.yaml' is not in or below 'app'");
+  RenderOptions none;
+  none.loadRestrictionsNone = true;
+  CHECK(renderFiles({{"app/kustomization.yaml", "resources: [../secret.yaml]\n"},
+                     {"secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"}},
+                    "app", none));
+}
+
+TEST_CASE("a path above the source root is refused") {
+  auto out = renderFiles({{"kustomization.yaml", "resources: [../../etc/passwd]\n"}}, "");
+  REQUIRE(!out);
+  CHECK(out.error().message().find("escapes the root") != std::string::npos);
+}
+
+TEST_CASE("a kustomization that includes itself is a cycle") {
+  auto out = renderFiles({{"a/kustomization.yaml", "resources: [../b]\n"},
+                          {"b/kustomization.yaml", "resources: [../a]\n"}},
+                         "a");
+  REQUIRE(!out);
+  CHECK(out.error().message() ==
+        "b/kustomization.yaml: cycle detected: '../a' refers back to a kustomization that includes it");
+}
+
+TEST_CASE("remote bases and Helm charts are reported as unsupported") {
+  auto remote = renderFiles(
+      {{"kustomization.yaml", "resources:\n- https://github.com/org/repo//deploy?ref=v1\n"}}, "");
+  REQUIRE(!remote);
+  CHECK(remote.error().code() == Code::kUnimplemented);
+  auto helm = renderFiles({{"kustomization.yaml", "helmCharts:\n- name: x\n"}}, "");
+  REQUIRE(!helm);
+  CHECK(helm.error().message() ==
+        "kustomization.yaml: field \"helmCharts\": Helm charts are not supported by windlass");
+}
+
+TEST_CASE("kustomization errors name the file and the field") {
+  auto unknown = renderFiles({{"kustomization.yaml", "patchesJson: []\n"}}, "");
+  REQUIRE(!unknown);
+  CHECK(unknown.error().message() == "kustomization.yaml: unknown field \"patchesJson\"");
+  auto wrongType = renderFiles({{"kustomization.yaml", "resources: web.yaml\n"}}, "");
+  REQUIRE(!wrongType);
+  CHECK(wrongType.error().message().rfind(
+            "kustomization.yaml: field \"resources\": expected a list of strings, found a string", 0) ==
+        0);
+  auto yaml11 = renderFiles({{"kustomization.yaml", "commonLabels:\n  enabled: yes\n"}}, "");
+  REQUIRE(!yaml11);
+  CHECK(yaml11.error().message().find("commonLabels.enabled") != std::string::npos);
+}
+
+TEST_CASE("generator literals need key=value and unique keys") {
+  auto bad = renderFiles(
+      {{"kustomization.yaml", "configMapGenerator:\n- name: c\n  literals: [JUST_A_KEY]\n"}}, "");
+  REQUIRE(!bad);
+  CHECK(bad.error().message().find("invalid literal source JUST_A_KEY") != std::string::npos);
+  auto dup = renderFiles(
+      {{"kustomization.yaml", "configMapGenerator:\n- name: c\n  literals: [a=1, a=2]\n"}}, "");
+  REQUIRE(!dup);
+  CHECK(dup.error().message().find("illegally repeats the key `a`") != std::string::npos);
+}
+
+TEST_CASE("splitImage follows Kustomize with registry ports and digests") {
+  CHECK(splitImage("nginx").name == "nginx");
+  ImageRef a = splitImage("registry:5000/team/app:1.2@sha256:abc");
+  CHECK(a.name == "registry:5000/team/app");
+  CHECK(a.tag == "1.2");
+  CHECK(a.digest == "sha256:abc");
+  ImageRef b = splitImage("registry:5000/app");
+  CHECK(b.name == "registry:5000/app");
+  CHECK(b.tag.empty());
+  ImageRef c = splitImage("app@sha256:def");
+  CHECK(c.name == "app");
+  CHECK(c.digest == "sha256:def");
+}
+
+TEST_CASE("label selectors") {
+  JsonDocument d;
+  d.Parse(R"({"app":"web","tier":"front"})");
+  const JsonValue& labels = d;
+  CHECK(*matchesLabelSelector(labels, "app=web"));
+  CHECK(*matchesLabelSelector(labels, "app==web,tier"));
+  CHECK(!*matchesLabelSelector(labels, "app!=web"));
+  CHECK(*matchesLabelSelector(labels, "tier in (back, front)"));
+  CHECK(!*matchesLabelSelector(labels, "tier notin (front)"));
+  CHECK(*matchesLabelSelector(labels, "!canary"));
+  CHECK(!*matchesLabelSelector(labels, "canary"));
+}
+
+}  // namespace windlass::overlays
