@@ -84,10 +84,11 @@ int main(int argc, char** argv) {
     }
     double appendMs = msSince(start);
     auto bytes = std::filesystem::file_size(writer.filePath("prod"));
-    std::printf("generate  %ld records x %d objects, %.1f MiB: %.0f ms (append without fsync, "
-                "%.1f us/record)\n",
-                records, objects, static_cast<double>(bytes) / (1 << 20), appendMs,
-                appendMs * 1000 / static_cast<double>(records));
+    std::printf(
+        "generate  %ld records x %d objects, %.1f MiB: %.0f ms (append without fsync, "
+        "%.1f us/record)\n",
+        records, objects, static_cast<double>(bytes) / (1 << 20), appendMs,
+        appendMs * 1000 / static_cast<double>(records));
 
     HistoryStore store(dir);
     start = std::chrono::steady_clock::now();

@@ -310,8 +310,8 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
           std::string_view mk(m->name.GetString(), m->name.GetStringLength());
           std::string sub = f + "." + std::string(mk);
           std::string* out = mk == "name" ? &img.name : mk == "newName" ? &img.newName
-                           : mk == "newTag" ? &img.newTag : mk == "digest" ? &img.digest : nullptr;
-          if (out == nullptr) return r.fail(sub, "tagSuffix is not supported");
+                           : mk == "newTag" ? &img.newTag : mk == "digest" ? &img.digest
+                                                                              : &img.tagSuffix;
           WINDLASS_RETURN_IF_ERROR(r.string(sub, m->value, *out));
         }
         k.images.push_back(std::move(img));

@@ -31,7 +31,7 @@ struct PatchEntry {
 };
 
 struct ImageEntry {
-  std::string name, newName, newTag, digest;
+  std::string name, newName, newTag, digest, tagSuffix;
 };
 
 struct ReplicaEntry {

@@ -21,19 +21,17 @@ bool selectedByAnyGvk(const Resource& r, const Gvk& sel) {
                      [&](const ResId& id) { return gvkSelects(sel, id.gvk); });
 }
 
-// Does `shorter` equal the end of `longer`?
+// Does the shorter list equal the end of the longer? An empty list only
+// matches an empty list (Kustomize's SameEndingSubarray).
 bool sameEnding(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   const auto& shorter = a.size() <= b.size() ? a : b;
   const auto& longer = a.size() <= b.size() ? b : a;
+  if (shorter.empty()) return longer.empty();
   return std::equal(shorter.rbegin(), shorter.rend(), longer.rbegin());
 }
 
-bool affixesEqual(const Resource& a, const Resource& b, bool allowEmpty) {
-  bool prefixOk = (allowEmpty && (a.prefixes.empty() || b.prefixes.empty())) ||
-                  sameEnding(a.prefixes, b.prefixes);
-  bool suffixOk = (allowEmpty && (a.suffixes.empty() || b.suffixes.empty())) ||
-                  sameEnding(a.suffixes, b.suffixes);
-  return prefixOk && suffixOk;
+bool affixesEqual(const Resource& a, const Resource& b) {
+  return sameEnding(a.prefixes, b.prefixes) && sameEnding(a.suffixes, b.suffixes);
 }
 
 template <class Pred>
@@ -75,38 +73,39 @@ class NameReferenceFixer {
   // roleRef and scaleTargetRef name their kind next to the name.
   static bool kindMatches(const JsonValue& obj, const FieldSpec& f, const std::string& kind) {
     if (f.path.size() != 2 || f.path[1] != "name") return true;
-    if (f.path[0] != "roleRef" && f.path[0] != "scaleTargetRef") return true;
+    if (f.path[0] != "roleRef") return true;
     const JsonValue* ref = findMember(obj, f.path[0]);
     if (ref == nullptr) return true;
     std::string_view k = stringField(*ref, "kind");
     return k.empty() || k == kind;
   }
 
+  // Kustomize's selectReferral: narrow the candidates by earlier name, kind,
+  // roleRef kind, namespace and name affixes until one is left.
   Result<const Resource*> select(const std::string& oldName, const Resource& referrer,
-                                 std::vector<const Resource*> c, bool sameNamespace) {
+                                 std::vector<const Resource*> c, bool sameNameOnly) {
     c = sieve(c, [&](const Resource& r) {
-      if (r.orgId.name == oldName) return true;
       return std::any_of(r.prevIds.begin(), r.prevIds.end(),
                          [&](const ResId& id) { return id.name == oldName; });
     });
-    if (sameNamespace) {
-      ResId ref = referrer.curId();
-      if (!ref.isClusterScoped()) {
-        std::string ns = ref.effectiveNamespace();
-        c = sieve(c, [&](const Resource& r) {
-          ResId id = r.curId();
-          return id.isClusterScoped() || id.effectiveNamespace() == ns;
-        });
-      }
+    ResId ref = referrer.curId();
+    if (!ref.isClusterScoped()) {
+      std::string ns = ref.effectiveNamespace();
+      c = sieve(c, [&](const Resource& r) {
+        ResId id = r.curId();
+        return id.isClusterScoped() || id.gvk.kind == "ServiceAccount" ||
+               id.effectiveNamespace() == ns;
+      });
     }
     if (c.size() == 1) return c[0];
-    c = sieve(c, [&](const Resource& r) { return affixesEqual(r, referrer, true); });
-    if (c.size() == 1) return c[0];
-    c = sieve(c, [&](const Resource& r) { return affixesEqual(r, referrer, false); });
+    c = sieve(c, [&](const Resource& r) { return affixesEqual(r, referrer); });
     if (c.size() == 1) return c[0];
     if (c.empty()) return static_cast<const Resource*>(nullptr);
-    std::string first = c[0]->curId().name;
-    if (std::all_of(c.begin(), c.end(), [&](const Resource* r) { return r->curId().name == first; })) {
+    ResId first = c[0]->curId();
+    if (std::all_of(c.begin(), c.end(), [&](const Resource* r) {
+          ResId id = r->curId();
+          return id.name == first.name && (sameNameOnly || id.ns == first.ns);
+        })) {
       return c[0];
     }
     std::string names;
@@ -151,14 +150,15 @@ class NameReferenceFixer {
     JsonValue* ns = findMember(m, "namespace");
     std::vector<const Resource*> c = candidates;
     if (ns != nullptr && ns->IsString()) {
-      std::string want = ns->GetStringLength() == 0 ? "default" : std::string(sv(*ns));
-      c = sieve(c, [&](const Resource& r) {
-        if (r.orgId.effectiveNamespace() == want) return true;
-        return std::any_of(r.prevIds.begin(), r.prevIds.end(),
-                           [&](const ResId& id) { return id.effectiveNamespace() == want; });
+      // Candidates whose original namespace is the one named, else whose current one is.
+      std::string want(sv(*ns));
+      auto byOrg = sieve(c, [&](const Resource& r) { return r.orgId.effectiveNamespace() == want; });
+      c = !byOrg.empty() ? byOrg : sieve(c, [&](const Resource& r) {
+        return r.curId().effectiveNamespace() == want;
       });
     }
-    auto hit = select(std::string(sv(*name)), referrer, c, ns == nullptr);
+    std::string oldName(sv(*name));
+    auto hit = select(oldName, referrer, c, false);
     if (!hit) return hit.error();
     if (*hit == nullptr) return {};
     ResId cur = (*hit)->curId();
@@ -248,9 +248,16 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
     return;
   }
   if (step.size() >= 2 && step.front() == '[' && step.back() == ']') {
-    if (!node.IsArray()) return;
     std::string inner = step.substr(1, step.size() - 2);
     size_t eq = inner.find('=');
+    if (!node.IsArray()) {
+      // "[cert-manager.io/inject-ca-from]" names a map key holding dots.
+      if (eq != std::string::npos || !(node.IsObject() || (node.IsNull() && create))) return;
+      std::vector<std::string> rest(steps.begin() + static_cast<long>(i) + 1, steps.end());
+      rest.insert(rest.begin(), inner);
+      collectPath(node, rest, 0, create, alloc, out);
+      return;
+    }
     if (eq == std::string::npos) {
       size_t idx = 0;
       if (parseIndex(inner, node.Size(), &idx)) {
@@ -323,11 +330,41 @@ Result<std::vector<Var>> parseVars(const JsonValue& list, std::string_view where
     v.objName = stringField(*ref, "name");
     v.objNamespace = stringField(*ref, "namespace");
     if (const JsonValue* fr = findMember(e, "fieldref"); fr != nullptr && fr->IsObject()) {
-      if (auto fp = stringField(*fr, "fieldpath"); !fp.empty()) v.fieldPath = fp;
+      // Go's JSON decoding matches field names case-insensitively: fieldpath or fieldPath.
+      for (auto it = fr->MemberBegin(); it != fr->MemberEnd(); ++it) {
+        std::string key(sv(it->name));
+        std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+        if (key == "fieldpath" && it->value.IsString() && it->value.GetStringLength() > 0) {
+          v.fieldPath = sv(it->value);
+        }
+      }
     }
     out.push_back(std::move(v));
   }
   return out;
+}
+
+Status bindVars(ResourceList& list, const std::vector<Var>& vars) {
+  for (const Var& v : vars) {
+    Resource* match = nullptr;
+    for (Resource& r : list) {
+      auto named = [&](const ResId& id) {
+        return id.name == v.objName && gvkSelects(v.gvk, id.gvk) &&
+               (v.objNamespace.empty() || id.effectiveNamespace() == v.objNamespace);
+      };
+      if (!named(r.orgId) && !named(r.curId()) &&
+          std::none_of(r.prevIds.begin(), r.prevIds.end(), named)) {
+        continue;
+      }
+      if (match != nullptr) {
+        return Status::invalidArgument("var '" + v.name + "': objref " + v.gvk.kind + " " +
+                                       v.objName + " matches more than one resource");
+      }
+      match = &r;
+    }
+    if (match != nullptr) match->refVarNames.push_back(v.name);
+  }
+  return {};
 }
 
 Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const TransformerConfig& config,
@@ -337,24 +374,14 @@ Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const Trans
   for (const Var& v : vars) {
     const Resource* found = nullptr;
     for (const Resource& r : list) {
-      if (!selectedByAnyGvk(r, v.gvk)) continue;
-      bool named = r.orgId.name == v.objName ||
-                   std::any_of(r.prevIds.begin(), r.prevIds.end(),
-                               [&](const ResId& id) { return id.name == v.objName; });
-      if (!named) continue;
-      if (!v.objNamespace.empty() && r.orgId.effectiveNamespace() != v.objNamespace &&
-          r.curId().effectiveNamespace() != v.objNamespace) {
-        continue;
+      if (std::find(r.refVarNames.begin(), r.refVarNames.end(), v.name) != r.refVarNames.end()) {
+        found = &r;
+        break;
       }
-      if (found != nullptr) {
-        return Status::invalidArgument("var \"" + v.name + "\": objref " + v.gvk.kind + " " +
-                                       v.objName + " matches more than one resource");
-      }
-      found = &r;
     }
     if (found == nullptr) {
-      return Status::invalidArgument("var \"" + v.name + "\": cannot find its objref " + v.gvk.kind +
-                                     " " + v.objName);
+      return Status::invalidArgument("var '" + v.name +
+                                     "' cannot be mapped to a field in the set of known resources");
     }
     JsonValue copy(found->obj, alloc);
     std::vector<JsonValue*> hits = lookupAll(copy, v.fieldPath, false, alloc);

@@ -29,7 +29,13 @@ struct Var {
 // Reads a `vars:` list. InvalidArgument naming the entry when malformed.
 Result<std::vector<Var>> parseVars(const JsonValue& list, std::string_view where);
 
-// Replaces $(NAME) in the fields the varReference specs reach.
+// Binds each var to the one resource its objref names among `list` (Kustomize
+// binds a var where it is declared) by recording it in that resource's
+// refVarNames. InvalidArgument when the objref matches several resources.
+Status bindVars(ResourceList& list, const std::vector<Var>& vars);
+
+// Replaces $(NAME) in the fields the varReference specs reach, reading each
+// var from the resource it was bound to.
 Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const TransformerConfig& config,
                    JsonAllocator& alloc);
 

@@ -151,7 +151,17 @@ class Renderer {
     RenderedSet out;
     out.objects.reserve(ra.resources.size());
     if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
-    for (Resource& r : ra.resources) out.objects.push_back(std::move(r.obj));
+    for (Resource& r : ra.resources) {
+      // Kustomize rewrites annotations when it drops its build annotations, so
+      // an empty or null annotations field disappears.
+      if (JsonValue* md = findMember(r.obj, "metadata")) {
+        JsonValue* a = findMember(*md, "annotations");
+        if (a != nullptr && (a->IsNull() || (a->IsObject() && a->ObjectEmpty()))) {
+          md->RemoveMember("annotations");
+        }
+      }
+      out.objects.push_back(std::move(r.obj));
+    }
     return out;
   }
 
@@ -270,6 +280,7 @@ class Renderer {
     if (k.vars != nullptr) {
       auto vars = parseVars(*k.vars, k.file + ": vars");
       if (!vars) return vars.error();
+      WINDLASS_RETURN_IF_ERROR(bindVars(ra.resources, *vars).withContext(k.file));
       for (Var& v : *vars) {
         for (const Var& e : ra.vars) {
           if (e.name == v.name) {

@@ -287,6 +287,8 @@ void updateImage(JsonValue& v, const ImageEntry& e, JsonAllocator& alloc) {
   } else if (!e.digest.empty()) {
     ref.tag.clear();
     ref.digest = e.digest;
+  } else if (!e.tagSuffix.empty()) {
+    ref.tag += e.tagSuffix;
   }
   std::string out = ref.name;
   if (!ref.tag.empty()) out += ":" + ref.tag;
@@ -315,22 +317,21 @@ void collectContainerImages(JsonValue& node, std::vector<JsonValue*>& out) {
 
 Status applyImages(ResourceList& list, const std::vector<ImageEntry>& images,
                    const std::vector<FieldSpec>& specs, JsonAllocator& alloc) {
-  if (images.empty()) return {};
-  for (Resource& r : list) {
-    std::vector<JsonValue*> fields;
-    collectContainerImages(r.obj, fields);
-    Gvk g = r.curId().gvk;
-    for (const FieldSpec& f : specs) {
-      if (!f.selects(g)) continue;
-      WINDLASS_RETURN_IF_ERROR(visitField(r.obj, f.path, false, alloc, [&](JsonValue& v) {
-        fields.push_back(&v);
+  // Like Kustomize, each entry runs twice: over every containers/initContainers
+  // list anywhere in the object, then over the configured field specs. Both
+  // passes can touch the same field (a tagSuffix is then added twice). Image
+  // fields are only ever updated, never created.
+  std::vector<FieldSpec> existing = specs;
+  for (FieldSpec& f : existing) f.create = false;
+  for (const ImageEntry& e : images) {
+    for (Resource& r : list) {
+      std::vector<JsonValue*> fields;
+      collectContainerImages(r.obj, fields);
+      for (JsonValue* v : fields) updateImage(*v, e, alloc);
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpecs(r.obj, existing, alloc, [&](JsonValue& v) {
+        updateImage(v, e, alloc);
         return Status();
       }));
-    }
-    std::sort(fields.begin(), fields.end());
-    fields.erase(std::unique(fields.begin(), fields.end()), fields.end());
-    for (const ImageEntry& e : images) {
-      for (JsonValue* v : fields) updateImage(*v, e, alloc);
     }
   }
   return {};

@@ -1,0 +1,281 @@
+// The sync history: one append-only, hash-chained JSON Lines file per environment.
+//
+// Every sync, successful or failed, appends one SyncRecord to
+// `<stateDir>/history/<env>.jsonl`. A line is the record's canonical JSON (keys
+// in a fixed order, no spaces, see serializeRecord) followed by '\n'. Each
+// record carries
+//   prevHash = SHA-256 of the previous line's bytes (without its '\n'), or 64
+//              zeros for the first record, and
+//   hash     = SHA-256 of the canonical JSON of the record without the "hash"
+//              member,
+// so changing, removing, inserting or reordering any record but the last breaks
+// the chain at the first line touched, and verify() names that line. Removing
+// records from the end cannot be seen from the file alone; an auditor who needs
+// that keeps the last hash elsewhere (verify() reports it).
+//
+// Durability: a record is acknowledged (append() returns ok) only after its line
+// is written with O_APPEND and fsynced; the folder is fsynced when the file is
+// created. An agent killed mid-write leaves a last line without '\n': that
+// record was never acknowledged, and the next open for writing removes it with a
+// warning, so it is never glued to the next record.
+//
+// Secrets never enter the history: callers pass every object through
+// maskSecrets() before it reaches a diff or a record.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+
+namespace windlass::reconcile {
+
+// Why a sync ran.
+enum class Trigger { kPoll, kWebhook, kDrift, kImage, kManual, kRollback };
+
+// The outcome of a sync: one reason per stage, the vocabulary shared by logs,
+// metrics, the API and the history.
+enum class Reason {
+  kSourceFailed,
+  kRenderFailed,
+  kApplyFailed,
+  kPruneFailed,
+  kHealthFailed,
+  kSucceeded,
+};
+
+// What the sync did to one object.
+enum class ObjectAction { kCreate, kUpdate, kUnchanged, kDelete, kPruneSkipped };
+
+// Health of one object or of the whole sync (kstatus-style).
+enum class HealthStatus { kHealthy, kProgressing, kDegraded, kUnknown };
+
+// What is known of the commit's signature.
+enum class SignatureStatus {
+  kUnknown,   // not checked (no verification configured, or the sync failed before)
+  kUnsigned,  // the commit carries no signature
+  kValid,     // signed by a trusted key
+  kInvalid,   // signed, but the signature or the key is not trusted
+};
+
+// The names written to the history, e.g. "webhook", "ApplyFailed", "prune-skipped",
+// "Degraded", "Valid". Never null.
+const char* triggerName(Trigger trigger);
+const char* reasonName(Reason reason);
+const char* actionName(ObjectAction action);
+const char* healthName(HealthStatus status);
+const char* signatureName(SignatureStatus status);
+
+// The inverses; std::nullopt for a name not in the vocabulary (case-sensitive).
+std::optional<Trigger> parseTrigger(std::string_view name);
+std::optional<Reason> parseReason(std::string_view name);
+std::optional<ObjectAction> parseAction(std::string_view name);
+std::optional<HealthStatus> parseHealth(std::string_view name);
+std::optional<SignatureStatus> parseSignature(std::string_view name);
+
+// The commit a sync used. Empty strings when the sync failed before the source
+// was resolved.
+struct Revision {
+  std::string commit;     // full commit id (hex)
+  std::string branch;     // branch, tag or "" for a pinned commit
+  std::string author;     // "Name <email>"
+  std::string committer;  // "Name <email>"
+  std::string message;    // the full commit message
+  SignatureStatus signature = SignatureStatus::kUnknown;
+
+  bool operator==(const Revision&) const = default;
+};
+
+// One object the sync acted on. `group` is "" for the core group.
+struct ObjectRecord {
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string ns;  // namespace; "" for cluster-scoped objects
+  std::string name;
+  ObjectAction action = ObjectAction::kUnchanged;
+  std::string error;  // "" when the action succeeded
+
+  bool operator==(const ObjectRecord&) const = default;
+};
+
+// The health of one object after the sync.
+struct ObjectHealth {
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string ns;
+  std::string name;
+  HealthStatus status = HealthStatus::kUnknown;
+  std::string message;  // the reason for anything but Healthy, e.g. "progress deadline exceeded"
+
+  bool operator==(const ObjectHealth&) const = default;
+};
+
+struct HealthRecord {
+  HealthStatus status = HealthStatus::kUnknown;
+  std::vector<ObjectHealth> objects;
+
+  bool operator==(const HealthRecord&) const = default;
+};
+
+// One sync. Plain data; strings are stored as given, except that invalid UTF-8
+// is stored as U+FFFD so every line is valid JSON for every reader.
+struct SyncRecord {
+  uint64_t sequence = 0;    // set by append(): 1 for the first record, then +1
+  std::string time;         // RFC 3339 UTC, e.g. "2024-05-01T12:00:00.123Z" (formatRfc3339Utc)
+  std::string environment;  // also names the file; see HistoryStore::append
+  Trigger trigger = Trigger::kPoll;
+  Revision revision;
+  std::vector<std::string> images;  // image references the render used, e.g. "ghcr.io/a/b:1.2"
+  std::vector<ObjectRecord> objects;
+  Reason reason = Reason::kSucceeded;
+  std::string message;  // the error of a failed sync, or a summary
+  HealthRecord health;
+  int64_t durationMs = 0;  // >= 0
+  std::string prevHash;    // set by append()
+  std::string hash;        // set by append()
+
+  bool operator==(const SyncRecord&) const = default;
+};
+
+// Formats `t` as RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z".
+std::string formatRfc3339Utc(std::chrono::system_clock::time_point t);
+
+// True when `text` is "YYYY-MM-DDTHH:MM:SS" with an optional fraction and a "Z"
+// suffix, with fields in range.
+bool isRfc3339Utc(std::string_view text);
+
+// The canonical JSON of `record`, one line without '\n'. With `withHash` false
+// the "hash" member is left out: that is the text `hash` is the SHA-256 of.
+// Pure; thread-safe.
+std::string serializeRecord(const SyncRecord& record, bool withHash = true);
+
+// Parses one history line (without '\n') into a record. Returns InvalidArgument
+// naming the first bad field ('field "revision.author": expected a string').
+// Does not check the hashes or that the line is canonical; see verify().
+Result<SyncRecord> parseRecord(std::string_view line);
+
+// Replaces every value under `data` and `stringData` of a v1 Secret with "***",
+// keeping the keys, and masks the kubectl last-applied-configuration
+// annotation (which holds the Secret in clear). Any other object is left as it
+// is. A `data` or `stringData` that is not a mapping is replaced as a whole.
+// Returns true when the object is a v1 Secret. The replacement strings are
+// constants, so no allocator is needed. Not thread-safe on the same object.
+bool maskSecrets(JsonValue& object);
+
+struct HistoryOptions {
+  // fsync every record, and the folder when a file or folder is created.
+  // Default true; turn it off only to generate benchmark fixtures.
+  bool sync = true;
+  // The longest line written or read, in bytes. append() refuses a longer
+  // record; load() and verify() report a longer line as an error. Default 16 MiB.
+  size_t maxLineBytes = size_t{16} << 20;
+  // Receives warnings (an incomplete last line removed or skipped). Called from
+  // the calling thread, possibly with the store's lock held: it must not call
+  // back into the store. Default: print "windlass: warning: ..." to stderr.
+  std::function<void(std::string_view)> warn;
+};
+
+// Counters, for tests and metrics.
+struct HistoryStats {
+  uint64_t fileSyncs = 0;          // fsync of a history file
+  uint64_t dirSyncs = 0;           // fsync of a folder after creating an entry in it
+  uint64_t incompleteRemoved = 0;  // incomplete last lines truncated away
+};
+
+// The history of every environment under one state folder.
+//
+// Thread-safe: appends from many threads are serialised by a mutex, appends
+// from many processes (or many stores on the same folder) by flock() on the
+// file; load() and verify() take a shared flock and so see whole records only.
+// Environment names must be 1-253 characters of [A-Za-z0-9._-], not "." or "..".
+class HistoryStore {
+ public:
+  explicit HistoryStore(std::string stateDir, HistoryOptions options = {});
+
+  HistoryStore(const HistoryStore&) = delete;
+  HistoryStore& operator=(const HistoryStore&) = delete;
+
+  // Prepares `env` for appending: creates `<stateDir>/history/<env>.jsonl`
+  // (and the folders) when missing, removes an incomplete last line with a
+  // warning, and reads the last record. append() does this itself; calling it
+  // at start-up reports a broken tail early. Errors: InvalidArgument for a bad
+  // name; FailedPrecondition when the last record is unreadable or a line is
+  // longer than maxLineBytes; Unavailable for I/O errors.
+  Status open(std::string_view env);
+
+  // Appends `record` to the history of record.environment: sets
+  // record.sequence, record.prevHash and record.hash (the caller's values are
+  // ignored), writes the line and fsyncs it. On success the record is durable.
+  // Errors: InvalidArgument when the environment name, the time or the duration
+  // is bad (nothing written); ResourceExhausted when the line would exceed
+  // maxLineBytes or the disk is full; the errors of open(); Unavailable for
+  // other I/O errors. After a failed write the file is cut back to where it
+  // was; after a failed fsync the record may or may not be in the history (the
+  // next append reads the file again, so the chain stays whole either way).
+  // On failure sequence/prevHash/hash of `record` are unspecified.
+  Status append(SyncRecord& record);
+
+  // All records of `env`, oldest first. A missing file is an empty history.
+  // An incomplete last line (an interrupted write) is skipped with a warning.
+  // Does not check the chain (see verify). Errors: InvalidArgument for a bad
+  // name; FailedPrecondition "history/<env>.jsonl:<line>: <what>" for a line
+  // that does not parse or is too long; Unavailable for I/O errors.
+  Result<std::vector<SyncRecord>> load(std::string_view env) const;
+
+  // What verify() saw of a good chain.
+  struct ChainSummary {
+    uint64_t records = 0;
+    std::string lastHash;  // "" for an empty history
+  };
+
+  // Checks the whole history of `env`: every line is complete and parses, is
+  // in canonical form, names `env`, has the next sequence number, the hash of
+  // the previous line and its own hash. Returns ok (and fills `summary` when
+  // given) or FailedPrecondition naming the first bad line:
+  //   "history/prod.jsonl:17: hash mismatch (record altered)".
+  // A missing file is an empty, valid history. Unavailable for I/O errors.
+  Status verify(std::string_view env, ChainSummary* summary = nullptr) const;
+
+  // The environments that have a history file, sorted.
+  Result<std::vector<std::string>> environments() const;
+
+  // `<stateDir>/history/<env>.jsonl` (not checked).
+  std::string filePath(std::string_view env) const;
+
+  HistoryStats stats() const;
+
+ private:
+  // What is known of a file's end after the last append or open, valid while
+  // the file's identity and size are unchanged.
+  struct Tail {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    uint64_t size = 0;
+    uint64_t lastSequence = 0;
+    std::string lastLineHash;
+  };
+
+  // Called with mutex_ held and the file flocked exclusively.
+  Status refreshTail(int fd, const std::string& label, Tail& tail);
+  Status openLocked(std::string_view env, int* fd, Tail** tail);
+  void warn(std::string_view message) const;
+
+  const std::string stateDir_;
+  const HistoryOptions options_;
+  mutable std::mutex mutex_;  // guards tails_ and stats_; serialises appends
+  std::map<std::string, Tail, std::less<>> tails_;
+  HistoryStats stats_;
+};
+
+}  // namespace windlass::reconcile

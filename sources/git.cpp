@@ -1,0 +1,1020 @@
+#include "sources/git.h"
+
+#include <git2.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+namespace windlass::sources {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// RAII handles for the libgit2 objects we use. Each owns one handle and frees it once.
+
+template <class T, void (*Free)(T*)>
+struct GitFree {
+  void operator()(T* p) const { Free(p); }
+};
+template <class T, void (*Free)(T*)>
+using GitHandle = std::unique_ptr<T, GitFree<T, Free>>;
+
+using RepoPtr = GitHandle<git_repository, git_repository_free>;
+using RemotePtr = GitHandle<git_remote, git_remote_free>;
+using ObjectPtr = GitHandle<git_object, git_object_free>;
+using CommitPtr = GitHandle<git_commit, git_commit_free>;
+using TreePtr = GitHandle<git_tree, git_tree_free>;
+using BlobPtr = GitHandle<git_blob, git_blob_free>;
+using ReferencePtr = GitHandle<git_reference, git_reference_free>;
+using SignaturePtr = GitHandle<git_signature, git_signature_free>;
+using TreeEntryPtr = GitHandle<git_tree_entry, git_tree_entry_free>;
+
+// A git_buf that is disposed of on scope exit.
+struct Buf {
+  git_buf buf = GIT_BUF_INIT;
+  Buf() = default;
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  ~Buf() { git_buf_dispose(&buf); }
+};
+
+// libgit2 is initialised once per process and never shut down (handles may live until
+// exit).
+void initLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+std::string lastGitMessage() {
+  const git_error* e = git_error_last();
+  return e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
+}
+
+int lastGitClass() {
+  const git_error* e = git_error_last();
+  return e != nullptr ? e->klass : GIT_ERROR_NONE;
+}
+
+std::string oidString(const git_oid& oid) {
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &oid);
+  return hex;
+}
+
+bool containsInsensitive(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+bool isHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+Result<std::string> readSmallFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::failedPrecondition(std::string(what) + " " + path + " cannot be read");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------------------
+// Host and port of a remote URL, for known_hosts lookups.
+
+struct HostPort {
+  std::string host;
+  int port = 22;
+};
+
+HostPort sshHostPort(std::string_view url) {
+  HostPort hp;
+  std::string_view rest = url;
+  size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
+    rest = url.substr(scheme + 3);
+    size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) authority = authority.substr(at + 1);
+    if (!authority.empty() && authority.front() == '[') {
+      size_t close = authority.find(']');
+      hp.host = std::string(authority.substr(1, close - 1));
+      if (close != std::string_view::npos && close + 1 < authority.size() &&
+          authority[close + 1] == ':') {
+        hp.port = std::atoi(std::string(authority.substr(close + 2)).c_str());
+      }
+    } else {
+      size_t colon = authority.rfind(':');
+      hp.host = std::string(authority.substr(0, colon));
+      if (colon != std::string_view::npos) {
+        hp.port = std::atoi(std::string(authority.substr(colon + 1)).c_str());
+      }
+    }
+  } else {  // scp-like: [user@]host:path
+    size_t colon = rest.find(':');
+    std::string_view authority = rest.substr(0, colon);
+    size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) authority = authority.substr(at + 1);
+    hp.host = std::string(authority);
+  }
+  if (hp.port <= 0) hp.port = 22;
+  return hp;
+}
+
+// The folder a file:// URL or a local path names; nullopt for network URLs.
+std::optional<std::string> localPath(std::string_view url) {
+  if (url.rfind("file://", 0) == 0) return std::string(url.substr(7));
+  if (url.find("://") != std::string_view::npos) return std::nullopt;
+  size_t colon = url.find(':');
+  if (colon != std::string_view::npos && url.substr(0, colon).find('/') == std::string_view::npos) {
+    return std::nullopt;  // scp-like host:path
+  }
+  return std::string(url);
+}
+
+// ---------------------------------------------------------------------------------------
+// known_hosts
+
+std::string base64Decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = value(c);
+    if (v < 0) return {};
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// OpenSSH's pattern match: '*' any run, '?' one character; host names are
+// case-insensitive.
+bool globMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, starP = std::string_view::npos, starT = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() &&
+        (pattern[p] == '?' || std::tolower(static_cast<unsigned char>(pattern[p])) ==
+                                  std::tolower(static_cast<unsigned char>(text[t])))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      starP = p++;
+      starT = t;
+    } else if (starP != std::string_view::npos) {
+      p = starP + 1;
+      t = ++starT;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// "|1|salt|hash": HMAC-SHA1 of the host name keyed with the salt.
+bool hashedHostMatch(std::string_view entry, std::string_view name) {
+  std::string_view rest = entry.substr(3);
+  size_t bar = rest.find('|');
+  if (bar == std::string_view::npos) return false;
+  std::string salt = base64Decode(rest.substr(0, bar));
+  std::string want = base64Decode(rest.substr(bar + 1));
+  if (salt.empty() || want.size() != 20) return false;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int macLen = 0;
+  if (HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()),
+           reinterpret_cast<const unsigned char*>(name.data()), name.size(), mac,
+           &macLen) == nullptr) {
+    return false;
+  }
+  return macLen == want.size() && std::memcmp(mac, want.data(), macLen) == 0;
+}
+
+bool hostListMatches(std::string_view list, std::string_view name) {
+  bool matched = false;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view pat = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    bool negated = !pat.empty() && pat.front() == '!';
+    if (negated) pat.remove_prefix(1);
+    if (pat.empty()) continue;
+    bool hit = pat.rfind("|1|", 0) == 0 ? hashedHostMatch(pat, name) : globMatch(pat, name);
+    if (hit && negated) return false;
+    matched = matched || hit;
+  }
+  return matched;
+}
+
+}  // namespace
+
+HostKeyMatch matchKnownHost(std::string_view knownHosts, std::string_view host, int port,
+                            std::string_view keyBlob) {
+  std::string name =
+      port == 22 ? std::string(host) : "[" + std::string(host) + "]:" + std::to_string(port);
+  bool listed = false, ok = false, revoked = false;
+  std::istringstream lines{std::string(knownHosts)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string first, hosts, type, key;
+    if (!(fields >> first) || first.front() == '#') continue;
+    bool isRevoked = false;
+    if (first.front() == '@') {
+      if (first == "@cert-authority") continue;  // certificates are not supported
+      isRevoked = first == "@revoked";
+      if (!(fields >> hosts)) continue;
+    } else {
+      hosts = first;
+    }
+    if (!(fields >> type >> key)) continue;
+    if (!hostListMatches(hosts, name)) continue;
+    if (!isRevoked) listed = true;
+    if (base64Decode(key) == keyBlob) (isRevoked ? revoked : ok) = true;
+  }
+  if (revoked) return HostKeyMatch::kMismatch;
+  if (ok) return HostKeyMatch::kOk;
+  return listed ? HostKeyMatch::kMismatch : HostKeyMatch::kUnknown;
+}
+
+std::string redactUrl(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t start = scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string_view::npos) end = url.size();
+  size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  size_t colon = url.substr(0, at).find(':', start);
+  if (colon == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, colon)) + std::string(url.substr(at));
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Remote callbacks: credentials, server verification, progress. The state lives for one
+// fetch or push; a callback that refuses records why, so the Status says it in our words.
+
+struct RemoteSession {
+  const GitCredentials* credentials = nullptr;
+  std::string url;
+  std::string displayUrl;
+  int userpassAttempts = 0;
+  int sshKeyAttempts = 0;
+  uint64_t updatedRefs = 0;
+  std::string pushRejection;  // first rejected reference of a push
+  // Set by a callback that refused, with the code to report.
+  Code failureCode = Code::kOk;
+  std::string failure;
+
+  int refuse(Code code, std::string why, int rc) {
+    if (failureCode == Code::kOk) {
+      failureCode = code;
+      failure = std::move(why);
+    }
+    git_error_set_str(GIT_ERROR_CALLBACK, failure.c_str());
+    return rc;
+  }
+};
+
+int acquireCredential(git_credential** out, const char* /*url*/, const char* usernameFromUrl,
+                      unsigned int allowed, void* payload) {
+  auto* s = static_cast<RemoteSession*>(payload);
+  const GitCredentials& c = *s->credentials;
+  std::string urlUser = usernameFromUrl != nullptr ? usernameFromUrl : "";
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0 && !c.sshKeyFile.empty()) {
+    std::string user = !urlUser.empty() ? urlUser : !c.username.empty() ? c.username : "git";
+    if (++s->sshKeyAttempts > 1) {
+      return s->refuse(Code::kUnauthenticated,
+                       "authentication failed: the server refused ssh key " + c.sshKeyFile +
+                           " for user \"" + user + "\"",
+                       GIT_EAUTH);
+    }
+    struct stat st {};
+    if (::stat(c.sshKeyFile.c_str(), &st) != 0) {
+      return s->refuse(Code::kFailedPrecondition,
+                       "ssh key " + c.sshKeyFile + " cannot be read: " + std::strerror(errno),
+                       GIT_EAUTH);
+    }
+    return git_credential_ssh_key_new(
+        out, user.c_str(), c.sshPublicKeyFile.empty() ? nullptr : c.sshPublicKeyFile.c_str(),
+        c.sshKeyFile.c_str(), nullptr);
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !c.password.empty()) {
+    std::string user = !c.username.empty() ? c.username : !urlUser.empty() ? urlUser : "git";
+    if (++s->userpassAttempts > 1) {
+      return s->refuse(Code::kUnauthenticated,
+                       "authentication failed: the server rejected the password or token of "
+                       "user \"" +
+                           user + "\"",
+                       GIT_EAUTH);
+    }
+    return git_credential_userpass_plaintext_new(out, user.c_str(), c.password.c_str());
+  }
+  if ((allowed & GIT_CREDENTIAL_USERNAME) != 0) {
+    std::string user = !urlUser.empty() ? urlUser : !c.username.empty() ? c.username : "git";
+    return git_credential_username_new(out, user.c_str());
+  }
+  std::string wanted = (allowed & GIT_CREDENTIAL_SSH_KEY) != 0
+                           ? "an ssh key (sshKeyFile)"
+                           : "a user name and password or token";
+  return s->refuse(
+      Code::kUnauthenticated,
+      "authentication required: the server asks for " + wanted + " and none is configured",
+      GIT_EAUTH);
+}
+
+int checkHostKey(const git_cert_hostkey& cert, const char* host, RemoteSession* s) {
+  const GitCredentials& c = *s->credentials;
+  HostPort hp = sshHostPort(s->url);
+  if (hp.host.empty() && host != nullptr) hp.host = host;
+  std::string where = hp.host + ":" + std::to_string(hp.port);
+  if (c.knownHostsFile.empty()) {
+    return s->refuse(
+        Code::kFailedPrecondition,
+        "ssh host key for " + where + " cannot be verified: no known_hosts file is configured",
+        GIT_ECERTIFICATE);
+  }
+  auto text = readSmallFile(c.knownHostsFile, "known_hosts file");
+  if (!text) return s->refuse(Code::kFailedPrecondition, text.error().message(), GIT_ECERTIFICATE);
+  if ((cert.type & GIT_CERT_SSH_RAW) == 0 || cert.hostkey == nullptr) {
+    return s->refuse(Code::kFailedPrecondition,
+                     "ssh host key for " + where + " cannot be verified: libgit2 gave no raw key",
+                     GIT_ECERTIFICATE);
+  }
+  std::string_view blob(cert.hostkey, cert.hostkey_len);
+  switch (matchKnownHost(*text, hp.host, hp.port, blob)) {
+    case HostKeyMatch::kOk:
+      return 0;
+    case HostKeyMatch::kMismatch:
+      return s->refuse(Code::kFailedPrecondition,
+                       "ssh host key for " + where + " does not match " + c.knownHostsFile +
+                           " (the server's key changed, or someone is in between)",
+                       GIT_ECERTIFICATE);
+    case HostKeyMatch::kUnknown:
+      break;
+  }
+  return s->refuse(Code::kFailedPrecondition,
+                   "ssh host key for " + where + " is not in " + c.knownHostsFile,
+                   GIT_ECERTIFICATE);
+}
+
+// Verifies a DER server certificate against the CA file and the host name.
+bool verifyX509(const git_cert_x509& cert, const std::string& caFile, const char* host,
+                std::string* why) {
+  const auto* der = static_cast<const unsigned char*>(cert.data);
+  X509* leaf = d2i_X509(nullptr, &der, static_cast<long>(cert.len));
+  if (leaf == nullptr) {
+    *why = "the server's certificate cannot be parsed";
+    return false;
+  }
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  bool ok = false;
+  if (X509_STORE_load_locations(store, caFile.c_str(), nullptr) != 1) {
+    *why = "CA file " + caFile + " cannot be loaded";
+  } else if (X509_STORE_CTX_init(ctx, store, leaf, nullptr) != 1) {
+    *why = "certificate verification could not start";
+  } else {
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+    if (host != nullptr && X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {
+      X509_VERIFY_PARAM_set1_host(param, host, 0);
+    }
+    ok = X509_verify_cert(ctx) == 1;
+    if (!ok) *why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+  }
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  X509_free(leaf);
+  return ok;
+}
+
+int checkCertificate(git_cert* cert, int valid, const char* host, void* payload) {
+  auto* s = static_cast<RemoteSession*>(payload);
+  if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+    return checkHostKey(*reinterpret_cast<git_cert_hostkey*>(cert), host, s);
+  }
+  if (valid != 0 || s->credentials->insecureSkipTlsVerify) return 0;
+  std::string who = host != nullptr ? host : "the server";
+  if (cert->cert_type == GIT_CERT_X509 && !s->credentials->caFile.empty()) {
+    std::string why;
+    if (verifyX509(*reinterpret_cast<git_cert_x509*>(cert), s->credentials->caFile, host, &why)) {
+      return 0;
+    }
+    return s->refuse(
+        Code::kFailedPrecondition,
+        "TLS certificate of " + who + " is not trusted by " + s->credentials->caFile + ": " + why,
+        GIT_ECERTIFICATE);
+  }
+  return s->refuse(
+      Code::kFailedPrecondition,
+      "TLS certificate of " + who + " is not trusted by the system's CAs (configure caFile)",
+      GIT_ECERTIFICATE);
+}
+
+int countUpdatedTip(const char* /*refname*/, const git_oid* /*a*/, const git_oid* /*b*/,
+                    void* payload) {
+  ++static_cast<RemoteSession*>(payload)->updatedRefs;
+  return 0;
+}
+
+int notePushStatus(const char* refname, const char* status, void* payload) {
+  auto* s = static_cast<RemoteSession*>(payload);
+  if (status != nullptr && s->pushRejection.empty()) {
+    s->pushRejection = std::string(refname) + ": " + status;
+  }
+  return 0;
+}
+
+git_remote_callbacks makeCallbacks(RemoteSession* session) {
+  git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+  cb.credentials = acquireCredential;
+  cb.certificate_check = checkCertificate;
+  cb.update_tips = countUpdatedTip;
+  cb.push_update_reference = notePushStatus;
+  cb.payload = session;
+  return cb;
+}
+
+// Replaces every occurrence of the configured secrets in `text`.
+std::string maskSecrets(std::string text, const GitCredentials& c, std::string_view url) {
+  std::vector<std::string> secrets;
+  if (!c.password.empty()) secrets.push_back(c.password);
+  std::string redacted = redactUrl(url);
+  if (redacted != url) {  // the URL's own password
+    size_t scheme = url.find("://") + 3;
+    size_t at = url.find('@', scheme);
+    size_t colon = url.find(':', scheme);
+    if (colon < at) secrets.emplace_back(url.substr(colon + 1, at - colon - 1));
+    // The full URL may appear too; replacing the password covers it.
+  }
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos + 3)) {
+      text.replace(pos, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
+// Turns a failed libgit2 network call into a Status naming the URL and the cause.
+Status remoteError(const char* verb, int rc, const RemoteSession& s) {
+  std::string prefix = std::string("git ") + verb + " " + s.displayUrl + ": ";
+  if (s.failureCode != Code::kOk) {
+    std::string msg = prefix + s.failure;
+    switch (s.failureCode) {
+      case Code::kUnauthenticated:
+        return Status::unauthenticated(std::move(msg));
+      case Code::kFailedPrecondition:
+        return Status::failedPrecondition(std::move(msg));
+      default:
+        return Status::unavailable(std::move(msg));
+    }
+  }
+  int klass = lastGitClass();
+  std::string cause = maskSecrets(lastGitMessage(), *s.credentials, s.url);
+  std::string msg = prefix + cause;
+  if (rc == GIT_EAUTH) return Status::unauthenticated(std::move(msg));
+  if (rc == GIT_ECERTIFICATE) return Status::failedPrecondition(std::move(msg));
+  if (rc == GIT_ENONFASTFORWARD) return Status::conflict(std::move(msg));
+  if (klass == GIT_ERROR_SSH && containsInsensitive(cause, "authenticat")) {
+    return Status::unauthenticated(std::move(msg));
+  }
+  if (klass == GIT_ERROR_SSH && (containsInsensitive(cause, "private key") ||
+                                 containsInsensitive(cause, "public key file"))) {
+    return Status::failedPrecondition(std::move(msg));
+  }
+  if (containsInsensitive(cause, "status code: 401"))
+    return Status::unauthenticated(std::move(msg));
+  if (containsInsensitive(cause, "status code: 403"))
+    return Status::permissionDenied(std::move(msg));
+  if (rc == GIT_ENOTFOUND || containsInsensitive(cause, "status code: 404") ||
+      containsInsensitive(cause, "not exported") ||
+      containsInsensitive(cause, "no such repository") ||
+      containsInsensitive(cause, "does not appear to be a git repository") ||
+      containsInsensitive(cause, "could not find repository")) {
+    return Status::notFound(std::move(msg));
+  }
+  if (klass == GIT_ERROR_INVALID || rc == GIT_EINVALIDSPEC) {
+    return Status::invalidArgument(std::move(msg));
+  }
+  return Status::unavailable(std::move(msg));
+}
+
+// An in-memory remote for `url`. URL rewriting (url.*.insteadOf) is skipped: the
+// mirror's config is ours, and libgit2 1.5 leaks pcre2 match data on every lookup.
+Result<RemotePtr> anonymousRemote(git_repository* repo, const std::string& url,
+                                  const GitCredentials& credentials) {
+  git_remote_create_options opts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  opts.repository = repo;
+  opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  git_remote* raw = nullptr;
+  if (git_remote_create_with_opts(&raw, url.c_str(), &opts) != 0) {
+    return Status::invalidArgument(maskSecrets(lastGitMessage(), credentials, url));
+  }
+  return RemotePtr(raw);
+}
+
+// "main" → "+refs/heads/main:refs/heads/main"; "refs/x/y" → "+refs/x/y:refs/x/y".
+Result<std::string> expandRefspec(const std::string& spec) {
+  std::string full = spec;
+  if (spec.find(':') == std::string::npos) {
+    std::string ref = spec.rfind("refs/", 0) == 0 ? spec : "refs/heads/" + spec;
+    full = "+" + ref + ":" + ref;
+  }
+  git_refspec* parsed = nullptr;
+  if (git_refspec_parse(&parsed, full.c_str(), 1) != 0) {
+    return Status::invalidArgument("invalid refspec \"" + spec + "\": " + lastGitMessage());
+  }
+  git_refspec_free(parsed);
+  return full;
+}
+
+// ---------------------------------------------------------------------------------------
+// A FileSource over one Git tree.
+
+constexpr int kMaxSymlinkHops = 40;
+
+void appendComponent(std::string* path, std::string_view name) {
+  if (!path->empty()) *path += '/';
+  *path += name;
+}
+constexpr size_t kMaxSymlinkTarget = 4096;
+
+class GitTreeSource final : public FileSource {
+ public:
+  GitTreeSource(RepoPtr repo, const git_oid& root, std::string prefix)
+      : repo_(std::move(repo)), root_(root), prefix_(std::move(prefix)) {}
+
+  FileKind kind(std::string_view path) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto entry = resolve(path);
+    if (!entry) return FileKind::kMissing;
+    return entry->isTree ? FileKind::kDirectory : FileKind::kFile;
+  }
+
+  Result<std::string> read(std::string_view path, size_t maxBytes) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto entry = resolve(path);
+    if (!entry) return entry.error();
+    if (entry->isTree) return Status::invalidArgument(describe(path) + ": is a folder, not a file");
+    git_blob* raw = nullptr;
+    if (git_blob_lookup(&raw, repo_.get(), &entry->oid) != 0) {
+      return Status::internal(describe(path) + ": " + lastGitMessage());
+    }
+    BlobPtr blob(raw);
+    auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+    if (size > maxBytes) {
+      return Status::invalidArgument(describe(path) + ": file is larger than the limit of " +
+                                     std::to_string(maxBytes) + " bytes");
+    }
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+  }
+
+  Result<std::vector<std::string>> list(std::string_view path) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto entry = resolve(path);
+    if (!entry) {
+      if (entry.error().code() == Code::kNotFound) {
+        return Status::notFound(describe(path) + ": no such folder");
+      }
+      return entry.error();
+    }
+    if (!entry->isTree) return Status::notFound(describe(path) + ": not a folder");
+    auto tree = lookupTree(entry->oid);
+    if (!tree) return tree.error();
+    std::vector<std::string> names;
+    size_t n = git_tree_entrycount(tree->get());
+    for (size_t i = 0; i < n; ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(tree->get(), i);
+      if (git_tree_entry_filemode(e) == GIT_FILEMODE_COMMIT) continue;  // submodule
+      names.emplace_back(git_tree_entry_name(e));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string describe(std::string_view path) const override {
+    return path.empty() ? prefix_ : prefix_ + std::string(path);
+  }
+
+ private:
+  struct Entry {
+    bool isTree = false;
+    git_oid oid{};
+  };
+
+  Result<TreePtr> lookupTree(const git_oid& oid) const {
+    git_tree* raw = nullptr;
+    if (git_tree_lookup(&raw, repo_.get(), &oid) != 0) {
+      return Status::internal(prefix_ + ": tree " + oidString(oid) + ": " + lastGitMessage());
+    }
+    return TreePtr(raw);
+  }
+
+  // Walks `path` from the root, following symlinks inside the tree. NotFound when
+  // nothing is there; InvalidArgument when a symlink leaves the tree or they loop.
+  Result<Entry> resolve(std::string_view path) const {
+    auto normal = normalisePath(path);
+    if (!normal) return Status::invalidArgument(describe(path) + ": " + normal.error().message());
+    std::vector<std::string> todo;  // components still to walk, last first
+    auto pushComponents = [&todo](std::string_view p) {
+      std::vector<std::string> parts;
+      size_t pos = 0;
+      while (pos < p.size()) {
+        size_t slash = p.find('/', pos);
+        if (slash == std::string_view::npos) slash = p.size();
+        parts.emplace_back(p.substr(pos, slash - pos));
+        pos = slash + 1;
+      }
+      todo.insert(todo.end(), parts.rbegin(), parts.rend());
+    };
+    pushComponents(*normal);
+    Entry current{true, root_};
+    std::string walked;  // the folder path `current` stands for
+    int hops = 0;
+    while (!todo.empty()) {
+      std::string name = std::move(todo.back());
+      todo.pop_back();
+      if (!current.isTree) return Status::notFound(describe(path) + ": no such file or folder");
+      auto tree = lookupTree(current.oid);
+      if (!tree) return tree.error();
+      const git_tree_entry* e = git_tree_entry_byname(tree->get(), name.c_str());
+      if (e == nullptr) return Status::notFound(describe(path) + ": no such file or folder");
+      git_filemode_t mode = git_tree_entry_filemode(e);
+      git_oid oid = *git_tree_entry_id(e);
+      switch (mode) {
+        case GIT_FILEMODE_TREE:
+          current = {true, oid};
+          appendComponent(&walked, name);
+          break;
+        case GIT_FILEMODE_BLOB:
+        case GIT_FILEMODE_BLOB_EXECUTABLE:
+          current = {false, oid};
+          appendComponent(&walked, name);
+          break;
+        case GIT_FILEMODE_LINK: {
+          if (++hops > kMaxSymlinkHops) {
+            return Status::invalidArgument(describe(path) + ": too many levels of symlinks");
+          }
+          auto target = readLinkTarget(oid);
+          if (!target) return target.error();
+          std::string linkPath = walked;
+          appendComponent(&linkPath, name);
+          auto joined = joinPath(walked, *target);
+          if (!joined || target->empty()) {
+            return Status::invalidArgument(describe(path) + ": symlink " + linkPath + " -> " +
+                                           *target + " points outside the repository tree");
+          }
+          std::string rest = *joined;
+          pushComponents(rest);
+          current = {true, root_};
+          walked.clear();
+          break;
+        }
+        default:  // gitlink (submodule) or unknown: not part of this tree's content
+          return Status::notFound(describe(path) + ": no such file or folder (submodule)");
+      }
+    }
+    return current;
+  }
+
+  Result<std::string> readLinkTarget(const git_oid& oid) const {
+    git_blob* raw = nullptr;
+    if (git_blob_lookup(&raw, repo_.get(), &oid) != 0) {
+      return Status::internal(prefix_ + ": symlink blob: " + lastGitMessage());
+    }
+    BlobPtr blob(raw);
+    auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+    if (size > kMaxSymlinkTarget) {
+      return Status::invalidArgument(prefix_ + ": symlink target longer than 4096 bytes");
+    }
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+  }
+
+  mutable std::mutex mu_;  // libgit2 handles are not shared between threads
+  RepoPtr repo_;
+  git_oid root_;
+  std::string prefix_;  // "<url>@<short id>:"
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// GitMirror
+
+struct GitMirror::Impl {
+  std::string dir;
+  std::string url;
+  GitCredentials credentials;
+  RepoPtr repo;
+
+  RemoteSession session(const std::string& displayUrl) const {
+    RemoteSession s;
+    s.credentials = &credentials;
+    s.url = url;
+    s.displayUrl = displayUrl;
+    return s;
+  }
+};
+
+GitMirror::GitMirror(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  displayUrl_ = redactUrl(impl_->url);
+}
+GitMirror::GitMirror(GitMirror&&) noexcept = default;
+GitMirror& GitMirror::operator=(GitMirror&&) noexcept = default;
+GitMirror::~GitMirror() = default;
+
+Result<GitMirror> GitMirror::open(const std::string& mirrorDir, const std::string& url,
+                                  const GitCredentials& credentials) {
+  initLibgit2();
+  if (url.empty()) return Status::invalidArgument("git: the repository URL is empty");
+  if (mirrorDir.empty()) return Status::invalidArgument("git: the mirror folder is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->dir = mirrorDir;
+  impl->url = url;
+  impl->credentials = credentials;
+  git_repository* raw = nullptr;
+  struct stat st {};
+  if (::stat(mirrorDir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+      ::stat((mirrorDir + "/HEAD").c_str(), &st) == 0) {
+    if (git_repository_open_bare(&raw, mirrorDir.c_str()) != 0) {
+      return Status::failedPrecondition("git mirror " + mirrorDir + " for " + redactUrl(url) +
+                                        ": not a bare repository: " + lastGitMessage());
+    }
+  } else {
+    git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    if (git_repository_init_ext(&raw, mirrorDir.c_str(), &opts) != 0) {
+      return Status::failedPrecondition("git mirror " + mirrorDir + " for " + redactUrl(url) +
+                                        ": cannot create: " + lastGitMessage());
+    }
+  }
+  impl->repo.reset(raw);
+  return GitMirror(std::move(impl));
+}
+
+Status GitMirror::fetch(const std::vector<std::string>& refspecs) {
+  std::vector<std::string> specs;
+  if (refspecs.empty()) {
+    specs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+  }
+  for (const std::string& spec : refspecs) {
+    auto full = expandRefspec(spec);
+    if (!full) return full.error().withContext("git fetch " + displayUrl_);
+    specs.push_back(*full);
+  }
+  std::vector<char*> ptrs;
+  ptrs.reserve(specs.size());
+  for (std::string& spec : specs) ptrs.push_back(spec.data());
+  git_strarray array{ptrs.data(), ptrs.size()};
+
+  if (auto local = localPath(impl_->url)) {
+    struct stat st {};
+    if (::stat(local->c_str(), &st) != 0) {
+      return Status::notFound("git fetch " + displayUrl_ + ": no repository at " + *local + ": " +
+                              std::strerror(errno));
+    }
+  }
+  RemoteSession session = impl_->session(displayUrl_);
+  auto remote = anonymousRemote(impl_->repo.get(), impl_->url, impl_->credentials);
+  if (!remote) return remote.error().withContext("git fetch " + displayUrl_);
+  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  opts.callbacks = makeCallbacks(&session);
+  opts.prune = GIT_FETCH_PRUNE;
+  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_AUTO;
+  int rc = git_remote_fetch(remote->get(), &array, &opts, "windlass fetch");
+  if (rc != 0) return remoteError("fetch", rc, session);
+  const git_indexer_progress* progress = git_remote_stats(remote->get());
+  stats_.receivedObjects = progress->received_objects;
+  stats_.receivedBytes = progress->received_bytes;
+  stats_.updatedRefs = session.updatedRefs;
+  return Status();
+}
+
+namespace {
+
+Result<CommitInfo> commitInfo(git_repository* repo, const git_commit* commit) {
+  CommitInfo info;
+  git_oid id = *git_commit_id(commit);
+  info.id = oidString(id);
+  const git_signature* author = git_commit_author(commit);
+  const git_signature* committer = git_commit_committer(commit);
+  info.authorName = author->name;
+  info.authorEmail = author->email;
+  info.committerName = committer->name;
+  info.committerEmail = committer->email;
+  const char* message = git_commit_message_raw(commit);
+  info.message = message != nullptr ? message : "";
+  info.time = git_commit_time(commit);
+  Buf signature, signedData;
+  if (git_commit_extract_signature(&signature.buf, &signedData.buf, repo, &id, nullptr) == 0) {
+    info.signature.assign(signature.buf.ptr, signature.buf.size);
+  }
+  git_error_clear();
+  return info;
+}
+
+}  // namespace
+
+Result<CommitInfo> GitMirror::resolve(std::string_view revision) {
+  std::string prefix = "git " + displayUrl_ + ": revision \"" + std::string(revision) + "\"";
+  if (revision.empty()) return Status::invalidArgument(prefix + ": empty");
+  git_repository* repo = impl_->repo.get();
+  std::string rev(revision);
+  ObjectPtr target;
+  bool fullId = rev.size() == GIT_OID_HEXSZ && isHex(rev);
+  if (!fullId) {
+    std::vector<std::string> names;
+    if (rev.rfind("refs/", 0) == 0) {
+      names = {rev};
+    } else {
+      names = {"refs/heads/" + rev, "refs/tags/" + rev};
+    }
+    for (const std::string& name : names) {
+      int valid = 0;
+      if (git_reference_name_is_valid(&valid, name.c_str()) != 0 || valid == 0) continue;
+      git_object* raw = nullptr;
+      if (git_revparse_single(&raw, repo, name.c_str()) == 0) {
+        target.reset(raw);
+        break;
+      }
+    }
+  }
+  if (target == nullptr && isHex(rev) && rev.size() >= 4 && rev.size() <= GIT_OID_HEXSZ) {
+    git_oid oid{};
+    git_object* raw = nullptr;
+    if (git_oid_fromstrn(&oid, rev.data(), rev.size()) == 0) {
+      int rc = git_object_lookup_prefix(&raw, repo, &oid, rev.size(), GIT_OBJECT_ANY);
+      if (rc == GIT_EAMBIGUOUS) {
+        return Status::invalidArgument(prefix + ": ambiguous commit id prefix");
+      }
+      if (rc == 0) target.reset(raw);
+    }
+  }
+  if (target == nullptr) {
+    return Status::notFound(prefix + " not found (no branch, tag or commit by that name)");
+  }
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, target.get(), GIT_OBJECT_COMMIT) != 0) {
+    return Status::invalidArgument(prefix + ": does not name a commit: " + lastGitMessage());
+  }
+  ObjectPtr commit(peeled);
+  return commitInfo(repo, reinterpret_cast<const git_commit*>(commit.get()));
+}
+
+Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId) const {
+  std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
+  git_oid oid{};
+  if (commitId.size() != GIT_OID_HEXSZ || !isHex(commitId) ||
+      git_oid_fromstr(&oid, commitId.c_str()) != 0) {
+    return Status::invalidArgument(prefix + ": not a full commit id");
+  }
+  git_repository* raw = nullptr;
+  if (git_repository_open_bare(&raw, impl_->dir.c_str()) != 0) {
+    return Status::internal(prefix + ": cannot open mirror " + impl_->dir + ": " +
+                            lastGitMessage());
+  }
+  RepoPtr repo(raw);
+  git_commit* rawCommit = nullptr;
+  if (git_commit_lookup(&rawCommit, repo.get(), &oid) != 0) {
+    return Status::notFound(prefix + ": not in the mirror (fetch first)");
+  }
+  CommitPtr commit(rawCommit);
+  git_oid treeId = *git_commit_tree_id(commit.get());
+  std::string describePrefix = displayUrl_ + "@" + commitId.substr(0, 12) + ":";
+  return std::unique_ptr<FileSource>(
+      std::make_unique<GitTreeSource>(std::move(repo), treeId, std::move(describePrefix)));
+}
+
+Result<std::string> GitMirror::commitAndPush(const CommitRequest& request) {
+  std::string prefix = "git push " + displayUrl_ + " " + request.branch;
+  auto path = normalisePath(request.path);
+  if (!path || path->empty())
+    return Status::invalidArgument(prefix + ": invalid path \"" + request.path + "\"");
+  std::string branchRef = "refs/heads/" + request.branch;
+  int valid = 0;
+  if (request.branch.empty() || git_reference_name_is_valid(&valid, branchRef.c_str()) != 0 ||
+      valid == 0) {
+    return Status::invalidArgument(prefix + ": invalid branch name");
+  }
+  WINDLASS_RETURN_IF_ERROR(fetch({"+" + branchRef + ":" + branchRef}));
+  auto head = resolve(branchRef);
+  if (!head) return head.error();
+  git_repository* repo = impl_->repo.get();
+
+  git_oid parentId{};
+  git_oid_fromstr(&parentId, head->id.c_str());
+  git_commit* rawParent = nullptr;
+  if (git_commit_lookup(&rawParent, repo, &parentId) != 0) {
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  CommitPtr parent(rawParent);
+  git_tree* rawTree = nullptr;
+  if (git_commit_tree(&rawTree, parent.get()) != 0) {
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  TreePtr baseTree(rawTree);
+
+  git_oid blobId{};
+  if (git_blob_create_from_buffer(&blobId, repo, request.content.data(), request.content.size()) !=
+      0) {
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  git_tree_entry* rawEntry = nullptr;
+  if (git_tree_entry_bypath(&rawEntry, baseTree.get(), path->c_str()) == 0) {
+    TreeEntryPtr existing(rawEntry);
+    if (git_oid_equal(git_tree_entry_id(existing.get()), &blobId) != 0) return head->id;
+  }
+  git_error_clear();
+
+  git_tree_update update{};
+  update.action = GIT_TREE_UPDATE_UPSERT;
+  update.id = blobId;
+  update.filemode = GIT_FILEMODE_BLOB;
+  update.path = path->c_str();
+  git_oid newTreeId{};
+  if (git_tree_create_updated(&newTreeId, repo, baseTree.get(), 1, &update) != 0) {
+    return Status::invalidArgument(prefix + ": cannot write " + *path + ": " + lastGitMessage());
+  }
+  git_tree* rawNewTree = nullptr;
+  if (git_tree_lookup(&rawNewTree, repo, &newTreeId) != 0) {
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  TreePtr newTree(rawNewTree);
+  git_signature* rawSig = nullptr;
+  if (git_signature_now(&rawSig, request.authorName.c_str(), request.authorEmail.c_str()) != 0) {
+    return Status::invalidArgument(prefix + ": invalid author: " + lastGitMessage());
+  }
+  SignaturePtr sig(rawSig);
+  git_oid commitId{};
+  const git_commit* parents[] = {parent.get()};
+  if (git_commit_create(&commitId, repo, nullptr, sig.get(), sig.get(), nullptr,
+                        request.message.c_str(), newTree.get(), 1, parents) != 0) {
+    return Status::internal(prefix + ": cannot create commit: " + lastGitMessage());
+  }
+
+  // Push through a private reference, so the local branch moves only once the
+  // remote accepted the commit.
+  std::string pushRef = "refs/windlass/push/" + request.branch;
+  git_reference* rawRef = nullptr;
+  if (git_reference_create(&rawRef, repo, pushRef.c_str(), &commitId, 1, "windlass push") != 0) {
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  ReferencePtr tmpRef(rawRef);
+  std::string spec = pushRef + ":" + branchRef;
+  char* specPtr = spec.data();
+  git_strarray array{&specPtr, 1};
+  RemoteSession session = impl_->session(displayUrl_);
+  auto remote = anonymousRemote(repo, impl_->url, impl_->credentials);
+  if (!remote) return remote.error().withContext(prefix);
+  git_push_options opts = GIT_PUSH_OPTIONS_INIT;
+  opts.callbacks = makeCallbacks(&session);
+  int rc = git_remote_push(remote->get(), &array, &opts);
+  git_reference_delete(tmpRef.get());
+  if (rc != 0) return remoteError("push", rc, session);
+  if (!session.pushRejection.empty()) {
+    return Status::conflict(prefix + ": the server rejected " + session.pushRejection);
+  }
+  git_reference* rawBranch = nullptr;
+  if (git_reference_create(&rawBranch, repo, branchRef.c_str(), &commitId, 1, "windlass push") ==
+      0) {
+    git_reference_free(rawBranch);
+  }
+  return oidString(commitId);
+}
+
+}  // namespace windlass::sources

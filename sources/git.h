@@ -1,0 +1,161 @@
+// Git sources: a bare mirror of one remote repository, fetched incrementally with
+// libgit2, revisions resolved to commits, and commit trees read in place through the
+// renderer's FileSource interface (no checkout, no work tree).
+//
+// URLs: https://, http://, ssh://, scp-like user@host:path, git://, file:// and local
+// paths. Credentials come from GitCredentials and never appear in any message: every
+// error names the URL with its password removed, and any secret that libgit2 echoes
+// back is masked.
+//
+// Error codes, as the scheduler reads them:
+//   Unauthenticated     the server refused the credentials, or wanted some and none were
+//                       configured;
+//   FailedPrecondition  the server's identity could not be verified (SSH host key not in,
+//                       or not matching, known_hosts; TLS certificate not trusted), or the
+//                       configuration is unusable (unreadable key file);
+//   Unavailable         the server could not be reached or broke off the transfer;
+//   NotFound            the repository, branch, tag or commit does not exist (yet);
+//   InvalidArgument     a malformed URL, refspec or revision.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/file_source.h"
+#include "core/status.h"
+
+namespace windlass::sources {
+
+// How to authenticate to the remote and how to verify it. Every field is optional;
+// empty means "not configured".
+struct GitCredentials {
+  // HTTP(S) basic authentication. With only a password (a token), the user name of
+  // the URL is used, else "git".
+  std::string username;
+  std::string password;  // or an access token
+  // SSH public-key authentication: the private key (OpenSSH or PEM format, no
+  // passphrase) and, optionally, its public key (derived from the private key when
+  // empty). The SSH user is the one in the URL, else `username`, else "git".
+  std::string sshKeyFile;
+  std::string sshPublicKeyFile;
+  // OpenSSH known_hosts file that must hold the SSH server's host key (plain or
+  // hashed host names, "[host]:port" for non-22 ports). SSH connections are refused
+  // when it is empty: host keys are never trusted on first use.
+  std::string knownHostsFile;
+  // PEM file of CA certificates trusted for this remote's HTTPS server, in addition
+  // to the system's. The server's certificate must be signed directly by one of them
+  // (or chain to one through certificates in the same file) and name the host.
+  std::string caFile;
+  // Accept any HTTPS certificate. For tests only.
+  bool insecureSkipTlsVerify = false;
+};
+
+// The metadata of one commit, as recorded in the history.
+struct CommitInfo {
+  std::string id;  // 40 hex digits
+  std::string authorName, authorEmail;
+  std::string committerName, committerEmail;
+  std::string message;    // the full message, as committed
+  std::string signature;  // the armored gpgsig/SSH signature, "" when unsigned
+  int64_t time = 0;       // committer time, seconds since the epoch (UTC)
+};
+
+// Counters of the last fetch (libgit2's transfer progress).
+struct FetchStats {
+  uint64_t receivedObjects = 0;  // objects sent by the server
+  uint64_t receivedBytes = 0;
+  uint64_t updatedRefs = 0;  // local references created, moved or deleted
+};
+
+// Who a write-back commit is from, and what it says.
+struct CommitRequest {
+  std::string branch;   // e.g. "main"; must exist on the remote
+  std::string path;     // file path inside the tree, normalised ("apps/dev/images.yaml")
+  std::string content;  // the new content of that file (created when missing)
+  std::string message;
+  std::string authorName = "windlass";
+  std::string authorEmail = "windlass@localhost";
+};
+
+// A bare mirror of one remote under a local folder (normally inside the agent's
+// state folder). The mirror holds only Git objects and references; nothing is
+// checked out.
+//
+// Not thread-safe: one thread at a time per GitMirror. Two GitMirror objects must
+// not share a folder at the same time. The FileSources returned by tree() are
+// independent of the mirror (they may outlive it) and are thread-safe.
+class GitMirror {
+ public:
+  // Opens the bare repository at `mirrorDir`, creating the folder (and its parents)
+  // and an empty bare repository when missing. Nothing touches the network.
+  // InvalidArgument when the URL is empty; FailedPrecondition when `mirrorDir`
+  // exists but is not a bare repository, or cannot be created.
+  static Result<GitMirror> open(const std::string& mirrorDir, const std::string& url,
+                                const GitCredentials& credentials);
+
+  GitMirror(GitMirror&&) noexcept;
+  GitMirror& operator=(GitMirror&&) noexcept;
+  ~GitMirror();
+
+  // Fetches `refspecs` from the remote into the mirror: only objects the mirror
+  // lacks are transferred. Each refspec is libgit2's ("+refs/heads/*:refs/heads/*");
+  // a bare reference name ("refs/heads/main") or branch name ("main") stands for
+  // "+refs/heads/main:refs/heads/main". Empty: all branches and tags. References
+  // under the fetched patterns that the remote deleted are deleted locally. A branch
+  // named in a refspec but absent on the remote is not an error here: resolve()
+  // reports it as NotFound. On failure the mirror keeps what it had.
+  Status fetch(const std::vector<std::string>& refspecs);
+
+  // The commit that `revision` names in the mirror: a branch ("main",
+  // "env/prod"), a tag (annotated tags are peeled), a full reference name
+  // ("refs/heads/main"), or a commit id (40 hex digits, or an unambiguous prefix of
+  // at least 4). Branches win over tags, tags over short ids. NotFound when nothing
+  // matches; InvalidArgument when a short id is ambiguous or the revision is malformed.
+  Result<CommitInfo> resolve(std::string_view revision);
+
+  // A FileSource over the tree of commit `commitId` (40 hex digits, as returned by
+  // resolve()). Paths are relative to the tree's root. Symlinks are followed inside
+  // the tree (at most 40 of them per lookup); one whose target leaves the tree reads
+  // as InvalidArgument from read() and as kMissing from kind(). Submodules
+  // (gitlinks) read as missing and are not listed. NotFound when the commit is not in
+  // the mirror. The caller owns the source; it keeps its own handle on the mirror.
+  Result<std::unique_ptr<FileSource>> tree(const std::string& commitId) const;
+
+  // Write-back: commits `request.content` to `request.path` on top of the remote's
+  // `request.branch` (fetched first) and pushes it. Returns the new commit id; when
+  // the file already has that content nothing is committed and the current id is
+  // returned. Conflict when the branch moved on the remote between fetch and push
+  // (fetch and retry); other codes as fetch().
+  Result<std::string> commitAndPush(const CommitRequest& request);
+
+  // Counters of the last successful fetch().
+  const FetchStats& lastFetchStats() const { return stats_; }
+
+  // The URL with any password removed, as used in messages.
+  const std::string& displayUrl() const { return displayUrl_; }
+
+ private:
+  struct Impl;
+  explicit GitMirror(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+  FetchStats stats_;
+  std::string displayUrl_;
+};
+
+// `url` without the password of its user-info part ("https://u:p@h/x" →
+// "https://u@h/x"). Other URLs are returned unchanged.
+std::string redactUrl(std::string_view url);
+
+// Parses one OpenSSH known_hosts text and says whether `keyBlob` (the raw SSH wire
+// encoding of a host key) is listed for `host` at `port`. kOk when listed, kMismatch
+// when the host is listed only with other keys (or the matching key is @revoked),
+// kUnknown when the host is not listed at all. Exposed for tests.
+enum class HostKeyMatch { kOk, kMismatch, kUnknown };
+HostKeyMatch matchKnownHost(std::string_view knownHosts, std::string_view host, int port,
+                            std::string_view keyBlob);
+
+}  // namespace windlass::sources

@@ -1,0 +1,452 @@
+#include "sources/git.h"
+
+#include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace windlass::sources {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs a shell command; fails the test when it exits non-zero. Returns its stdout
+// without the trailing newline.
+std::string sh(const std::string& cmd) {
+  std::string out;
+  FILE* pipe = ::popen(("set -e; " + cmd).c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  int rc = ::pclose(pipe);
+  INFO("command: " << cmd);
+  REQUIRE(rc == 0);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+void writeFile(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+// A fresh folder holding a work repository "origin" with one commit on main:
+//   README.md, base/a.yaml, base/kustomization.yaml, top.txt, and symlinks.
+struct Fixture {
+  fs::path dir;
+  fs::path origin;
+
+  Fixture() {
+    ::setenv("GIT_AUTHOR_NAME", "Ada Author", 1);
+    ::setenv("GIT_AUTHOR_EMAIL", "ada@example.com", 1);
+    ::setenv("GIT_COMMITTER_NAME", "Cy Committer", 1);
+    ::setenv("GIT_COMMITTER_EMAIL", "cy@example.com", 1);
+    ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    ::setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+    std::string tmpl = (fs::temp_directory_path() / "windlass-git-test.XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    dir = tmpl;
+    origin = dir / "origin";
+    sh("git init -q -b main " + origin.string());
+    writeFile(origin / "README.md", "hello\n");
+    writeFile(origin / "top.txt", "top\n");
+    writeFile(origin / "base/a.yaml", "kind: ConfigMap\n");
+    writeFile(origin / "base/kustomization.yaml", "resources: [a.yaml]\n");
+    writeFile(origin / "base/nested/deep.txt", "deep\n");
+    git("add -A");
+    git("commit -q -m 'first commit' -m 'with a body'");
+  }
+  ~Fixture() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  std::string git(const std::string& args) { return sh("git -C " + origin.string() + " " + args); }
+  std::string mirrorDir() const { return (dir / "state" / "mirror.git").string(); }
+
+  std::string commitFile(const std::string& path, const std::string& content,
+                         const std::string& message) {
+    writeFile(origin / path, content);
+    git("add -A");
+    git("commit -q -m '" + message + "'");
+    return git("rev-parse HEAD");
+  }
+};
+
+GitMirror openMirror(const Fixture& f, const std::string& url) {
+  auto mirror = GitMirror::open(f.mirrorDir(), url, GitCredentials{});
+  REQUIRE_MESSAGE(mirror.has_value(), mirror.error().message());
+  return std::move(mirror).value();
+}
+
+TEST_CASE("fetch from a local path and resolve the branch to its commit") {
+  Fixture f;
+  GitMirror mirror = openMirror(f, f.origin.string());
+  Status st = mirror.fetch({"main"});
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto commit = mirror.resolve("main");
+  REQUIRE_MESSAGE(commit.has_value(), commit.error().message());
+  CHECK(commit->id == f.git("rev-parse main"));
+  CHECK(commit->authorName == "Ada Author");
+  CHECK(commit->authorEmail == "ada@example.com");
+  CHECK(commit->committerName == "Cy Committer");
+  CHECK(commit->committerEmail == "cy@example.com");
+  CHECK(commit->message == "first commit\n\nwith a body\n");
+  CHECK(commit->time == std::stoll(f.git("log -1 --format=%ct main")));
+  CHECK(commit->signature.empty());
+  // The mirror is bare: no work tree was written.
+  CHECK(fs::exists(fs::path(f.mirrorDir()) / "HEAD"));
+  CHECK_FALSE(fs::exists(fs::path(f.mirrorDir()) / "README.md"));
+}
+
+TEST_CASE("a second fetch is incremental and sees the new commit") {
+  Fixture f;
+  GitMirror mirror = openMirror(f, "file://" + f.origin.string());
+  REQUIRE(mirror.fetch({}).ok());
+  uint64_t firstObjects = mirror.lastFetchStats().receivedObjects;
+  CHECK(firstObjects >= 7);  // commit, 3 trees, 4 blobs at least
+  std::string first = f.git("rev-parse main");
+  std::string second = f.commitFile("base/a.yaml", "kind: Secret\n", "second");
+  REQUIRE(first != second);
+
+  REQUIRE(mirror.fetch({}).ok());
+  auto commit = mirror.resolve("main");
+  REQUIRE(commit.has_value());
+  CHECK(commit->id == second);
+  // Only the new commit, its two changed trees and one blob travel.
+  CHECK(mirror.lastFetchStats().receivedObjects < firstObjects);
+  CHECK(mirror.lastFetchStats().receivedObjects > 0);
+  CHECK(mirror.lastFetchStats().updatedRefs == 1);
+
+  // Nothing new: nothing moves.
+  REQUIRE(mirror.fetch({}).ok());
+  CHECK(mirror.lastFetchStats().receivedObjects == 0);
+  CHECK(mirror.lastFetchStats().updatedRefs == 0);
+
+  // The mirror survives reopening.
+  GitMirror reopened = openMirror(f, "file://" + f.origin.string());
+  auto again = reopened.resolve("main");
+  REQUIRE(again.has_value());
+  CHECK(again->id == second);
+}
+
+TEST_CASE("resolve tags, short ids, full reference names; missing names are NotFound") {
+  Fixture f;
+  std::string first = f.git("rev-parse HEAD");
+  f.git("tag v1.0.0");
+  f.git("tag -a v1.1.0 -m 'annotated release'");
+  f.git("checkout -q -b env/prod");
+  std::string prod = f.commitFile("prod.txt", "prod\n", "prod change");
+  GitMirror mirror = openMirror(f, f.origin.string());
+  REQUIRE(mirror.fetch({}).ok());
+
+  auto lightweight = mirror.resolve("v1.0.0");
+  REQUIRE(lightweight.has_value());
+  CHECK(lightweight->id == first);
+  auto annotated = mirror.resolve("v1.1.0");  // peeled to the commit
+  REQUIRE(annotated.has_value());
+  CHECK(annotated->id == first);
+  auto branch = mirror.resolve("env/prod");
+  REQUIRE(branch.has_value());
+  CHECK(branch->id == prod);
+  auto fullRef = mirror.resolve("refs/heads/env/prod");
+  REQUIRE(fullRef.has_value());
+  CHECK(fullRef->id == prod);
+  auto shortId = mirror.resolve(prod.substr(0, 7));
+  REQUIRE(shortId.has_value());
+  CHECK(shortId->id == prod);
+  auto fullId = mirror.resolve(first);
+  REQUIRE(fullId.has_value());
+  CHECK(fullId->id == first);
+  CHECK(fullId->message == "first commit\n\nwith a body\n");
+
+  auto missing = mirror.resolve("nope");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code() == Code::kNotFound);
+  CHECK(missing.error().message() ==
+        "git " + f.origin.string() +
+            ": revision \"nope\" not found (no branch, tag or commit by that name)");
+  auto badId = mirror.resolve("0000000000000000000000000000000000000000");
+  REQUIRE_FALSE(badId.has_value());
+  CHECK(badId.error().code() == Code::kNotFound);
+  auto malformed = mirror.resolve("a..b");
+  REQUIRE_FALSE(malformed.has_value());
+  CHECK(malformed.error().code() == Code::kNotFound);
+  CHECK(mirror.resolve("").error().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("a branch that is not on the remote is NotFound after fetch") {
+  Fixture f;
+  GitMirror mirror = openMirror(f, f.origin.string());
+  Status st = mirror.fetch({"env/missing"});
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto commit = mirror.resolve("env/missing");
+  REQUIRE_FALSE(commit.has_value());
+  CHECK(commit.error().code() == Code::kNotFound);
+  CHECK(commit.error().message().find("\"env/missing\" not found") != std::string::npos);
+}
+
+TEST_CASE("branches deleted on the remote disappear from the mirror") {
+  Fixture f;
+  f.git("branch feature");
+  GitMirror mirror = openMirror(f, f.origin.string());
+  REQUIRE(mirror.fetch({}).ok());
+  REQUIRE(mirror.resolve("feature").has_value());
+  f.git("branch -D feature");
+  REQUIRE(mirror.fetch({}).ok());
+  CHECK(mirror.resolve("feature").error().code() == Code::kNotFound);
+  CHECK(mirror.resolve("main").has_value());
+}
+
+TEST_CASE("an unreachable or missing remote is an error naming the URL") {
+  Fixture f;
+  std::string url = (f.dir / "no-such-repo").string();
+  GitMirror mirror = openMirror(f, url);
+  Status st = mirror.fetch({"main"});
+  REQUIRE_FALSE(st.ok());
+  INFO(st.message());
+  CHECK(st.code() == Code::kNotFound);
+  CHECK(st.message().rfind("git fetch " + url + ": ", 0) == 0);
+
+  auto refused = GitMirror::open((f.dir / "m2").string(), "https://user:s3cret@127.0.0.1:1/x.git",
+                                 GitCredentials{});
+  REQUIRE(refused.has_value());
+  Status down = refused->fetch({"main"});
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.code() == Code::kUnavailable);
+  CHECK(down.message().rfind("git fetch https://user@127.0.0.1:1/x.git: ", 0) == 0);
+  CHECK(down.message().find("s3cret") == std::string::npos);
+
+  Status badSpec = mirror.fetch({"refs/heads/a b:refs/heads/x"});
+  CHECK(badSpec.code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("open refuses a folder that is not a bare repository") {
+  Fixture f;
+  fs::create_directories(f.dir / "junk");
+  writeFile(f.dir / "junk" / "HEAD", "garbage");
+  auto mirror = GitMirror::open((f.dir / "junk").string(), f.origin.string(), {});
+  REQUIRE_FALSE(mirror.has_value());
+  CHECK(mirror.error().code() == Code::kFailedPrecondition);
+  CHECK(GitMirror::open(f.mirrorDir(), "", {}).error().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("the tree of a commit reads files and lists folders without a checkout") {
+  Fixture f;
+  std::string first = f.git("rev-parse HEAD");
+  std::string second = f.commitFile("base/a.yaml", "kind: Secret\n", "second");
+  GitMirror mirror = openMirror(f, f.origin.string());
+  REQUIRE(mirror.fetch({}).ok());
+
+  auto tree = mirror.tree(first);
+  REQUIRE_MESSAGE(tree.has_value(), tree.error().message());
+  const FileSource& src = **tree;
+  CHECK(src.kind("") == FileKind::kDirectory);
+  CHECK(src.kind("base") == FileKind::kDirectory);
+  CHECK(src.kind("base/a.yaml") == FileKind::kFile);
+  CHECK(src.kind("base/none.yaml") == FileKind::kMissing);
+  CHECK(src.kind("README.md/x") == FileKind::kMissing);
+  auto a = src.read("base/a.yaml", 1 << 20);
+  REQUIRE(a.has_value());
+  CHECK(*a == "kind: ConfigMap\n");  // the old commit's content
+  auto deep = src.read("base/./nested/../nested/deep.txt", 1 << 20);
+  REQUIRE(deep.has_value());
+  CHECK(*deep == "deep\n");
+
+  auto root = src.list("");
+  REQUIRE(root.has_value());
+  CHECK(*root == std::vector<std::string>{"README.md", "base", "top.txt"});
+  auto base = src.list("base");
+  REQUIRE(base.has_value());
+  CHECK(*base == std::vector<std::string>{"a.yaml", "kustomization.yaml", "nested"});
+
+  auto missing = src.read("base/none.yaml", 100);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code() == Code::kNotFound);
+  CHECK(missing.error().message() == src.describe("base/none.yaml") + ": no such file or folder");
+  CHECK(src.describe("base/a.yaml") ==
+        f.origin.string() + "@" + first.substr(0, 12) + ":base/a.yaml");
+  auto tooBig = src.read("base/a.yaml", 3);
+  REQUIRE_FALSE(tooBig.has_value());
+  CHECK(tooBig.error().code() == Code::kInvalidArgument);
+  CHECK(src.read("base", 100).error().code() == Code::kInvalidArgument);
+  CHECK(src.list("top.txt").error().code() == Code::kNotFound);
+  CHECK(src.read("../outside", 100).error().code() == Code::kInvalidArgument);
+
+  // Another commit, another tree; the first source stays valid after the mirror is gone.
+  auto newer = mirror.tree(second);
+  REQUIRE(newer.has_value());
+  CHECK(*(*newer)->read("base/a.yaml", 100) == "kind: Secret\n");
+  { GitMirror gone = std::move(mirror); }
+  CHECK(*src.read("top.txt", 100) == "top\n");
+
+  GitMirror reopened = openMirror(f, f.origin.string());
+  auto bogus = reopened.tree("0123456789012345678901234567890123456789");
+  REQUIRE_FALSE(bogus.has_value());
+  CHECK(bogus.error().code() == Code::kNotFound);
+  CHECK(reopened.tree("abc").error().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("symlinks resolve inside the tree; escaping ones are refused") {
+  Fixture f;
+  auto link = [&f](const std::string& target, const std::string& name) {
+    fs::create_directories((f.origin / name).parent_path());
+    fs::create_symlink(target, f.origin / name);
+  };
+  link("base/a.yaml", "to-file");
+  link("base", "to-dir");
+  link("../top.txt", "base/up");
+  link("nested", "base/n");  // chained with to-dir below
+  link("../../outside.txt", "base/escape");
+  link("/etc/passwd", "absolute");
+  link("loop-b", "loop-a");
+  link("loop-a", "loop-b");
+  link("to-dir/nested/../../base/escape", "indirect-escape");
+  f.git("add -A");
+  f.git("commit -q -m links");
+  writeFile(f.dir / "outside.txt", "secret outside the tree\n");
+  GitMirror mirror = openMirror(f, f.origin.string());
+  REQUIRE(mirror.fetch({"main"}).ok());
+  auto tree = mirror.tree(f.git("rev-parse HEAD"));
+  REQUIRE(tree.has_value());
+  const FileSource& src = **tree;
+
+  CHECK(*src.read("to-file", 100) == "kind: ConfigMap\n");
+  CHECK(src.kind("to-dir") == FileKind::kDirectory);
+  CHECK(*src.read("to-dir/a.yaml", 100) == "kind: ConfigMap\n");
+  CHECK(*src.read("base/up", 100) == "top\n");
+  CHECK(*src.read("to-dir/n/deep.txt", 100) == "deep\n");
+  auto listed = src.list("to-dir/n");
+  REQUIRE(listed.has_value());
+  CHECK(*listed == std::vector<std::string>{"deep.txt"});
+
+  auto escape = src.read("base/escape", 100);
+  REQUIRE_FALSE(escape.has_value());
+  CHECK(escape.error().code() == Code::kInvalidArgument);
+  CHECK(escape.error().message() == src.describe("base/escape") +
+                                        ": symlink base/escape -> ../../outside.txt points "
+                                        "outside the repository tree");
+  CHECK(src.kind("base/escape") == FileKind::kMissing);
+  CHECK(src.read("absolute", 100).error().code() == Code::kInvalidArgument);
+  CHECK(src.kind("absolute") == FileKind::kMissing);
+  CHECK(src.read("indirect-escape", 100).error().code() == Code::kInvalidArgument);
+  auto loop = src.read("loop-a", 100);
+  REQUIRE_FALSE(loop.has_value());
+  CHECK(loop.error().message() == src.describe("loop-a") + ": too many levels of symlinks");
+  // Links are listed by name; what they point at is decided on access.
+  auto root = src.list("");
+  REQUIRE(root.has_value());
+  CHECK(std::count(root->begin(), root->end(), "to-dir") == 1);
+}
+
+TEST_CASE("submodules read as missing and are not listed") {
+  Fixture f;
+  std::string head = f.git("rev-parse HEAD");
+  f.git("update-index --add --cacheinfo 160000," + head + ",vendor/sub");
+  f.git("commit -q -m 'add submodule'");
+  GitMirror mirror = openMirror(f, f.origin.string());
+  REQUIRE(mirror.fetch({"main"}).ok());
+  auto tree = mirror.tree(f.git("rev-parse HEAD"));
+  REQUIRE(tree.has_value());
+  CHECK((*tree)->kind("vendor") == FileKind::kDirectory);
+  CHECK((*tree)->kind("vendor/sub") == FileKind::kMissing);
+  CHECK((*tree)->read("vendor/sub/x", 10).error().code() == Code::kNotFound);
+  CHECK((*tree)->list("vendor")->empty());
+}
+
+TEST_CASE("commitAndPush writes one file on a branch and pushes it") {
+  Fixture f;
+  sh("git clone -q --bare " + f.origin.string() + " " + (f.dir / "bare.git").string());
+  std::string bare = (f.dir / "bare.git").string();
+  GitMirror mirror = openMirror(f, "file://" + bare);
+  CommitRequest req;
+  req.branch = "main";
+  req.path = "apps/dev/images.yaml";
+  req.content = "image: web:1.2.3\n";
+  req.message = "Update web to 1.2.3";
+  auto id = mirror.commitAndPush(req);
+  REQUIRE_MESSAGE(id.has_value(), id.error().message());
+  CHECK(sh("git -C " + bare + " rev-parse main") == *id);
+  CHECK(sh("git -C " + bare + " show main:apps/dev/images.yaml") == "image: web:1.2.3");
+  CHECK(sh("git -C " + bare + " show main:README.md") == "hello");
+  CHECK(sh("git -C " + bare + " log -1 --format=%an/%s main") == "windlass/Update web to 1.2.3");
+  auto resolved = mirror.resolve("main");
+  REQUIRE(resolved.has_value());
+  CHECK(resolved->id == *id);
+
+  // Same content again: no new commit.
+  auto same = mirror.commitAndPush(req);
+  REQUIRE(same.has_value());
+  CHECK(*same == *id);
+  CHECK(sh("git -C " + bare + " rev-list --count main") == "2");
+
+  req.branch = "no-such-branch";
+  CHECK(mirror.commitAndPush(req).error().code() == Code::kNotFound);
+  req.branch = "main";
+  req.path = "../x";
+  CHECK(mirror.commitAndPush(req).error().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("redactUrl drops only the password") {
+  CHECK(redactUrl("https://user:tok@host:8443/a/b.git") == "https://user@host:8443/a/b.git");
+  CHECK(redactUrl("https://host/a@b.git") == "https://host/a@b.git");
+  CHECK(redactUrl("ssh://git@host/x.git") == "ssh://git@host/x.git");
+  CHECK(redactUrl("git@host:x.git") == "git@host:x.git");
+  CHECK(redactUrl("/srv/x.git") == "/srv/x.git");
+}
+
+std::string base64(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+TEST_CASE("known_hosts matching: plain, [host]:port, patterns, hashed, revoked") {
+  std::string key = std::string("\0\0\0\x0bssh-ed25519\0\0\0\x20", 19) + std::string(32, 'k');
+  std::string other = std::string("\0\0\0\x0bssh-ed25519\0\0\0\x20", 19) + std::string(32, 'o');
+  std::string k64 = base64(key);
+  std::string o64 = base64(other);
+
+  std::string text = "# comment\n\n[127.0.0.1]:2222 ssh-ed25519 " + k64 + "\n";
+  CHECK(matchKnownHost(text, "127.0.0.1", 2222, key) == HostKeyMatch::kOk);
+  CHECK(matchKnownHost(text, "127.0.0.1", 2222, other) == HostKeyMatch::kMismatch);
+  CHECK(matchKnownHost(text, "127.0.0.1", 22, key) == HostKeyMatch::kUnknown);
+  CHECK(matchKnownHost(text, "127.0.0.2", 2222, key) == HostKeyMatch::kUnknown);
+  CHECK(matchKnownHost("", "127.0.0.1", 2222, key) == HostKeyMatch::kUnknown);
+
+  std::string patterns = "*.example.com,!bad.example.com ssh-ed25519 " + k64 + "\n";
+  CHECK(matchKnownHost(patterns, "git.EXAMPLE.com", 22, key) == HostKeyMatch::kOk);
+  CHECK(matchKnownHost(patterns, "bad.example.com", 22, key) == HostKeyMatch::kUnknown);
+
+  // Hashed as `ssh-keygen -H` writes it: |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+  std::string salt(20, 's');
+  std::string name = "[git.example.com]:2222";
+  unsigned char mac[20];
+  unsigned int macLen = 0;
+  HMAC(EVP_sha1(), salt.data(), 20, reinterpret_cast<const unsigned char*>(name.data()),
+       name.size(), mac, &macLen);
+  std::string hashed = "|1|" + base64(salt) + "|" +
+                       base64(std::string(reinterpret_cast<char*>(mac), macLen)) + " ssh-ed25519 " +
+                       k64 + "\n";
+  CHECK(matchKnownHost(hashed, "git.example.com", 2222, key) == HostKeyMatch::kOk);
+  CHECK(matchKnownHost(hashed, "git.example.com", 22, key) == HostKeyMatch::kUnknown);
+
+  std::string revoked = "host ssh-ed25519 " + k64 + "\n@revoked host ssh-ed25519 " + k64 + "\n";
+  CHECK(matchKnownHost(revoked, "host", 22, key) == HostKeyMatch::kMismatch);
+  std::string twoKeys = "host ssh-ed25519 " + o64 + "\nhost ssh-ed25519 " + k64 + "\n";
+  CHECK(matchKnownHost(twoKeys, "host", 22, key) == HostKeyMatch::kOk);
+}
+
+}  // namespace
+}  // namespace windlass::sources
