@@ -627,7 +627,10 @@ class Renderer {
     r.prevIds = match->prevIds;
     r.prefixes = match->prefixes;
     r.suffixes = match->suffixes;
-    r.needsHash = match->needsHash;  // the earlier resource decides, as in Kustomize
+    // A hash suffix survives only when both the earlier resource and this
+    // generator ask for one (a plain ConfigMap merged by a generator stays
+    // plain; disableNameSuffixHash on the merging generator drops the hash).
+    r.needsHash = r.needsHash && match->needsHash;
     *match = std::move(r);
     return {};
   }

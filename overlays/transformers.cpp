@@ -166,9 +166,9 @@ Status applyNamespace(ResourceList& list, const std::string& ns, const std::vect
         return Status();
       }));
     }
-    if (!r.curId().equals(before) || before.ns != r.curId().ns) {
-      r.prevIds.push_back(before);
-    }
+    // Kustomize records the earlier id of every resource it visits, changed or
+    // not; that makes each of them a candidate for name references.
+    r.prevIds.push_back(before);
   }
   for (size_t i = 0; i < list.size(); ++i) {
     ResId a = list[i].curId();
