@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "overlays/generator_hash.h"
 #include "overlays/json_patch.h"
@@ -231,14 +232,31 @@ class Renderer {
     return {};
   }
 
-  Status appendAll(ResourceList& to, ResourceList&& from) {
+  // The key under which two ids are equal (ResId::equals): "" reads as "default".
+  static std::string idKey(const ResId& id) {
+    std::string key = id.gvk.group;
+    key += '\x1f';
+    key += id.gvk.version;
+    key += '\x1f';
+    key += id.gvk.kind;
+    key += '\x1f';
+    key += id.name;
+    key += '\x1f';
+    key += id.ns.empty() ? std::string_view("default") : std::string_view(id.ns);
+    return key;
+  }
+
+  // Appends `from` to `to`; InvalidArgument when an id is already there.
+  static Status appendAll(ResourceList& to, ResourceList&& from) {
+    std::unordered_set<std::string> seen;
+    seen.reserve(to.size() + from.size());
+    for (const Resource& e : to) seen.insert(idKey(e.curId()));
+    to.reserve(to.size() + from.size());
     for (Resource& r : from) {
       ResId id = r.curId();
-      for (const Resource& e : to) {
-        if (e.curId().equals(id)) {
-          return Status::invalidArgument("may not add resource with an already registered id: " +
-                                         id.describe());
-        }
+      if (!seen.insert(idKey(id)).second) {
+        return Status::invalidArgument("may not add resource with an already registered id: " +
+                                       id.describe());
       }
       to.push_back(std::move(r));
     }
@@ -324,6 +342,9 @@ class Renderer {
   }
 
   Status accumulateResources(const Kustomization& k, Accumulator& ra) {
+    // Resources from files are gathered and appended at the end, in order with
+    // the bases before them checked for duplicate ids once.
+    ResourceList files;
     for (const std::string& entry : k.resources) {
       if (isRemote(entry)) return unsupportedRemote(k, entry);
       auto path = joinPath(k.dir, entry);
@@ -336,6 +357,8 @@ class Renderer {
           return Status::invalidArgument(sub->file + ": listed under resources, but expected kind != "
                                                      "'Component'; list it under components");
         }
+        WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(files)).withContext(k.file));
+        files.clear();
         Accumulator subRa;
         subRa.config = builtinConfig();
         WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
@@ -359,11 +382,9 @@ class Renderer {
       std::string file;
       auto text = readFile(k, entry, &file);
       if (!text) return text.error();
-      ResourceList loaded;
-      WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, loaded));
-      WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(loaded)).withContext(k.file));
+      WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, files));
     }
-    return {};
+    return appendAll(ra.resources, std::move(files)).withContext(k.file);
   }
 
   // A `crds:` file: Go OpenAPI definitions (type name → {Schema, Dependencies})

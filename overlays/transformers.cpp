@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <regex>
 #include <set>
+#include <unordered_set>
 
 namespace windlass::overlays {
 
@@ -170,13 +171,15 @@ Status applyNamespace(ResourceList& list, const std::string& ns, const std::vect
     // not; that makes each of them a candidate for name references.
     r.prevIds.push_back(before);
   }
-  for (size_t i = 0; i < list.size(); ++i) {
-    ResId a = list[i].curId();
-    for (size_t j = i + 1; j < list.size(); ++j) {
-      if (a.equals(list[j].curId())) {
-        return Status::invalidArgument("namespace transformation produces ID conflict: " +
-                                       a.describe() + " appears twice");
-      }
+  std::unordered_set<std::string> seen;
+  seen.reserve(list.size());
+  for (const Resource& r : list) {
+    ResId id = r.curId();
+    std::string key = id.gvk.group + '\x1f' + id.gvk.version + '\x1f' + id.gvk.kind + '\x1f' +
+                      id.name + '\x1f' + id.effectiveNamespace();
+    if (!seen.insert(std::move(key)).second) {
+      return Status::invalidArgument("namespace transformation produces ID conflict: " +
+                                     id.describe() + " appears twice");
     }
   }
   return {};
