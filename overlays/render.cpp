@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/base64.h"
 #include "overlays/generator_hash.h"
 #include "overlays/json_patch.h"
 #include "overlays/kustomization.h"
@@ -47,40 +48,11 @@ bool isValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    out += kTable[v >> 18];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += kTable[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    out += kTable[v >> 18];
-    out += kTable[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += kTable[v >> 18];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 // Base64 as Kustomize's generators write it: values of 70 or more encoded
 // characters are cut into lines of 70, each ending in a newline.
 std::string generatorBase64(std::string_view in) {
   constexpr size_t kLine = 70;
-  std::string enc = base64(in);
+  std::string enc = base64Encode(in);
   if (enc.size() < kLine) return enc;
   std::string out;
   out.reserve(enc.size() + enc.size() / kLine + 1);
@@ -95,19 +67,13 @@ std::string generatorBase64(std::string_view in) {
 // group/version/kind, ties by namespace and name.
 class LegacyOrder {
  public:
-  LegacyOrder(const std::vector<std::string>& first, const std::vector<std::string>& last) {
-    static const std::vector<std::string> kFirst = {
-        "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
-        "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
-        "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
-        "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
-        "CronJob", "PodDisruptionBudget"};
-    static const std::vector<std::string> kLast = {"MutatingWebhookConfiguration",
-                                                   "ValidatingWebhookConfiguration"};
-    const auto& f = first.empty() && last.empty() ? kFirst : first;
-    const auto& l = first.empty() && last.empty() ? kLast : last;
-    for (size_t i = 0; i < f.size(); ++i) index_[f[i]] = -static_cast<int>(f.size()) + static_cast<int>(i);
-    for (size_t i = 0; i < l.size(); ++i) index_[l[i]] = 1 + static_cast<int>(i);
+  // Custom lists replace the built-in order (legacyKindOrder) entirely.
+  LegacyOrder(const std::vector<std::string>& first, const std::vector<std::string>& last)
+      : custom_(!first.empty() || !last.empty()) {
+    for (size_t i = 0; i < first.size(); ++i) {
+      index_[first[i]] = -static_cast<int>(first.size()) + static_cast<int>(i);
+    }
+    for (size_t i = 0; i < last.size(); ++i) index_[last[i]] = 1 + static_cast<int>(i);
   }
 
   struct Key {
@@ -118,13 +84,20 @@ class LegacyOrder {
 
   Key key(const JsonValue& obj) const {
     ResId id = idOf(obj);
-    auto it = index_.find(id.gvk.kind);
+    int index = 0;
+    if (custom_) {
+      auto it = index_.find(id.gvk.kind);
+      if (it != index_.end()) index = it->second;
+    } else {
+      index = legacyKindOrder(id.gvk.kind);
+    }
     std::string rest = (id.ns.empty() ? std::string("~X") : id.ns) + "|" +
                        (id.name.empty() ? std::string("~N") : id.name);
-    return {it == index_.end() ? 0 : it->second, id.gvk.sortString(), std::move(rest)};
+    return {index, id.gvk.sortString(), std::move(rest)};
   }
 
  private:
+  bool custom_;
   std::map<std::string, int> index_;
 };
 

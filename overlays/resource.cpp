@@ -28,6 +28,24 @@ bool isClusterScopedKind(std::string_view kind) {
   return std::find(kKinds.begin(), kKinds.end(), kind) != kKinds.end();
 }
 
+int legacyKindOrder(std::string_view kind) {
+  static constexpr std::array<std::string_view, 22> kFirst = {
+      "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
+      "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
+      "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
+      "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
+      "CronJob", "PodDisruptionBudget"};
+  static constexpr std::array<std::string_view, 2> kLast = {"MutatingWebhookConfiguration",
+                                                            "ValidatingWebhookConfiguration"};
+  for (size_t i = 0; i < kFirst.size(); ++i) {
+    if (kFirst[i] == kind) return -static_cast<int>(kFirst.size()) + static_cast<int>(i);
+  }
+  for (size_t i = 0; i < kLast.size(); ++i) {
+    if (kLast[i] == kind) return 1 + static_cast<int>(i);
+  }
+  return 0;
+}
+
 bool ResId::isClusterScoped() const { return isClusterScopedKind(gvk.kind); }
 
 std::string ResId::effectiveNamespace() const {

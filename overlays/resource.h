@@ -40,6 +40,11 @@ struct ResId {
 // Unknown kinds are namespaced, as in Kustomize (it does not read CRD scope).
 bool isClusterScopedKind(std::string_view kind);
 
+// Kustomize's legacy kind order: a negative rank for the kinds that go first
+// (Namespace = most negative, ... PodDisruptionBudget), a positive rank for the
+// kinds that go last (the webhook configurations), 0 for every other kind.
+int legacyKindOrder(std::string_view kind);
+
 Gvk parseApiVersion(std::string_view apiVersion, std::string_view kind);
 
 // The string at obj[key] or "" when missing or not a string.

@@ -1,0 +1,45 @@
+// Planning: what a sync would do, decided from values alone. The Kubernetes
+// client fetches the live objects and the server-side dry-run results; these
+// functions classify, order and print them. Nothing here talks to a server.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+
+namespace windlass::reconcile {
+
+enum class Action { kCreate, kUpdate, kUnchanged, kDelete };
+
+// "create", "update", "unchanged", "delete".
+const char* actionName(Action action);
+
+// Drops what the server owns and a diff must not show: metadata.managedFields,
+// resourceVersion, generation, uid, creationTimestamp, selfLink and status.
+void stripServerFields(JsonValue& object);
+
+// create when there is no live object; unchanged when the dry-run result equals
+// the live object once both are stripped (and Secret values masked); else update.
+// Neither argument is modified.
+Action classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc);
+
+// A unified diff (3 lines of context) of two texts, line by line, with
+// "--- labelA" / "+++ labelB" headers. Empty when the texts are equal.
+std::string unifiedDiff(std::string_view a, std::string_view b, std::string_view labelA,
+                        std::string_view labelB);
+
+// The sync wave of an object: windlass.dev/sync-wave, else Argo CD's
+// argocd.argoproj.io/sync-wave annotation; 0 when absent or not an integer.
+int syncWave(const JsonValue& object);
+
+// Groups `objects` (indexes into it) into the stages a sync applies in order:
+// first Namespaces and CustomResourceDefinitions (the caller waits for CRDs to
+// be Established after this stage), then each sync wave in ascending order,
+// cluster-scoped kinds before namespaced ones, in Kustomize's kind order, ties
+// by namespace and name. Objects in one stage may be applied concurrently.
+// Prune deletes in the reverse of this order.
+std::vector<std::vector<size_t>> applyStages(const std::vector<const JsonValue*>& objects);
+
+}  // namespace windlass::reconcile
