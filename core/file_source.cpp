@@ -126,7 +126,8 @@ class DiskSource final : public FileSource {
   }
 
   std::string describe(std::string_view path) const override {
-    return path.empty() ? root_ : root_ + "/" + std::string(path);
+    if (path.empty()) return root_;
+    return root_ == "/" ? "/" + std::string(path) : root_ + "/" + std::string(path);
   }
 
  private:

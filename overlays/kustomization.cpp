@@ -431,12 +431,12 @@ Result<Kustomization> loadKustomization(const FileSource& fs, const std::string&
   auto text = fs.read(file, kMaxKustomizationBytes);
   if (!text) return text.error();
   Kustomization k;
-  k.file = file;
+  k.file = fs.describe(file);  // messages name the file as the source shows it
   k.dir = dir;
-  auto docs = parseYaml(*text, file, YamlDialect::kKustomization, alloc);
+  auto docs = parseYaml(*text, k.file, YamlDialect::kKustomization, alloc);
   if (!docs) return docs.error();
   if (docs->size() > 1) {
-    return Status::invalidArgument(file + ": a kustomization file must hold one document");
+    return Status::invalidArgument(k.file + ": a kustomization file must hold one document");
   }
   auto onlyTypeMeta = [](const JsonValue& d) {
     if (!d.IsObject()) return false;
@@ -447,7 +447,7 @@ Result<Kustomization> loadKustomization(const FileSource& fs, const std::string&
     return true;
   };
   if (docs->empty() || (*docs)[0].IsNull() || onlyTypeMeta((*docs)[0])) {
-    return Status::invalidArgument(file + ": kustomization.yaml is empty");
+    return Status::invalidArgument(k.file + ": kustomization.yaml is empty");
   }
   // The values must outlive this call: move the document into the allocator's care.
   auto* doc = static_cast<JsonValue*>(alloc.Malloc(sizeof(JsonValue)));

@@ -157,7 +157,7 @@ class Renderer {
     }
     auto text = fs_.read(*path, options_.maxFileBytes);
     if (!text) return text.error().withContext(k.file);
-    if (pathOut != nullptr) *pathOut = *path;
+    if (pathOut != nullptr) *pathOut = fs_.describe(*path);  // for messages
     return text;
   }
 
