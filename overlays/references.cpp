@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace windlass::overlays {
 
@@ -43,17 +45,29 @@ std::vector<const Resource*> sieve(const std::vector<const Resource*>& in, Pred 
   return out;
 }
 
+// The resources one kind of reference can point at: renamed resources of that
+// kind, indexed by every earlier name.
+struct Candidates {
+  std::unordered_map<std::string, std::vector<const Resource*>> byPrevName;
+  std::unordered_set<std::string> orgNamespaces;  // effective original namespaces
+};
+
 class NameReferenceFixer {
  public:
   NameReferenceFixer(ResourceList& list, JsonAllocator& alloc) : list_(list), alloc_(alloc) {}
 
   Status run(const TransformerConfig& config) {
     for (const NameBackReference& br : config.nameReference) {
-      std::vector<const Resource*> candidates;
+      Candidates c;
       for (const Resource& r : list_) {
-        if (selectedByAnyGvk(r, br.gvk) && !r.prevIds.empty()) candidates.push_back(&r);
+        if (r.prevIds.empty() || !selectedByAnyGvk(r, br.gvk)) continue;
+        std::unordered_set<std::string_view> names;
+        for (const ResId& id : r.prevIds) {
+          if (names.insert(id.name).second) c.byPrevName[id.name].push_back(&r);
+        }
+        c.orgNamespaces.insert(r.orgId.effectiveNamespace());
       }
-      if (candidates.empty()) continue;
+      if (c.byPrevName.empty()) continue;
       for (Resource& referrer : list_) {
         Gvk g = referrer.curId().gvk;
         for (const FieldSpec& f : br.referrers) {
@@ -61,7 +75,7 @@ class NameReferenceFixer {
           if (!kindMatches(referrer.obj, f, br.gvk.kind)) continue;
           WINDLASS_RETURN_IF_ERROR(
               visitField(referrer.obj, f.path, false, alloc_, [&](JsonValue& v) {
-                return fix(v, referrer, candidates, br.gvk.kind);
+                return fix(v, referrer, c);
               }));
         }
       }
@@ -70,7 +84,7 @@ class NameReferenceFixer {
   }
 
  private:
-  // roleRef and scaleTargetRef name their kind next to the name.
+  // roleRef names its kind next to the name.
   static bool kindMatches(const JsonValue& obj, const FieldSpec& f, const std::string& kind) {
     if (f.path.size() != 2 || f.path[1] != "name") return true;
     if (f.path[0] != "roleRef") return true;
@@ -80,14 +94,16 @@ class NameReferenceFixer {
     return k.empty() || k == kind;
   }
 
-  // Kustomize's selectReferral: narrow the candidates by earlier name, kind,
-  // roleRef kind, namespace and name affixes until one is left.
+  static const std::vector<const Resource*>& named(const Candidates& c, const std::string& name) {
+    static const std::vector<const Resource*> kNone;
+    auto it = c.byPrevName.find(name);
+    return it == c.byPrevName.end() ? kNone : it->second;
+  }
+
+  // Kustomize's selectReferral over the candidates that once had `oldName`:
+  // narrow by namespace and name affixes until one is left.
   Result<const Resource*> select(const std::string& oldName, const Resource& referrer,
                                  std::vector<const Resource*> c, bool sameNameOnly) {
-    c = sieve(c, [&](const Resource& r) {
-      return std::any_of(r.prevIds.begin(), r.prevIds.end(),
-                         [&](const ResId& id) { return id.name == oldName; });
-    });
     ResId ref = referrer.curId();
     if (!ref.isClusterScoped()) {
       std::string ns = ref.effectiveNamespace();
@@ -114,51 +130,51 @@ class NameReferenceFixer {
                                    "\" is ambiguous; it could mean:" + names);
   }
 
-  Status fixString(JsonValue& v, const Resource& referrer,
-                   const std::vector<const Resource*>& candidates) {
-    auto hit = select(std::string(sv(v)), referrer, candidates, true);
+  Status fixString(JsonValue& v, const Resource& referrer, const Candidates& c) {
+    std::string oldName(sv(v));
+    const auto& hits = named(c, oldName);
+    if (hits.empty()) return {};
+    auto hit = select(oldName, referrer, hits, true);
     if (!hit) return hit.error();
     if (*hit != nullptr) v = makeString((*hit)->curId().name, alloc_);
     return {};
   }
 
-  Status fix(JsonValue& v, const Resource& referrer, const std::vector<const Resource*>& candidates,
-             const std::string& kind) {
-    if (v.IsString()) return fixString(v, referrer, candidates);
+  Status fix(JsonValue& v, const Resource& referrer, const Candidates& c) {
+    if (v.IsString()) return fixString(v, referrer, c);
     if (v.IsArray()) {
       for (JsonValue& e : v.GetArray()) {
         if (e.IsString()) {
-          WINDLASS_RETURN_IF_ERROR(fixString(e, referrer, candidates));
+          WINDLASS_RETURN_IF_ERROR(fixString(e, referrer, c));
         } else if (e.IsObject()) {
-          WINDLASS_RETURN_IF_ERROR(fixMap(e, referrer, candidates, kind));
+          WINDLASS_RETURN_IF_ERROR(fixMap(e, referrer, c));
         }
       }
       return {};
     }
-    if (v.IsObject()) return fixMap(v, referrer, candidates, kind);
+    if (v.IsObject()) return fixMap(v, referrer, c);
     return {};
   }
 
-  // A {name, namespace[, kind]} reference, such as a RoleBinding subject.
-  Status fixMap(JsonValue& m, const Resource& referrer,
-                const std::vector<const Resource*>& candidates, const std::string& kind) {
+  // A {name, namespace} reference, such as a RoleBinding subject. Like
+  // Kustomize, a subject's kind is not checked: a User named like a renamed
+  // ServiceAccount follows it too.
+  Status fixMap(JsonValue& m, const Resource& referrer, const Candidates& c) {
     JsonValue* name = findMember(m, "name");
     if (name == nullptr || !name->IsString()) return {};
-    // Like Kustomize, a subject's kind is not checked: a User named like a renamed
-    // ServiceAccount follows it too.
-    (void)kind;
+    std::string oldName(sv(*name));
+    std::vector<const Resource*> hits = named(c, oldName);
+    if (hits.empty()) return {};
     JsonValue* ns = findMember(m, "namespace");
-    std::vector<const Resource*> c = candidates;
     if (ns != nullptr && ns->IsString()) {
       // Candidates whose original namespace is the one named, else whose current one is.
       std::string want(sv(*ns));
-      auto byOrg = sieve(c, [&](const Resource& r) { return r.orgId.effectiveNamespace() == want; });
-      c = !byOrg.empty() ? byOrg : sieve(c, [&](const Resource& r) {
-        return r.curId().effectiveNamespace() == want;
+      bool byOrg = c.orgNamespaces.count(want) > 0;
+      hits = sieve(hits, [&](const Resource& r) {
+        return byOrg ? r.orgId.effectiveNamespace() == want : r.curId().effectiveNamespace() == want;
       });
     }
-    std::string oldName(sv(*name));
-    auto hit = select(oldName, referrer, c, false);
+    auto hit = select(oldName, referrer, hits, false);
     if (!hit) return hit.error();
     if (*hit == nullptr) return {};
     ResId cur = (*hit)->curId();
