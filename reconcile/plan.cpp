@@ -6,23 +6,12 @@
 #include <tuple>
 
 #include "overlays/resource.h"
-#include "reconcile/history.h"
 
 namespace windlass::reconcile {
 
 using overlays::findMember;
 using overlays::idOf;
 using overlays::ResId;
-
-const char* actionName(Action action) {
-  switch (action) {
-    case Action::kCreate: return "create";
-    case Action::kUpdate: return "update";
-    case Action::kUnchanged: return "unchanged";
-    case Action::kDelete: return "delete";
-  }
-  return "unknown";
-}
 
 void stripServerFields(JsonValue& object) {
   if (!object.IsObject()) return;
@@ -40,14 +29,14 @@ void stripServerFields(JsonValue& object) {
   }
 }
 
-Action classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc) {
-  if (live == nullptr) return Action::kCreate;
+ObjectAction classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc) {
+  if (live == nullptr) return ObjectAction::kCreate;
   JsonValue a(*live, alloc), b(dryRun, alloc);
   stripServerFields(a);
   stripServerFields(b);
   maskSecrets(a);
   maskSecrets(b);
-  return a == b ? Action::kUnchanged : Action::kUpdate;
+  return a == b ? ObjectAction::kUnchanged : ObjectAction::kUpdate;
 }
 
 namespace {

@@ -8,13 +8,9 @@
 #include <vector>
 
 #include "core/json.h"
+#include "reconcile/history.h"
 
 namespace windlass::reconcile {
-
-enum class Action { kCreate, kUpdate, kUnchanged, kDelete };
-
-// "create", "update", "unchanged", "delete".
-const char* actionName(Action action);
 
 // Drops what the server owns and a diff must not show: metadata.managedFields,
 // resourceVersion, generation, uid, creationTimestamp, selfLink and status.
@@ -23,7 +19,7 @@ void stripServerFields(JsonValue& object);
 // create when there is no live object; unchanged when the dry-run result equals
 // the live object once both are stripped (and Secret values masked); else update.
 // Neither argument is modified.
-Action classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc);
+ObjectAction classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc);
 
 // A unified diff (3 lines of context) of two texts, line by line, with
 // "--- labelA" / "+++ labelB" headers. Empty when the texts are equal.

@@ -24,10 +24,10 @@ TEST_CASE("classify ignores what the server owns") {
   JsonDocument changed = parse(R"({"apiVersion":"v1","kind":"ConfigMap",
     "metadata":{"name":"a","namespace":"n"},"data":{"k":"w"}})");
   JsonAllocator alloc;
-  CHECK(classify(&live, same, alloc) == Action::kUnchanged);
-  CHECK(classify(&live, changed, alloc) == Action::kUpdate);
-  CHECK(classify(nullptr, same, alloc) == Action::kCreate);
-  CHECK(std::string(actionName(Action::kUpdate)) == "update");
+  CHECK(classify(&live, same, alloc) == ObjectAction::kUnchanged);
+  CHECK(classify(&live, changed, alloc) == ObjectAction::kUpdate);
+  CHECK(classify(nullptr, same, alloc) == ObjectAction::kCreate);
+  CHECK(std::string(actionName(ObjectAction::kUpdate)) == "update");
 }
 
 TEST_CASE("unifiedDiff shows changed lines with context and hunk headers") {

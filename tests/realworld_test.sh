@@ -3,7 +3,9 @@
 # Runs the shared real-world trees (../shared/realworld) through compare.py.
 # Their `input` entries are stored as plain files holding a relative path (the
 # link target); this builds a temporary corpus of real symlinks beside them and
-# compares there. Fails loudly when the shared corpus is missing.
+# compares there. Fails loudly when the shared corpus is missing, when a case
+# fails that tests/realworld_known_failures.txt does not list, and when a listed
+# case passes (so the list stays true).
 set -euo pipefail
 windlass=$(realpath "${1:?usage: realworld_test.sh WINDLASS [options]}")
 shift
@@ -25,4 +27,15 @@ for c in "$cases"/*/; do
     ln -s "$(realpath -m "$c/$(cat "$c/input")")" "$tmp/$name/input"
   fi
 done
-python3 "$shared/conformance/compare.py" "$tmp" "$@" -- "$windlass" render '{dir}'
+out=$(python3 "$shared/conformance/compare.py" "$tmp" "$@" -- "$windlass" render '{dir}') || true
+printf '%s\n' "$out"
+summary=$(printf '%s\n' "$out" | tail -n 1)
+[[ $summary =~ ^[0-9]+\ passed ]] || { echo "realworld_test: no summary from compare.py" >&2; exit 1; }
+known=$(grep -v '^#' "$here/realworld_known_failures.txt" | grep -v '^$' | sort)
+failed=$(printf '%s\n' "$out" | sed -n 's/^FAIL \([^:]*\):.*/\1/p' | sort)
+unexpected=$(comm -13 <(printf '%s\n' "$known") <(printf '%s\n' "$failed") | grep -v '^$' || true)
+fixed=$(comm -23 <(printf '%s\n' "$known") <(printf '%s\n' "$failed") | grep -v '^$' || true)
+status=0
+[[ -n $unexpected ]] && { echo "unexpected failures:"; printf '  %s\n' $unexpected; status=1; }
+[[ -n $fixed ]] && { echo "now passing, remove from tests/realworld_known_failures.txt:"; printf '  %s\n' $fixed; status=1; }
+exit $status

@@ -1,0 +1,212 @@
+// The agent's configuration: `windlass.yaml` (see DESIGN.md, "Command line").
+//
+//   apiVersion: windlass.dev/v1alpha1
+//   kind: Agent
+//   repository:
+//     url: https://git.example.com/platform/manifests.git
+//     credentials: {tokenFile: /etc/windlass/git-token}
+//     interval: 1m
+//   cluster: {kubeconfig: ~/.kube/config, context: prod-eu}   # omitted: in-cluster
+//   stateDir: /var/lib/windlass
+//   environments:
+//   - name: prod
+//     branch: env/prod
+//     path: overlays/prod
+//     syncWindows: [{kind: deny, schedule: "0 22 * * 5", duration: 60h, timeZone: Europe/Berlin}]
+//
+// parseConfig() reads the whole file, validates every field before anything
+// runs and reports every problem it finds, one line each, in the form
+//   windlass.yaml: environments[1].name: "Prod" is not a valid name (lowercase letters, ...)
+// (file, field path, what is wrong). Unknown fields are errors, so a misspelt
+// field never silently falls back to its default. Null counts as absent.
+//
+// Thread safety: all functions are reentrant; AgentConfig is a plain value.
+#pragma once
+
+#include <bitset>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace windlass::agent {
+
+using Duration = std::chrono::nanoseconds;
+
+// Parses a Go duration (time.ParseDuration): an optional sign, then one or more
+// decimal numbers, each with an optional fraction and a unit of h, m, s, ms, us
+// (or µs) or ns: "30s", "1m", "1h30m", "60h", "1.5h", "-2m", and "0". On failure
+// returns InvalidArgument `invalid duration "TEXT": WHY`. The range is that of
+// int64 nanoseconds (about 292 years).
+[[nodiscard]] Result<Duration> parseDuration(std::string_view text);
+
+// Prints a duration as Go's Duration.String() does ("1h30m0s", "1m0s", "30s",
+// "1.5s", "500ms", "0s"), except that microseconds are "us". parseDuration
+// reads the result back to the same value.
+std::string formatDuration(Duration duration);
+
+// A parsed 5-field cron schedule: minute hour day-of-month month day-of-week.
+// Each field is `*`, a number, a range a-b, a step (*/n, a-b/n, a/n = a-max/n)
+// or a comma list of those; months also JAN-DEC and days SUN-SAT (any case);
+// day-of-week 7 is Sunday; `?` is `*` in the two day fields. The descriptors
+// @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly are
+// accepted. Day matching follows cron: when both day fields are restricted
+// (neither starts with `*` or `?`), a day matches if either matches.
+struct CronSchedule {
+  std::bitset<60> minutes;
+  std::bitset<24> hours;
+  std::bitset<32> daysOfMonth;  // bits 1-31
+  std::bitset<13> months;       // bits 1-12
+  std::bitset<7> daysOfWeek;    // bit 0 = Sunday
+  bool daysOfMonthRestricted = false;
+  bool daysOfWeekRestricted = false;
+
+  // True when the schedule fires at that minute (local to the window's time
+  // zone; day-of-week 0 = Sunday, month 1-12, day 1-31).
+  bool matches(int minute, int hour, int dayOfMonth, int month, int dayOfWeek) const;
+
+  bool operator==(const CronSchedule&) const = default;
+};
+
+// Parses `text` as above. On failure returns InvalidArgument
+// `invalid schedule "TEXT": WHY`, WHY naming the field, e.g. "hour: 25 is out
+// of range 0-23".
+[[nodiscard]] Result<CronSchedule> parseCron(std::string_view text);
+
+// How the repository URL is reached.
+enum class UrlScheme {
+  kHttps,  // https://host/path
+  kHttp,   // http://host/path (no credentials allowed: they would travel in clear text)
+  kSsh,    // ssh://[user@]host[:port]/path or scp-like user@host:path
+  kGit,    // git://host/path (anonymous, read-only)
+  kFile,   // file:///path
+  kLocal,  // a path on this machine
+};
+
+// Credentials for the repository. Empty string = not set. At most one method:
+// a token (tokenFile or tokenEnv), a username and password (each from a file or
+// an environment variable), or an SSH key (sshKeyFile, which requires
+// knownHostsFile: host keys are always verified). Tokens and passwords need an
+// https:// URL, SSH keys an SSH URL. caFile (PEM bundle) needs https://. Files
+// are read when used, never by the parser; values never appear in messages.
+struct Credentials {
+  std::string tokenFile;
+  std::string tokenEnv;
+  std::string usernameFile;
+  std::string usernameEnv;
+  std::string passwordFile;
+  std::string passwordEnv;
+  std::string sshKeyFile;
+  std::string knownHostsFile;
+  std::string caFile;
+
+  bool operator==(const Credentials&) const = default;
+};
+
+struct Repository {
+  std::string url;  // required
+  UrlScheme scheme = UrlScheme::kHttps;
+  Credentials credentials;                      // default: anonymous
+  Duration interval = std::chrono::minutes(1);  // poll interval; default 1m, must be > 0
+
+  bool operator==(const Repository&) const = default;
+};
+
+struct Cluster {
+  // Empty: the in-cluster service account. Otherwise the kubeconfig path with a
+  // leading "~" expanded to the home folder.
+  std::string kubeconfig;
+  std::string context;  // empty: the kubeconfig's current-context; needs kubeconfig
+
+  bool inCluster() const { return kubeconfig.empty(); }
+  bool operator==(const Cluster&) const = default;
+};
+
+enum class RevisionKind { kBranch, kTag, kCommit };
+
+struct SyncWindow {
+  enum class Kind { kAllow, kDeny };
+  Kind kind = Kind::kAllow;      // required: allow | deny
+  std::string schedule;          // required: the cron text as written
+  CronSchedule cron;             // `schedule`, parsed
+  Duration duration{};           // required, > 0: how long the window stays open
+  std::string timeZone = "UTC";  // IANA name; default UTC
+
+  bool operator==(const SyncWindow&) const = default;
+};
+
+struct Environment {
+  std::string name;                                   // required: DNS label, unique
+  RevisionKind revisionKind = RevisionKind::kBranch;  // at most one of branch, tag, commit
+  std::string revision = "main";                      // branch or tag name, or a full commit id
+  std::string path = ".";                             // folder in the repository; default its root
+  std::string targetNamespace;                        // `namespace`: empty = as rendered; created
+                                                      // when missing
+  bool prune = true;                                  // delete objects removed from Git
+  bool selfHeal = true;                               // revert changes made in the cluster
+  Duration healthTimeout = std::chrono::minutes(5);   // wait for health after apply
+  // Largest share of the inventory one sync may prune without
+  // --allow-mass-prune, in [0, 1]; default 0.5 (half). 0 = every prune needs it.
+  double maxPruneShare = 0.5;
+  Duration interval{};                  // default: repository.interval
+  std::vector<SyncWindow> syncWindows;  // default: always allowed
+  // Image policies, kept as compact JSON text of the list ("[]" when absent)
+  // until the image automation reads them.
+  std::string images = "[]";
+
+  bool operator==(const Environment&) const = default;
+};
+
+struct AgentConfig {
+  Repository repository;
+  Cluster cluster;
+  std::string stateDir = "/var/lib/windlass";  // Git mirrors and the history
+  std::vector<Environment> environments;       // at least one
+
+  bool operator==(const AgentConfig&) const = default;
+};
+
+struct ConfigOptions {
+  // Check that credential files, the kubeconfig and time zones exist. Off in
+  // tests that parse without those files. Default on.
+  bool checkFiles = true;
+  // Check that the environment variables named by *Env fields are set. Default on.
+  bool checkEnvironment = true;
+  // Relative paths (credential files, kubeconfig, stateDir, a local repository)
+  // are resolved against this folder. Default empty: kept as written.
+  std::string baseDir;
+  // The folder "~" stands for. Default empty: $HOME.
+  std::string home;
+  // Where time zones are looked up when checkFiles is on.
+  std::string zoneinfoDir = "/usr/share/zoneinfo";
+};
+
+// Parses and validates the text of a config file. `fileName` names it in every
+// message. On success returns the config with every default filled in and
+// every environment's interval resolved. On failure returns InvalidArgument
+// whose message lists every problem, one per line, in document order; a YAML
+// syntax error is reported alone as "FILE:LINE:COL: message". Never throws.
+[[nodiscard]] Result<AgentConfig> parseConfig(std::string_view text, std::string_view fileName,
+                                              const ConfigOptions& options = {});
+
+// Reads `path` and parses it as above; a relative path in the file is resolved
+// against the file's folder unless options.baseDir is set. A file that cannot
+// be read is NotFound (or FailedPrecondition) naming the path.
+[[nodiscard]] Result<AgentConfig> loadConfig(const std::string& path, ConfigOptions options = {});
+
+// Prints `config` as windlass.yaml text that parseConfig reads back to an equal
+// value (every default spelled out). Never fails.
+std::string formatConfig(const AgentConfig& config);
+
+// The environment called `name`, or nullptr. The pointer borrows `config`.
+const Environment* findEnvironment(const AgentConfig& config, std::string_view name);
+
+// "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit";
+// "allow", "deny". Never null.
+const char* schemeName(UrlScheme scheme);
+const char* revisionKindName(RevisionKind kind);
+const char* windowKindName(SyncWindow::Kind kind);
+
+}  // namespace windlass::agent

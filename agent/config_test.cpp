@@ -1,0 +1,646 @@
+#include "agent/config.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace windlass::agent {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+ConfigOptions offline() {
+  ConfigOptions o;
+  o.checkFiles = false;
+  o.checkEnvironment = false;
+  o.home = "/home/op";
+  return o;
+}
+
+AgentConfig parseOk(const std::string& text, const ConfigOptions& options = offline()) {
+  auto c = parseConfig(text, "windlass.yaml", options);
+  REQUIRE_MESSAGE(c, c.error().message());
+  return *c;
+}
+
+// The problems reported for `text`, one per line.
+std::vector<std::string> problems(const std::string& text,
+                                  const ConfigOptions& options = offline()) {
+  auto c = parseConfig(text, "windlass.yaml", options);
+  REQUIRE_MESSAGE(!c, "expected problems in:\n" << text);
+  CHECK(c.error().code() == Code::kInvalidArgument);
+  std::vector<std::string> lines;
+  std::istringstream in(c.error().message());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A valid config with `envs` as its environments list.
+std::string withEnvironments(const std::string& envs) {
+  return "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+         "repository: {url: 'https://git.example.com/platform/manifests.git'}\n"
+         "environments:\n" +
+         envs;
+}
+
+const char* kFull = R"(apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repository:
+  url: https://git.example.com/platform/manifests.git
+  credentials:
+    tokenFile: /etc/windlass/git-token
+    caFile: /etc/windlass/ca.pem
+  interval: 1m30s
+cluster:
+  kubeconfig: ~/.kube/config
+  context: prod-eu
+stateDir: /srv/windlass
+environments:
+- name: dev
+  branch: main
+  path: overlays/dev
+  prune: true
+  selfHeal: true
+  images:
+  - {name: web, policy: {semver: {range: ">=1.0.0"}}}
+- name: staging
+  tag: v1.2.3
+  path: overlays/staging
+  namespace: shop-staging
+  prune: false
+  selfHeal: no
+  interval: 5m
+  maxPruneShare: 0.25
+- name: prod
+  commit: 0123456789abcdef0123456789abcdef01234567
+  path: overlays/prod
+  healthTimeout: 10m
+  maxPruneShare: 1
+  syncWindows:
+  - {kind: deny, schedule: "0 22 * * 5", duration: 60h, timeZone: Europe/Berlin}
+  - {kind: allow, schedule: "@daily", duration: 2h}
+)";
+
+TEST_CASE("a full config is read field by field") {
+  AgentConfig c = parseOk(kFull);
+  CHECK(c.repository.url == "https://git.example.com/platform/manifests.git");
+  CHECK(c.repository.scheme == UrlScheme::kHttps);
+  CHECK(c.repository.credentials.tokenFile == "/etc/windlass/git-token");
+  CHECK(c.repository.credentials.caFile == "/etc/windlass/ca.pem");
+  CHECK(c.repository.credentials.tokenEnv.empty());
+  CHECK(c.repository.interval == seconds(90));
+  CHECK(c.cluster.kubeconfig == "/home/op/.kube/config");
+  CHECK(c.cluster.context == "prod-eu");
+  CHECK(!c.cluster.inCluster());
+  CHECK(c.stateDir == "/srv/windlass");
+  REQUIRE(c.environments.size() == 3);
+
+  const Environment& dev = c.environments[0];
+  CHECK(dev.name == "dev");
+  CHECK(dev.revisionKind == RevisionKind::kBranch);
+  CHECK(dev.revision == "main");
+  CHECK(dev.path == "overlays/dev");
+  CHECK(dev.targetNamespace.empty());
+  CHECK(dev.prune);
+  CHECK(dev.selfHeal);
+  CHECK(dev.interval == seconds(90));  // inherited from the repository
+  CHECK(dev.images == R"([{"name":"web","policy":{"semver":{"range":">=1.0.0"}}}])");
+
+  const Environment& staging = c.environments[1];
+  CHECK(staging.revisionKind == RevisionKind::kTag);
+  CHECK(staging.revision == "v1.2.3");
+  CHECK(staging.targetNamespace == "shop-staging");
+  CHECK(!staging.prune);
+  CHECK(!staging.selfHeal);  // YAML 1.1: no is false
+  CHECK(staging.interval == minutes(5));
+  CHECK(staging.maxPruneShare == 0.25);
+  CHECK(staging.images == "[]");
+
+  const Environment& prod = c.environments[2];
+  CHECK(prod.revisionKind == RevisionKind::kCommit);
+  CHECK(prod.revision == "0123456789abcdef0123456789abcdef01234567");
+  CHECK(prod.healthTimeout == minutes(10));
+  CHECK(prod.maxPruneShare == 1.0);
+  REQUIRE(prod.syncWindows.size() == 2);
+  CHECK(prod.syncWindows[0].kind == SyncWindow::Kind::kDeny);
+  CHECK(prod.syncWindows[0].schedule == "0 22 * * 5");
+  CHECK(prod.syncWindows[0].cron.matches(0, 22, 3, 5, 5));
+  CHECK(!prod.syncWindows[0].cron.matches(0, 22, 4, 5, 6));
+  CHECK(prod.syncWindows[0].duration == hours(60));
+  CHECK(prod.syncWindows[0].timeZone == "Europe/Berlin");
+  CHECK(prod.syncWindows[1].kind == SyncWindow::Kind::kAllow);
+  CHECK(prod.syncWindows[1].cron.matches(0, 0, 17, 8, 2));
+  CHECK(!prod.syncWindows[1].cron.matches(1, 0, 17, 8, 2));
+  CHECK(prod.syncWindows[1].timeZone == "UTC");
+
+  CHECK(findEnvironment(c, "staging") == &c.environments[1]);
+  CHECK(findEnvironment(c, "qa") == nullptr);
+}
+
+TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
+  AgentConfig c = parseOk(kFull);
+  std::string text = formatConfig(c);
+  CAPTURE(text);
+  AgentConfig again = parseOk(text);
+  CHECK(again == c);
+  CHECK(formatConfig(again) == text);
+  // And the minimal config, whose defaults are all spelled out on the way.
+  AgentConfig minimal = parseOk(withEnvironments("- name: dev\n"));
+  CHECK(parseOk(formatConfig(minimal)) == minimal);
+  CHECK(formatConfig(minimal).find("healthTimeout: 5m0s") != std::string::npos);
+}
+
+TEST_CASE("defaults") {
+  AgentConfig c = parseOk(withEnvironments("- name: dev\n"));
+  CHECK(c.repository.interval == minutes(1));
+  CHECK(c.repository.credentials == Credentials{});
+  CHECK(c.cluster.inCluster());
+  CHECK(c.cluster.context.empty());
+  CHECK(c.stateDir == "/var/lib/windlass");
+  REQUIRE(c.environments.size() == 1);
+  const Environment& e = c.environments[0];
+  CHECK(e.revisionKind == RevisionKind::kBranch);
+  CHECK(e.revision == "main");
+  CHECK(e.path == ".");
+  CHECK(e.targetNamespace.empty());
+  CHECK(e.prune);
+  CHECK(e.selfHeal);
+  CHECK(e.healthTimeout == minutes(5));
+  CHECK(e.maxPruneShare == 0.5);
+  CHECK(e.interval == minutes(1));
+  CHECK(e.syncWindows.empty());
+  CHECK(e.images == "[]");
+  // Null is absent.
+  AgentConfig nulls = parseOk(withEnvironments("- name: dev\n  prune: null\n  branch: ~\n"));
+  CHECK(nulls.environments[0].prune);
+  CHECK(nulls.environments[0].revision == "main");
+}
+
+TEST_CASE("repository URLs") {
+  struct Case {
+    const char* url;
+    UrlScheme scheme;
+  };
+  for (Case c :
+       {Case{"https://git.example.com/a.git", UrlScheme::kHttps},
+        Case{"http://127.0.0.1:8080/a.git", UrlScheme::kHttp},
+        Case{"ssh://git@git.example.com:2222/org/a.git", UrlScheme::kSsh},
+        Case{"git@github.com:org/a.git", UrlScheme::kSsh},
+        Case{"git://git.example.com/a.git", UrlScheme::kGit},
+        Case{"file:///srv/git/a.git", UrlScheme::kFile}, Case{"/srv/git/a.git", UrlScheme::kLocal},
+        Case{"./repos/a:b", UrlScheme::kLocal}}) {
+    CAPTURE(c.url);
+    std::string text = "apiVersion: windlass.dev/v1alpha1\nkind: Agent\nrepository: {url: '" +
+                       std::string(c.url) + "'}\nenvironments: [{name: dev}]\n";
+    AgentConfig config = parseOk(text);
+    CHECK(config.repository.scheme == c.scheme);
+    CHECK(config.repository.url == c.url);
+  }
+}
+
+TEST_CASE("every problem is reported, one line each, naming file, field and fault") {
+  const char* text = R"(apiVersion: windlass.dev/v1
+kind: Agent
+extra: 1
+repository:
+  url: ftp://example.com/a.git
+  interval: 1d
+  credentials: {tokenFile: /t, tokenEnv: GIT_TOKEN, sshKeyFile: /k, colour: red}
+cluster: {context: prod}
+environments:
+- name: dev
+  branch: main
+  tag: v1
+- name: Prod
+  path: /abs
+  prune: maybe
+  healthTimeout: 0s
+  maxPruneShare: 1.5
+- name: dev
+  namespace: Shop_1
+  commit: abc
+  syncWindows:
+  - {kind: sometimes, schedule: "0 25 * * 5", timeZone: "Europe/Ber lin"}
+  - {kind: deny, schedule: "* * *", duration: 5}
+  images: {web: latest}
+  selfheal: true
+)";
+  std::vector<std::string> expected = {
+      R"(windlass.yaml: unknown field "extra")",
+      R"(windlass.yaml: apiVersion: "windlass.dev/v1" is not supported (expected windlass.dev/v1alpha1))",
+      R"(windlass.yaml: repository.url: "ftp://example.com/a.git": unsupported scheme "ftp" (use https://, http://, ssh://, git://, file:// or a local path))",
+      R"(windlass.yaml: repository.interval: invalid duration "1d": unknown unit "d" (use h, m, s, ms, us or ns))",
+      R"(windlass.yaml: repository.credentials: unknown field "colour")",
+      R"(windlass.yaml: repository.credentials: only one of tokenFile, tokenEnv may be set)",
+      R"(windlass.yaml: repository.credentials: sshKeyFile needs knownHostsFile (host keys are always verified))",
+      R"(windlass.yaml: repository.credentials: only one of a token (tokenFile, tokenEnv), a username and password, or an SSH key (sshKeyFile) may be set)",
+      R"(windlass.yaml: cluster.context: needs cluster.kubeconfig (the in-cluster service account has no contexts))",
+      R"(windlass.yaml: environments[0]: exactly one of branch, tag, commit may be set)",
+      R"(windlass.yaml: environments[1].name: "Prod" is not a valid name (lowercase letters, digits and '-'))",
+      R"(windlass.yaml: environments[1].path: "/abs" must be relative to the repository root)",
+      R"(windlass.yaml: environments[1].prune: must be true or false, not a string)",
+      R"(windlass.yaml: environments[1].healthTimeout: "0s" must be positive)",
+      R"(windlass.yaml: environments[1].maxPruneShare: 1.5 is out of range (a share between 0 and 1, e.g. 0.5))",
+      R"(windlass.yaml: environments[2]: unknown field "selfheal")",
+      R"(windlass.yaml: environments[2].commit: "abc" is not a full commit id (40 or 64 lowercase hex digits))",
+      R"(windlass.yaml: environments[2].namespace: "Shop_1" is not a valid namespace (lowercase letters, digits and '-', starting and ending with a letter or digit))",
+      R"(windlass.yaml: environments[2].syncWindows[0].kind: "sometimes" must be allow or deny)",
+      R"(windlass.yaml: environments[2].syncWindows[0].schedule: invalid schedule "0 25 * * 5": hour: 25 is out of range 0-23)",
+      R"(windlass.yaml: environments[2].syncWindows[0].duration: is required)",
+      R"(windlass.yaml: environments[2].syncWindows[0].timeZone: "Europe/Ber lin" is not a valid time zone name)",
+      R"(windlass.yaml: environments[2].syncWindows[1].schedule: invalid schedule "* * *": expected 5 fields (minute hour day-of-month month day-of-week), found 3)",
+      R"(windlass.yaml: environments[2].syncWindows[1].duration: must be a duration such as 30s, 5m or 1h30m, not a number)",
+      R"(windlass.yaml: environments[2].images: must be a list, not a map)",
+      R"(windlass.yaml: environments[2].name: "dev" is already used by environments[0])",
+  };
+  std::vector<std::string> got = problems(text);
+  CHECK(got.size() == expected.size());
+  for (size_t i = 0; i < std::max(got.size(), expected.size()); ++i) {
+    CAPTURE(i);
+    CHECK((i < got.size() ? got[i] : "<missing>") ==
+          (i < expected.size() ? expected[i] : "<extra>"));
+  }
+}
+
+TEST_CASE("problems of the document as a whole") {
+  using V = std::vector<std::string>;
+  CHECK(problems("") ==
+        V{"windlass.yaml: is empty (expected apiVersion: windlass.dev/v1alpha1, kind: Agent)"});
+  CHECK(problems("- a\n") == V{"windlass.yaml: must be a map with apiVersion, kind, repository and "
+                               "environments, not a list"});
+  CHECK(problems("kind: Agent\n---\nkind: Agent\n") ==
+        V{"windlass.yaml: holds 2 YAML documents; expected one"});
+  CHECK(problems("kind: Agnet\n") ==
+        V{"windlass.yaml: apiVersion: is required",
+          R"(windlass.yaml: kind: "Agnet" is not supported (expected Agent))",
+          "windlass.yaml: repository: is required", "windlass.yaml: environments: is required"});
+  CHECK(problems("apiVersion: windlass.dev/v1alpha1\nkind: Agent\nrepository: {}\n"
+                 "environments: []\nstateDir: 7\n") ==
+        V{"windlass.yaml: repository.url: is required",
+          "windlass.yaml: stateDir: must be a string, not a number",
+          "windlass.yaml: environments: at least one environment is required"});
+  CHECK(problems("apiVersion: windlass.dev/v1alpha1\nkind: Agent\nrepository: x\n"
+                 "environments: {dev: {}}\ncluster: [a]\n") ==
+        V{"windlass.yaml: repository: must be a map, not a string",
+          "windlass.yaml: cluster: must be a map, not a list",
+          "windlass.yaml: environments: must be a list, not a map"});
+  // YAML syntax errors come from the YAML edge with their position.
+  auto bad = parseConfig("kind: [Agent\n", "windlass.yaml", offline());
+  REQUIRE(!bad);
+  CHECK(bad.error().message().starts_with("windlass.yaml:2:"));
+}
+
+TEST_CASE("environment fields, one problem at a time") {
+  using V = std::vector<std::string>;
+  auto one = [](const std::string& env) { return problems(withEnvironments(env)); };
+  CHECK(
+      one("- {name: -dev}\n") ==
+      V{R"(windlass.yaml: environments[0].name: "-dev" must start and end with a lowercase letter or digit)"});
+  CHECK(one("- name: " + std::string(64, 'a') + "\n") ==
+        V{"windlass.yaml: environments[0].name: \"" + std::string(64, 'a') +
+          "\" is too long (at most 63 characters)"});
+  CHECK(one("- {path: x}\n") == V{"windlass.yaml: environments[0].name: is required"});
+  CHECK(one("- {name: dev, name2: x}\n") ==
+        V{R"(windlass.yaml: environments[0]: unknown field "name2")"});
+  CHECK(one("- {name: dev, branch: 'feature..x'}\n") ==
+        V{R"(windlass.yaml: environments[0].branch: "feature..x" is not a valid branch name)"});
+  CHECK(one("- {name: dev, tag: 'v1 '}\n") ==
+        V{R"(windlass.yaml: environments[0].tag: "v1 " is not a valid tag name)"});
+  CHECK(one("- {name: dev, branch: ''}\n") ==
+        V{"windlass.yaml: environments[0].branch: must not be empty"});
+  CHECK(
+      one("- {name: dev, path: a/../../b}\n") ==
+      V{R"(windlass.yaml: environments[0].path: "a/../../b" must stay inside the repository (no ".."))"});
+  CHECK(one("- {name: dev, maxPruneShare: half}\n") ==
+        V{"windlass.yaml: environments[0].maxPruneShare: must be a number between 0 and 1, not a "
+          "string"});
+  CHECK(one("- {name: dev, interval: -1m}\n") ==
+        V{R"(windlass.yaml: environments[0].interval: "-1m" must be positive)"});
+  CHECK(one("- {name: dev, syncWindows: {kind: deny}}\n") ==
+        V{"windlass.yaml: environments[0].syncWindows: must be a list, not a map"});
+  CHECK(
+      one("- {name: dev, syncWindows: [{kind: deny, schedule: '@often', duration: 1h, zone: "
+          "x}]}\n") ==
+      V{R"(windlass.yaml: environments[0].syncWindows[0]: unknown field "zone")",
+        R"(windlass.yaml: environments[0].syncWindows[0].schedule: invalid schedule "@often": unknown descriptor (use @yearly, @monthly, @weekly, @daily or @hourly))"});
+  CHECK(one("- name: dev\n- 7\n") ==
+        V{"windlass.yaml: environments[1]: must be a map, not a number"});
+  // Valid edge cases.
+  AgentConfig ok =
+      parseOk(withEnvironments("- {name: a, branch: env/prod, maxPruneShare: 0, path: './x/y'}\n"
+                               "- {name: " +
+                               std::string(63, 'b') + ", commit: " + std::string(64, 'f') + "}\n"));
+  CHECK(ok.environments[0].maxPruneShare == 0);
+  CHECK(ok.environments[0].revision == "env/prod");
+  CHECK(ok.environments[1].revisionKind == RevisionKind::kCommit);
+}
+
+TEST_CASE("credentials must fit together and fit the URL") {
+  using V = std::vector<std::string>;
+  auto with = [](const std::string& url, const std::string& creds) {
+    return "apiVersion: windlass.dev/v1alpha1\nkind: Agent\nrepository:\n  url: '" + url +
+           "'\n  credentials: " + creds + "\nenvironments: [{name: dev}]\n";
+  };
+  CHECK(problems(with("https://h/r.git", "{usernameFile: /u}")) ==
+        V{"windlass.yaml: repository.credentials: a username (usernameFile or usernameEnv) needs "
+          "a password (passwordFile or passwordEnv)"});
+  CHECK(problems(with("https://h/r.git", "{passwordEnv: PW, passwordFile: /p}")) ==
+        V{"windlass.yaml: repository.credentials: only one of passwordFile, passwordEnv may be set",
+          "windlass.yaml: repository.credentials: a password (passwordFile or passwordEnv) needs a "
+          "username (usernameFile or usernameEnv)"});
+  CHECK(problems(with("https://h/r.git", "{knownHostsFile: /kh}")) ==
+        V{"windlass.yaml: repository.credentials: knownHostsFile needs sshKeyFile",
+          "windlass.yaml: repository.credentials.knownHostsFile: needs an ssh:// or "
+          "user@host:path URL, not https"});
+  CHECK(problems(with("http://h/r.git", "{tokenEnv: GIT_TOKEN}")) ==
+        V{"windlass.yaml: repository.credentials.tokenEnv: would be sent in clear text over "
+          "http://; use an https:// URL"});
+  CHECK(problems(with("git@h:r.git", "{tokenFile: /t, caFile: /ca}")) ==
+        V{"windlass.yaml: repository.credentials.tokenFile: needs an https:// URL, not ssh",
+          "windlass.yaml: repository.credentials.caFile: needs an https:// URL, not ssh"});
+  CHECK(
+      problems(with("https://h/r.git", "{tokenEnv: GIT-TOKEN}")) ==
+      V{R"(windlass.yaml: repository.credentials.tokenEnv: "GIT-TOKEN" is not a valid environment variable name (letters, digits and '_', not starting with a digit))"});
+  CHECK(problems(with("https:///r.git", "{}")) ==
+        V{R"(windlass.yaml: repository.url: "https:///r.git": no host)"});
+  CHECK(problems(with("https://h", "{}")) ==
+        V{R"(windlass.yaml: repository.url: "https://h": no repository path after the host)"});
+  CHECK(
+      problems(with("file://srv/r.git", "{}")) ==
+      V{R"(windlass.yaml: repository.url: "file://srv/r.git": a file:// URL needs an absolute path (file:///path))"});
+  CHECK(problems(with("ssh://h/r.git", "[a]")) ==
+        V{"windlass.yaml: repository.credentials: must be a map, not a list"});
+  // Valid combinations.
+  AgentConfig basic =
+      parseOk(with("https://h/r.git", "{usernameEnv: GIT_USER, passwordFile: /p, caFile: /ca}"));
+  CHECK(basic.repository.credentials.usernameEnv == "GIT_USER");
+  CHECK(basic.repository.credentials.passwordFile == "/p");
+  AgentConfig ssh = parseOk(with("ssh://git@h:22/r.git", "{sshKeyFile: /k, knownHostsFile: /kh}"));
+  CHECK(ssh.repository.credentials.sshKeyFile == "/k");
+  CHECK(ssh.repository.credentials.knownHostsFile == "/kh");
+}
+
+// A fresh folder under /tmp, removed at the end of the test.
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/windlass-config-test-XXXXXX";
+    const char* made = ::mkdtemp(pattern);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path + "/" + name) << text;
+  }
+  std::string path;
+};
+
+TEST_CASE("files, environment variables and time zones are checked when asked") {
+  TempDir dir;
+  dir.write("token", "secret\n");
+  std::filesystem::create_directory(dir.path + "/kube");
+  ConfigOptions options;
+  options.home = dir.path;
+  options.zoneinfoDir = dir.path + "/zoneinfo";
+  std::filesystem::create_directories(options.zoneinfoDir + "/Europe");
+  std::ofstream(options.zoneinfoDir + "/Europe/Berlin") << "TZif";
+  ::unsetenv("WINDLASS_CONFIG_TEST_UNSET");
+  ::setenv("WINDLASS_CONFIG_TEST_USER", "bot", 1);
+
+  std::string text =
+      "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+      "repository:\n  url: https://h/r.git\n"
+      "  credentials: {tokenFile: " +
+      dir.path +
+      "/token, caFile: /etc/x}\n"
+      "cluster: {kubeconfig: ~/kube}\n"
+      "environments:\n"
+      "- name: dev\n"
+      "  syncWindows:\n"
+      "  - {kind: deny, schedule: '* * * * *', duration: 1h, timeZone: Europe/Berlin}\n"
+      "  - {kind: deny, schedule: '* * * * *', duration: 1h, timeZone: Mars/Olympus}\n";
+  std::vector<std::string> expected = {
+      "windlass.yaml: repository.credentials.caFile: /etc/x: no such file",
+      "windlass.yaml: cluster.kubeconfig: " + dir.path + "/kube: is a directory, not a file",
+      R"(windlass.yaml: environments[0].syncWindows[1].timeZone: "Mars/Olympus" is not a known time zone)",
+  };
+  CHECK(problems(text, options) == expected);
+
+  std::string envText =
+      "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+      "repository:\n  url: https://h/r.git\n"
+      "  credentials: {usernameEnv: WINDLASS_CONFIG_TEST_USER, "
+      "passwordEnv: WINDLASS_CONFIG_TEST_UNSET}\n"
+      "environments: [{name: dev}]\n";
+  CHECK(problems(envText, options) ==
+        std::vector<std::string>{"windlass.yaml: repository.credentials.passwordEnv: "
+                                 "WINDLASS_CONFIG_TEST_UNSET is not set"});
+  ::setenv("WINDLASS_CONFIG_TEST_UNSET", "pw", 1);
+  CHECK(parseOk(envText, options).repository.credentials.passwordEnv ==
+        "WINDLASS_CONFIG_TEST_UNSET");
+  ::unsetenv("WINDLASS_CONFIG_TEST_UNSET");
+  // Turned off, nothing on the host is looked at.
+  ConfigOptions off = options;
+  off.checkFiles = false;
+  off.checkEnvironment = false;
+  CHECK(parseOk(text, off).cluster.kubeconfig == dir.path + "/kube");
+  CHECK(parseOk(envText, off).repository.credentials.passwordEnv == "WINDLASS_CONFIG_TEST_UNSET");
+}
+
+TEST_CASE("loadConfig resolves relative paths against the file's folder") {
+  TempDir dir;
+  dir.write("token", "t");
+  std::filesystem::create_directory(dir.path + "/repo");
+  dir.write("windlass.yaml",
+            "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+            "repository: {url: ./repo, credentials: {tokenFile: token}}\n"
+            "stateDir: state\nenvironments: [{name: dev}]\n");
+  // A token over a local path is not allowed; check the message names the file as given.
+  auto bad = loadConfig(dir.path + "/windlass.yaml");
+  REQUIRE(!bad);
+  CHECK(bad.error().message() == dir.path +
+                                     "/windlass.yaml: repository.credentials.tokenFile: needs an "
+                                     "https:// URL, not local");
+  dir.write("windlass.yaml",
+            "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+            "repository: {url: ./repo}\nstateDir: state\nenvironments: [{name: dev}]\n");
+  auto good = loadConfig(dir.path + "/windlass.yaml");
+  REQUIRE_MESSAGE(good, good.error().message());
+  CHECK(good->repository.url == dir.path + "/./repo");
+  CHECK(good->repository.scheme == UrlScheme::kLocal);
+  CHECK(good->stateDir == dir.path + "/state");
+  auto missing = loadConfig(dir.path + "/nope.yaml");
+  REQUIRE(!missing);
+  CHECK(missing.error().code() == Code::kNotFound);
+  CHECK(missing.error().message() ==
+        dir.path + "/nope.yaml: cannot read the config: No such file or directory");
+}
+
+TEST_CASE("Go durations") {
+  struct Case {
+    const char* text;
+    int64_t ns;
+  };
+  for (Case c :
+       {Case{"0", 0}, Case{"30s", 30000000000}, Case{"1m", 60000000000},
+        Case{"1h30m", 5400000000000}, Case{"60h", 216000000000000}, Case{"1.5h", 5400000000000},
+        Case{".5s", 500000000}, Case{"1.s", 1000000000}, Case{"-2m", -120000000000},
+        Case{"+5s", 5000000000}, Case{"300ms", 300000000}, Case{"1us", 1000},
+        Case{"1\xC2\xB5s", 1000}, Case{"7ns", 7}, Case{"1h1m1s1ms1us1ns", 3661001001001},
+        Case{"0.000000001s", 1}, Case{"2562047h47m16.854775807s", INT64_MAX},
+        Case{"-2562047h47m16.854775808s", INT64_MIN}}) {
+    CAPTURE(c.text);
+    auto d = parseDuration(c.text);
+    REQUIRE_MESSAGE(d, d.error().message());
+    CHECK(d->count() == c.ns);
+  }
+  struct Bad {
+    const char* text;
+    const char* message;
+  };
+  for (Bad b :
+       {Bad{"", R"(invalid duration "": empty)"}, Bad{"-", R"(invalid duration "-": empty)"},
+        Bad{"1", R"(invalid duration "1": missing unit (use h, m, s, ms, us or ns))"},
+        Bad{"1d", R"(invalid duration "1d": unknown unit "d" (use h, m, s, ms, us or ns))"},
+        Bad{"1 m", R"(invalid duration "1 m": unknown unit " m" (use h, m, s, ms, us or ns))"},
+        Bad{".s", R"(invalid duration ".s": expected a number)"},
+        Bad{"h", R"(invalid duration "h": expected a number)"},
+        Bad{"1m30", R"(invalid duration "1m30": missing unit (use h, m, s, ms, us or ns))"},
+        Bad{"2562048h", R"(invalid duration "2562048h": too large)"},
+        Bad{"2562047h47m16.854775808s",
+            R"(invalid duration "2562047h47m16.854775808s": too large)"},
+        Bad{"99999999999999999999s", R"(invalid duration "99999999999999999999s": too large)"}}) {
+    CAPTURE(b.text);
+    auto d = parseDuration(b.text);
+    REQUIRE(!d);
+    CHECK(d.error().code() == Code::kInvalidArgument);
+    CHECK(d.error().message() == b.message);
+  }
+}
+
+TEST_CASE("formatDuration prints as Go does and reads back") {
+  struct Case {
+    int64_t ns;
+    const char* text;
+  };
+  for (Case c :
+       {Case{0, "0s"}, Case{30000000000, "30s"}, Case{60000000000, "1m0s"},
+        Case{5400000000000, "1h30m0s"}, Case{216000000000000, "60h0m0s"}, Case{1500000000, "1.5s"},
+        Case{500000000, "500ms"}, Case{1500000, "1.5ms"}, Case{1000, "1us"}, Case{7, "7ns"},
+        Case{-90000000000, "-1m30s"}, Case{3601000000001, "1h0m1.000000001s"}}) {
+    CAPTURE(c.text);
+    CHECK(formatDuration(Duration(c.ns)) == c.text);
+    auto back = parseDuration(c.text);
+    REQUIRE(back);
+    CHECK(back->count() == c.ns);
+  }
+}
+
+TEST_CASE("cron schedules") {
+  auto cron = [](const char* text) {
+    auto c = parseCron(text);
+    REQUIRE_MESSAGE(c, c.error().message());
+    return *c;
+  };
+  // Friday 22:00.
+  CronSchedule friday = cron("0 22 * * 5");
+  CHECK(friday.matches(0, 22, 15, 3, 5));
+  CHECK(!friday.matches(1, 22, 15, 3, 5));
+  CHECK(!friday.matches(0, 21, 15, 3, 5));
+  CHECK(!friday.matches(0, 22, 15, 3, 4));
+  CHECK(friday.minutes.count() == 1);
+  CHECK(!friday.daysOfMonthRestricted);
+  CHECK(friday.daysOfWeekRestricted);
+
+  // Lists, ranges, steps and names.
+  CronSchedule busy = cron("*/15 9-17/4 * jan,JUL-aug mon-fri");
+  CHECK(busy.minutes.count() == 4);
+  CHECK(busy.minutes.test(45));
+  CHECK(busy.hours.test(9));
+  CHECK(busy.hours.test(13));
+  CHECK(busy.hours.test(17));
+  CHECK(busy.hours.count() == 3);
+  CHECK(busy.months.test(1));
+  CHECK(busy.months.test(7));
+  CHECK(busy.months.test(8));
+  CHECK(busy.months.count() == 3);
+  CHECK(busy.daysOfWeek.count() == 5);
+  CHECK(!busy.daysOfWeek.test(0));
+
+  // 7 is Sunday; a/n runs to the end of the range.
+  CronSchedule sunday = cron("0 0 * * 7");
+  CHECK(sunday.daysOfWeek.test(0));
+  CHECK(sunday.daysOfWeek.count() == 1);
+  CHECK(cron("10/20 * * * *").minutes.count() == 3);  // 10, 30, 50
+
+  // Both day fields restricted: either matches. One restricted: it alone decides.
+  CronSchedule either = cron("0 0 1 * 1");
+  CHECK(either.matches(0, 0, 1, 6, 3));  // the 1st, a Wednesday
+  CHECK(either.matches(0, 0, 9, 6, 1));  // a Monday, the 9th
+  CHECK(!either.matches(0, 0, 9, 6, 3));
+  CronSchedule first = cron("0 0 1 * ?");
+  CHECK(first.matches(0, 0, 1, 6, 3));
+  CHECK(!first.matches(0, 0, 2, 6, 1));
+  CHECK(!first.matches(60, 0, 1, 6, 3));  // out of range never matches
+
+  CHECK(cron("@hourly") == cron("0 * * * *"));
+  CHECK(cron("@weekly") == cron("0 0 * * sun"));
+  CHECK(cron("@yearly") == cron("0 0 1 jan *"));
+
+  struct Bad {
+    const char* text;
+    const char* message;
+  };
+  for (
+      Bad b : {
+          Bad{"0 24 * * *", R"(invalid schedule "0 24 * * *": hour: 24 is out of range 0-23)"},
+          Bad{"60 * * * *", R"(invalid schedule "60 * * * *": minute: 60 is out of range 0-59)"},
+          Bad{"* * 0 * *", R"(invalid schedule "* * 0 * *": day-of-month: 0 is out of range 1-31)"},
+          Bad{"* * * 13 *", R"(invalid schedule "* * * 13 *": month: 13 is out of range 1-12)"},
+          Bad{"* * * * 8", R"(invalid schedule "* * * * 8": day-of-week: 8 is out of range 0-7)"},
+          Bad{"* * * foo *",
+              R"(invalid schedule "* * * foo *": month: "foo" is not a number or a name)"},
+          Bad{"x * * * *", R"(invalid schedule "x * * * *": minute: "x" is not a number)"},
+          Bad{"*/0 * * * *",
+              R"(invalid schedule "*/0 * * * *": minute: step must be positive in "*/0")"},
+          Bad{"*/x * * * *", R"(invalid schedule "*/x * * * *": minute: step "x" is not a number)"},
+          Bad{"5-2 * * * *", R"(invalid schedule "5-2 * * * *": minute: range "5-2" is backwards)"},
+          Bad{"1,,2 * * * *", R"(invalid schedule "1,,2 * * * *": minute: empty value)"},
+          Bad{"? * * * *",
+              R"(invalid schedule "? * * * *": minute: "?" is only allowed in the day fields)"},
+          Bad{"* * * * * *",
+              R"(invalid schedule "* * * * * *": expected 5 fields (minute hour day-of-month month day-of-week), found 6)"},
+          Bad{"",
+              R"(invalid schedule "": expected 5 fields (minute hour day-of-month month day-of-week), found 0)"},
+      }) {
+    CAPTURE(b.text);
+    auto c = parseCron(b.text);
+    REQUIRE(!c);
+    CHECK(c.error().code() == Code::kInvalidArgument);
+    CHECK(c.error().message() == b.message);
+  }
+}
+
+TEST_CASE("names") {
+  CHECK(std::string(schemeName(UrlScheme::kSsh)) == "ssh");
+  CHECK(std::string(schemeName(UrlScheme::kLocal)) == "local");
+  CHECK(std::string(revisionKindName(RevisionKind::kTag)) == "tag");
+  CHECK(std::string(windowKindName(SyncWindow::Kind::kDeny)) == "deny");
+}
+
+}  // namespace
+}  // namespace windlass::agent
