@@ -127,7 +127,10 @@ class DiskSource final : public FileSource {
 
   std::string describe(std::string_view path) const override {
     if (path.empty()) return root_;
-    return root_ == "/" ? "/" + std::string(path) : root_ + "/" + std::string(path);
+    std::string out = root_;
+    if (out != "/") out += '/';
+    out += path;
+    return out;
   }
 
  private:
