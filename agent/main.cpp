@@ -9,9 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/config.h"
+#include "agent/reconciler.h"
 #include "core/file_source.h"
 #include "core/json.h"
 #include "overlays/render.h"
+#include "reconcile/history.h"
 
 namespace windlass::agent {
 namespace {
@@ -23,13 +26,26 @@ constexpr const char* kUsage = R"(windlass: a GitOps pull-agent with a Kustomize
 Usage:
   windlass render DIR [-o yaml|json] [--load-restrictor=LoadRestrictionsRootOnly|LoadRestrictionsNone]
       Print what `kustomize build DIR` (Kustomize v5.5) prints.
+  windlass diff [--config F] --env E
+      Plan a sync of environment E and print a diff per object and a summary.
+      Exit 0: no difference, 1: differences, 2: error.
+  windlass sync [--config F] --env E [--dry-run] [--revision REV] [--prune] [--allow-mass-prune]
+      Apply environment E: server-side apply of what changed, prune, health wait;
+      recorded in the history. --dry-run plans and prints without writing.
+  windlass history [--config F] [--env E] [-o json]
+      Print the sync history.
+  windlass history verify [--config F]
+      Check the hash chain of every environment's history.
   windlass version
       Print the version.
   windlass --help
       Print this help.
 
-Exit status: 0 on success, 2 on a usage error, 1 when rendering fails (the
-message on stderr names the file and field).
+--config defaults to windlass.yaml in the current folder.
+
+Exit status: 0 on success, 2 on a usage error, 1 when the command fails (the
+message on stderr names the file, object and field); diff exits 1 on
+differences and 2 on errors.
 )";
 
 int usageError(const std::string& msg) {
@@ -114,6 +130,150 @@ int render(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Options shared by the cluster commands.
+struct CommonArgs {
+  std::string config = "windlass.yaml";
+  std::string env;
+  std::string output = "text";
+  bool dryRun = false, prune = false, allowMassPrune = false, verify = false;
+  std::string revision;
+};
+
+int parseCommon(const std::vector<std::string>& args, CommonArgs& out, std::string& error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& into) {
+      size_t eq = a.find('=');
+      if (eq != std::string::npos) {
+        into = a.substr(eq + 1);
+        return true;
+      }
+      if (i + 1 == args.size()) return false;
+      into = args[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--config" || a.rfind("--config=", 0) == 0) ok = value(out.config);
+    else if (a == "--env" || a.rfind("--env=", 0) == 0) ok = value(out.env);
+    else if (a == "--revision" || a.rfind("--revision=", 0) == 0) ok = value(out.revision);
+    else if (a == "-o" || a == "--output" || a.rfind("--output=", 0) == 0) ok = value(out.output);
+    else if (a == "--dry-run") out.dryRun = true;
+    else if (a == "--prune") out.prune = true;
+    else if (a == "--allow-mass-prune") out.allowMassPrune = true;
+    else if (a == "verify") out.verify = true;
+    else {
+      error = "unknown argument " + a;
+      return 2;
+    }
+    if (!ok) {
+      error = a + " needs a value";
+      return 2;
+    }
+  }
+  return 0;
+}
+
+// Loads the config and finds --env; prints the problem and returns false on error.
+bool loadFor(const CommonArgs& args, bool needEnv, AgentConfig& config, const Environment** env) {
+  auto loaded = loadConfig(args.config);
+  if (!loaded) {
+    std::fprintf(stderr, "windlass: %s\n", loaded.error().message().c_str());
+    return false;
+  }
+  config = std::move(*loaded);
+  if (!needEnv && args.env.empty()) return true;
+  if (args.env.empty()) {
+    std::fprintf(stderr, "windlass: --env is required\n");
+    return false;
+  }
+  *env = findEnvironment(config, args.env);
+  if (*env == nullptr) {
+    std::fprintf(stderr, "windlass: %s: no environment named \"%s\"\n", args.config.c_str(),
+                 args.env.c_str());
+    return false;
+  }
+  return true;
+}
+
+int diffOrSync(const std::vector<std::string>& argv, bool diff) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  AgentConfig config;
+  const Environment* env = nullptr;
+  if (!loadFor(args, true, config, &env)) return 2;
+  SyncRequest req;
+  req.planOnly = diff || args.dryRun;
+  req.revision = args.revision;
+  req.forcePrune = args.prune;
+  req.allowMassPrune = args.allowMassPrune;
+  SyncReport report = reconcileEnvironment(config, *env, req);
+  std::fputs(report.planText.c_str(), stdout);
+  if (!report.status.ok()) {
+    std::fprintf(stderr, "windlass: %s: %s: %s\n", env->name.c_str(),
+                 report.recorded ? reconcile::reasonName(report.record.reason) : "failed",
+                 report.status.message().c_str());
+    return 2;
+  }
+  if (!req.planOnly) {
+    std::printf("sync of %s at %s: %s\n", env->name.c_str(), report.record.revision.commit.c_str(),
+                reconcile::reasonName(report.record.reason));
+  }
+  if (diff) return report.changes ? 1 : 0;
+  return 0;
+}
+
+int history(const std::vector<std::string>& argv) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (args.output != "text" && args.output != "json") return usageError("-o must be json");
+  AgentConfig config;
+  const Environment* env = nullptr;
+  if (!loadFor(args, false, config, &env)) return 2;
+  reconcile::HistoryStore store(config.stateDir);
+  std::vector<std::string> envs;
+  if (env != nullptr) {
+    envs.push_back(env->name);
+  } else {
+    for (const Environment& e : config.environments) envs.push_back(e.name);
+  }
+  int status = 0;
+  for (const std::string& name : envs) {
+    if (args.verify) {
+      Status st = store.verify(name);
+      if (st.ok()) {
+        std::printf("%s: history verified\n", name.c_str());
+      } else {
+        std::printf("%s: %s\n", name.c_str(), st.message().c_str());
+        status = 1;
+      }
+      continue;
+    }
+    auto records = store.load(name);
+    if (!records) {
+      std::fprintf(stderr, "windlass: %s\n", records.error().message().c_str());
+      return 1;
+    }
+    for (const reconcile::SyncRecord& r : *records) {
+      if (args.output == "json") {
+        std::printf("%s\n", reconcile::serializeRecord(r).c_str());
+        continue;
+      }
+      size_t changed = 0;
+      for (const auto& o : r.objects) {
+        if (o.action != reconcile::ObjectAction::kUnchanged) ++changed;
+      }
+      std::printf("%s  %-8s #%llu %-9s %-12s %.12s %zu changed, health %s: %s\n", r.time.c_str(),
+                  r.environment.c_str(), static_cast<unsigned long long>(r.sequence),
+                  reconcile::triggerName(r.trigger), reconcile::reasonName(r.reason),
+                  r.revision.commit.c_str(), changed, reconcile::healthName(r.health.status),
+                  r.message.c_str());
+    }
+  }
+  return status;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
@@ -131,6 +291,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cmd == "render" || cmd == "build") return render(args);
+  if (cmd == "diff") return diffOrSync(args, true);
+  if (cmd == "sync") return diffOrSync(args, false);
+  if (cmd == "history") return history(args);
   return usageError("unknown command \"" + cmd + "\"");
 }
 

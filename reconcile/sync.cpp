@@ -1,0 +1,533 @@
+#include "reconcile/sync.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "overlays/resource.h"
+#include "overlays/yaml.h"
+#include "reconcile/health.h"
+#include "reconcile/inventory.h"
+#include "reconcile/plan.h"
+
+namespace windlass::reconcile {
+
+using overlays::findMember;
+using overlays::makeString;
+using overlays::metadataField;
+using overlays::stringField;
+
+namespace {
+
+Gvk gvkOf(const JsonValue& obj) {
+  return Gvk::fromApiVersion(stringField(obj, "apiVersion"), stringField(obj, "kind"));
+}
+
+std::string subjectOf(const JsonValue& obj) {
+  return objectSubject(gvkOf(obj), metadataField(obj, "namespace"), metadataField(obj, "name"));
+}
+
+// "group|kind|namespace|name": identity across API versions.
+std::string identity(const JsonValue& obj) {
+  Gvk g = gvkOf(obj);
+  return g.group + "|" + g.kind + "|" + std::string(metadataField(obj, "namespace")) + "|" +
+         std::string(metadataField(obj, "name"));
+}
+
+std::string yamlOf(const JsonValue& obj, JsonAllocator& alloc) {
+  JsonValue copy(obj, alloc);
+  stripServerFields(copy);
+  maskSecrets(copy);
+  std::string out;
+  overlays::emitYaml(copy, out);
+  return out;
+}
+
+ObjectRecord recordOf(const JsonValue& obj, ObjectAction action, std::string error = {}) {
+  Gvk g = gvkOf(obj);
+  ObjectRecord r;
+  r.group = g.group;
+  r.version = g.version;
+  r.kind = g.kind;
+  r.ns = metadataField(obj, "namespace");
+  r.name = metadataField(obj, "name");
+  r.action = action;
+  r.error = std::move(error);
+  return r;
+}
+
+// A CustomResourceDefinition in the render that defines `gvk`, or nullptr.
+const JsonValue* crdFor(const std::vector<JsonValue>& rendered, const Gvk& gvk) {
+  for (const JsonValue& o : rendered) {
+    if (stringField(o, "kind") != "CustomResourceDefinition") continue;
+    const JsonValue* spec = findMember(o, "spec");
+    const JsonValue* names = spec ? findMember(*spec, "names") : nullptr;
+    if (spec && names && stringField(*spec, "group") == gvk.group &&
+        stringField(*names, "kind") == gvk.kind) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+HealthStatus toHealthStatus(Health h) {
+  switch (h) {
+    case Health::kCurrent: return HealthStatus::kHealthy;
+    case Health::kInProgress:
+    case Health::kTerminating: return HealthStatus::kProgressing;
+    case Health::kFailed: return HealthStatus::kDegraded;
+    case Health::kUnknown: return HealthStatus::kUnknown;
+  }
+  return HealthStatus::kUnknown;
+}
+
+}  // namespace
+
+bool Plan::changes() const {
+  if (createNamespace || !parentCurrent) return true;
+  for (const PlannedObject& o : objects) {
+    if (o.action != ObjectAction::kUnchanged) return true;
+  }
+  return std::any_of(stale.begin(), stale.end(), [](const StaleObject& s) { return !s.pruneDisabled; });
+}
+
+Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
+                      JsonAllocator& alloc) {
+  Plan plan;
+  plan.targetNamespace = options.targetNamespace;
+  if (plan.targetNamespace.empty()) plan.targetNamespace = kube.defaultNamespace();
+  if (plan.targetNamespace.empty()) plan.targetNamespace = "default";
+  plan.inventoryName = "windlass-" + options.environment;
+  plan.applySetId = applySetId(plan.inventoryName, plan.targetNamespace, "Secret", "");
+
+  auto ns = kube.get(Gvk{"", "v1", "Namespace"}, "", plan.targetNamespace, alloc);
+  if (!ns && ns.error().code() != Code::kNotFound) return ns.error();
+  plan.createNamespace = !ns;
+  std::set<std::string> newNamespaces;
+  if (plan.createNamespace) newNamespaces.insert(plan.targetNamespace);
+  for (const JsonValue& o : rendered) {
+    if (stringField(o, "kind") == "Namespace") newNamespaces.insert(std::string(metadataField(o, "name")));
+  }
+
+  // Namespaces, labels and the requests that read and dry-run each object.
+  std::vector<Request> gets, dryRuns;
+  std::vector<bool> deferredKind(rendered.size(), false);
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    JsonValue& o = rendered[i];
+    Gvk gvk = gvkOf(o);
+    bool namespaced = true;
+    auto info = kube.resolve(gvk);
+    if (info) {
+      namespaced = info->namespaced;
+    } else if (const JsonValue* crd = crdFor(rendered, gvk); crd != nullptr &&
+                                                              info.error().code() == Code::kNotFound) {
+      deferredKind[i] = true;
+      namespaced = stringField(*findMember(*crd, "spec"), "scope") != "Cluster";
+    } else {
+      return info.error();
+    }
+    JsonValue& md = overlays::ensureObject(o, "metadata", alloc);
+    if (namespaced && metadataField(o, "namespace").empty()) {
+      overlays::setMember(md, "namespace", makeString(plan.targetNamespace, alloc), alloc);
+    }
+    if (!namespaced) md.RemoveMember("namespace");
+    labelMember(o, plan.applySetId, alloc);
+    std::string subject = subjectOf(o);
+    if (deferredKind[i]) {
+      gets.push_back({});
+      dryRuns.push_back({});
+      continue;
+    }
+    auto path = kube.resourcePath(gvk, metadataField(o, "namespace"), metadataField(o, "name"));
+    if (!path) return path.error();
+    Request get;
+    get.path = *path;
+    get.subject = subject;
+    get.verb = "get";
+    gets.push_back(std::move(get));
+    ApplyOptions dry;
+    dry.dryRun = true;
+    auto req = kube.applyRequest(o, dry);
+    if (!req) return req.error();
+    dryRuns.push_back(std::move(*req));
+  }
+  auto send = [&](const std::vector<Request>& reqs) {
+    std::vector<Request> real;
+    std::vector<size_t> index;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      if (!reqs[i].path.empty()) {
+        real.push_back(reqs[i]);
+        index.push_back(i);
+      }
+    }
+    std::vector<Result<Response>> got = kube.sendBatch(real);
+    std::vector<std::optional<Result<Response>>> out(reqs.size());
+    for (size_t k = 0; k < index.size(); ++k) out[index[k]] = std::move(got[k]);
+    return out;
+  };
+  auto liveResponses = send(gets);
+  auto dryResponses = send(dryRuns);
+
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    PlannedObject p;
+    p.subject = subjectOf(rendered[i]);
+    p.live.SetNull();
+    if (deferredKind[i]) {
+      p.deferred = true;
+      p.action = ObjectAction::kCreate;
+      p.desired = std::move(rendered[i]);
+      plan.objects.push_back(std::move(p));
+      continue;
+    }
+    const auto& live = *liveResponses[i];
+    if (!live) return live.error();
+    Status liveStatus = statusFromHttp(live->httpStatus, live->body, p.subject, "get");
+    if (liveStatus.ok()) {
+      auto v = parseJsonBody(live->body, alloc, p.subject);
+      if (!v) return v.error();
+      p.live = std::move(*v);
+    } else if (liveStatus.code() != Code::kNotFound) {
+      return liveStatus;
+    }
+    const auto& dry = *dryResponses[i];
+    if (!dry) return dry.error();
+    Status dryStatus = statusFromHttp(dry->httpStatus, dry->body, p.subject, "patch");
+    std::string_view objNs = metadataField(rendered[i], "namespace");
+    if (!dryStatus.ok()) {
+      if (dryStatus.code() == Code::kNotFound && !objNs.empty() &&
+          newNamespaces.count(std::string(objNs)) > 0) {
+        p.deferred = true;  // its namespace is created by this sync
+        p.action = ObjectAction::kCreate;
+        p.desired = std::move(rendered[i]);
+        plan.objects.push_back(std::move(p));
+        continue;
+      }
+      if (dryStatus.code() == Code::kPermissionDenied || dryStatus.code() == Code::kUnauthenticated ||
+          dryStatus.code() == Code::kUnavailable) {
+        return dryStatus;
+      }
+      failures.push_back(dryStatus.message());
+      continue;
+    }
+    auto dryObj = parseJsonBody(dry->body, alloc, p.subject);
+    if (!dryObj) return dryObj.error();
+    p.action = classify(p.live.IsNull() ? nullptr : &p.live, *dryObj, alloc);
+    if (p.action != ObjectAction::kUnchanged) {
+      p.diff = unifiedDiff(p.live.IsNull() ? std::string() : yamlOf(p.live, alloc),
+                           yamlOf(*dryObj, alloc), "live " + p.subject, "desired " + p.subject);
+    }
+    p.desired = std::move(rendered[i]);
+    plan.objects.push_back(std::move(p));
+  }
+  if (!failures.empty()) {
+    std::string msg = "dry run failed for " + std::to_string(failures.size()) +
+                      " object(s); nothing was applied:";
+    for (const std::string& f : failures) msg += "\n  " + f;
+    return Status::invalidArgument(msg);
+  }
+
+  // The inventory: members labelled with our ApplySet id, of the kinds the parent lists.
+  auto parent = kube.get(Gvk{"", "v1", "Secret"}, plan.targetNamespace, plan.inventoryName, alloc);
+  if (!parent && parent.error().code() != Code::kNotFound) return parent.error();
+  if (parent) {
+    const JsonValue* md = findMember(*parent, "metadata");
+    const JsonValue* ann = md ? findMember(*md, "annotations") : nullptr;
+    std::string kinds(ann ? stringField(*ann, kApplySetGroupKindsAnnotation) : "");
+    std::set<std::string> desiredIds;
+    for (const PlannedObject& p : plan.objects) desiredIds.insert(identity(p.desired));
+    std::vector<ResourceInfo> known = kube.knownResources();
+    size_t pos = 0;
+    while (pos < kinds.size()) {
+      size_t comma = kinds.find(',', pos);
+      if (comma == std::string::npos) comma = kinds.size();
+      std::string gk = kinds.substr(pos, comma - pos);
+      pos = comma + 1;
+      size_t dot = gk.find('.');
+      std::string kind = gk.substr(0, dot), group = dot == std::string::npos ? "" : gk.substr(dot + 1);
+      auto info = std::find_if(known.begin(), known.end(), [&](const ResourceInfo& r) {
+        return r.gvk.kind == kind && r.gvk.group == group;
+      });
+      if (info == known.end()) continue;  // the kind is gone (its CRD was deleted)
+      ListOptions lo;
+      lo.labelSelector = std::string(kApplySetPartOfLabel) + "=" + plan.applySetId;
+      auto members = kube.list(info->gvk, "", alloc, lo);
+      if (!members) return members.error();
+      for (JsonValue& m : *members) {
+        ++plan.inventorySize;
+        if (desiredIds.count(identity(m)) > 0) continue;
+        StaleObject s;
+        s.subject = subjectOf(m);
+        s.pruneDisabled = pruneDisabled(m);
+        s.live = std::move(m);
+        plan.stale.push_back(std::move(s));
+      }
+    }
+    // The parent is current when it lists exactly the kinds it will list after this sync.
+    std::set<std::string> want;
+    for (const PlannedObject& p : plan.objects) want.insert(groupKind(p.desired));
+    for (const StaleObject& s : plan.stale) {
+      if (s.pruneDisabled || !options.prune) want.insert(groupKind(s.live));
+    }
+    std::string wantText;
+    for (const std::string& k : want) wantText += (wantText.empty() ? "" : ",") + k;
+    plan.parentCurrent = kinds == wantText;
+  }
+  return plan;
+}
+
+std::string formatPlan(const Plan& plan) {
+  std::string out;
+  size_t create = 0, update = 0, unchanged = 0, remove = 0, kept = 0;
+  if (plan.createNamespace) out += "+ Namespace " + plan.targetNamespace + " (created)\n";
+  for (const PlannedObject& p : plan.objects) {
+    switch (p.action) {
+      case ObjectAction::kCreate: ++create; break;
+      case ObjectAction::kUpdate: ++update; break;
+      default: ++unchanged; continue;
+    }
+    if (p.deferred) {
+      out += "+ " + p.subject + " (created after its CustomResourceDefinition or namespace)\n";
+    } else {
+      out += p.diff;
+    }
+  }
+  for (const StaleObject& s : plan.stale) {
+    if (s.pruneDisabled) {
+      ++kept;
+      out += "  " + s.subject + " is no longer rendered, but prune is disabled for it\n";
+    } else {
+      ++remove;
+      out += "- " + s.subject + " (to delete)\n";
+    }
+  }
+  out += std::to_string(create) + " to create, " + std::to_string(update) + " to update, " +
+         std::to_string(unchanged) + " unchanged, " + std::to_string(remove) + " to delete";
+  if (kept > 0) out += ", " + std::to_string(kept) + " kept (prune disabled)";
+  out += "\n";
+  return out;
+}
+
+namespace {
+
+class Executor {
+ public:
+  Executor(KubeClient& kube, Plan& plan, const SyncOptions& options, JsonAllocator& alloc)
+      : kube_(kube), plan_(plan), options_(options), alloc_(alloc) {}
+
+  SyncOutcome run() {
+    if (!plan_.changes()) {
+      // Steady state: nothing to write; only the health is read.
+      for (const PlannedObject& p : plan_.objects) {
+        out_.objects.push_back(recordOf(p.desired, ObjectAction::kUnchanged));
+        done_.insert(&p);
+      }
+      if (options_.healthTimeout.count() > 0) {
+        if (Status st = waitHealthy(); !st.ok()) return fail(Reason::kHealthFailed, st);
+      }
+      out_.reason = Reason::kSucceeded;
+      return std::move(out_);
+    }
+    size_t stale = std::count_if(plan_.stale.begin(), plan_.stale.end(),
+                                 [](const StaleObject& s) { return !s.pruneDisabled; });
+    if (options_.prune) {
+      Status guard = checkMassPrune(stale, plan_.inventorySize, plan_.objects.size(),
+                                    options_.maxPruneShare, options_.allowMassPrune);
+      if (!guard.ok()) return fail(Reason::kPruneFailed, guard);
+    }
+    if (plan_.createNamespace) {
+      JsonValue ns(rapidjson::kObjectType);
+      ns.AddMember("apiVersion", "v1", alloc_);
+      ns.AddMember("kind", "Namespace", alloc_);
+      JsonValue& md = overlays::ensureObject(ns, "metadata", alloc_);
+      overlays::setMember(md, "name", makeString(plan_.targetNamespace, alloc_), alloc_);
+      auto created = kube_.apply(ns, alloc_);
+      if (!created) return fail(Reason::kApplyFailed, created.error());
+    }
+    // The parent first lists old and new kinds, so an interrupted sync can still prune.
+    std::vector<const JsonValue*> all;
+    for (const PlannedObject& p : plan_.objects) all.push_back(&p.desired);
+    for (const StaleObject& s : plan_.stale) all.push_back(&s.live);
+    if (!plan_.parentCurrent) {
+      if (Status st = writeParent(all); !st.ok()) return fail(Reason::kApplyFailed, st);
+    }
+    if (Status st = applyStages(); !st.ok()) return fail(Reason::kApplyFailed, st);
+    if (options_.prune) {
+      if (Status st = prune(); !st.ok()) return fail(Reason::kPruneFailed, st);
+    }
+    std::vector<const JsonValue*> kept;
+    for (const PlannedObject& p : plan_.objects) kept.push_back(&p.desired);
+    for (const StaleObject& s : plan_.stale) {
+      if (s.pruneDisabled || !options_.prune) kept.push_back(&s.live);
+    }
+    if (!plan_.parentCurrent) {
+      if (Status st = writeParent(kept); !st.ok()) return fail(Reason::kApplyFailed, st);
+    }
+    if (options_.healthTimeout.count() > 0) {
+      if (Status st = waitHealthy(); !st.ok()) return fail(Reason::kHealthFailed, st);
+    }
+    out_.reason = Reason::kSucceeded;
+    return std::move(out_);
+  }
+
+ private:
+  SyncOutcome fail(Reason reason, Status status) {
+    // Objects not reached keep their planned action with a note.
+    for (const PlannedObject& p : plan_.objects) {
+      if (done_.count(&p) == 0 && p.action != ObjectAction::kUnchanged) {
+        out_.objects.push_back(recordOf(p.desired, p.action, "not applied: the sync stopped earlier"));
+      }
+    }
+    out_.reason = reason;
+    out_.status = std::move(status);
+    return std::move(out_);
+  }
+
+  Status writeParent(const std::vector<const JsonValue*>& members) {
+    JsonValue parent = makeParent(plan_.inventoryName, plan_.targetNamespace, members, alloc_);
+    auto r = kube_.apply(parent, alloc_);
+    return r ? Status() : r.error().withContext("inventory " + plan_.inventoryName);
+  }
+
+  Status applyStages() {
+    std::vector<const JsonValue*> objs;
+    for (const PlannedObject& p : plan_.objects) objs.push_back(&p.desired);
+    for (const std::vector<size_t>& stage : reconcile::applyStages(objs)) {
+      std::vector<Request> reqs;
+      std::vector<PlannedObject*> which;
+      for (size_t i : stage) {
+        PlannedObject& p = plan_.objects[i];
+        if (p.action == ObjectAction::kUnchanged) {
+          out_.objects.push_back(recordOf(p.desired, ObjectAction::kUnchanged));
+          done_.insert(&p);
+          continue;
+        }
+        auto req = kube_.applyRequest(p.desired);
+        if (!req) {
+          // A deferred kind resolves once its CRD exists: refresh and retry once.
+          (void)kube_.refreshDiscovery();
+          req = kube_.applyRequest(p.desired);
+        }
+        if (!req) return req.error();
+        reqs.push_back(std::move(*req));
+        which.push_back(&p);
+      }
+      std::vector<Result<Response>> got = kube_.sendBatch(reqs);
+      Status first;
+      for (size_t k = 0; k < got.size(); ++k) {
+        PlannedObject& p = *which[k];
+        Status st = got[k] ? statusFromHttp(got[k]->httpStatus, got[k]->body, p.subject, "patch")
+                           : got[k].error();
+        out_.objects.push_back(recordOf(p.desired, p.action, st.ok() ? "" : st.message()));
+        done_.insert(&p);
+        if (!st.ok() && first.ok()) first = st;
+      }
+      if (!first.ok()) return first;
+      for (size_t i : stage) {
+        const JsonValue& o = plan_.objects[i].desired;
+        if (stringField(o, "kind") == "CustomResourceDefinition") {
+          WINDLASS_RETURN_IF_ERROR(waitEstablished(o));
+        }
+      }
+    }
+    return {};
+  }
+
+  Status waitEstablished(const JsonValue& crd) {
+    std::string name(metadataField(crd, "name"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (true) {
+      auto live = kube_.get(gvkOf(crd), "", name, alloc_);
+      if (live && assessHealth(*live).health == Health::kCurrent) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::deadlineExceeded("CustomResourceDefinition " + name +
+                                        " was not Established within 60s");
+      }
+      std::this_thread::sleep_for(options_.pollInterval);
+    }
+    return kube_.refreshDiscovery();
+  }
+
+  Status prune() {
+    std::vector<const JsonValue*> objs;
+    for (const StaleObject& s : plan_.stale) objs.push_back(&s.live);
+    std::vector<std::vector<size_t>> stages = reconcile::applyStages(objs);
+    Status first;
+    for (auto st = stages.rbegin(); st != stages.rend(); ++st) {
+      for (auto it = st->rbegin(); it != st->rend(); ++it) {
+        StaleObject& s = plan_.stale[*it];
+        if (s.pruneDisabled) {
+          out_.objects.push_back(recordOf(s.live, ObjectAction::kPruneSkipped));
+          continue;
+        }
+        Status r = kube_.remove(gvkOf(s.live), metadataField(s.live, "namespace"),
+                                metadataField(s.live, "name"));
+        if (r.code() == Code::kNotFound) r = Status();
+        out_.objects.push_back(recordOf(s.live, ObjectAction::kDelete, r.ok() ? "" : r.message()));
+        if (!r.ok() && first.ok()) first = r;
+      }
+    }
+    return first;
+  }
+
+  Status waitHealthy() {
+    auto deadline = std::chrono::steady_clock::now() + options_.healthTimeout;
+    while (true) {
+      std::vector<HealthResult> results;
+      out_.health.objects.clear();
+      for (const PlannedObject& p : plan_.objects) {
+        const JsonValue& o = p.desired;
+        auto live = kube_.get(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"), alloc_);
+        HealthResult h = live ? assessHealth(*live) : HealthResult{Health::kUnknown, live.error().message()};
+        Gvk g = gvkOf(o);
+        out_.health.objects.push_back(ObjectHealth{g.group, g.version, g.kind,
+                                                   std::string(metadataField(o, "namespace")),
+                                                   std::string(metadataField(o, "name")),
+                                                   toHealthStatus(h.health), h.message});
+        results.push_back(std::move(h));
+      }
+      Health all = aggregate(results);
+      out_.health.status = toHealthStatus(all);
+      if (all == Health::kCurrent) return {};
+      if (all == Health::kFailed) {
+        std::string msg = "Degraded:";
+        for (size_t i = 0; i < results.size(); ++i) {
+          if (results[i].health == Health::kFailed) {
+            msg += " " + plan_.objects[i].subject + ": " + results[i].message + ";";
+          }
+        }
+        msg.pop_back();
+        return Status::failedPrecondition(msg);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string msg = "health check timed out after " +
+                          std::to_string(options_.healthTimeout.count() / 1000) + "s:";
+        for (size_t i = 0; i < results.size(); ++i) {
+          if (results[i].health != Health::kCurrent) {
+            msg += " " + plan_.objects[i].subject + ": " + results[i].message + ";";
+          }
+        }
+        msg.pop_back();
+        return Status::deadlineExceeded(msg);
+      }
+      std::this_thread::sleep_for(options_.pollInterval);
+    }
+  }
+
+  KubeClient& kube_;
+  Plan& plan_;
+  const SyncOptions& options_;
+  JsonAllocator& alloc_;
+  SyncOutcome out_;
+  std::set<const PlannedObject*> done_;
+};
+
+}  // namespace
+
+SyncOutcome executePlan(KubeClient& kube, Plan& plan, const SyncOptions& options,
+                        JsonAllocator& alloc) {
+  return Executor(kube, plan, options, alloc).run();
+}
+
+}  // namespace windlass::reconcile

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# sync_test.sh: `windlass diff` and `windlass sync` end to end against the real
+# harness (kube-apiserver + KWOK, Git over HTTPS). Needs the harness's exports
+# in the environment (tests/harness/up ENVFILE; source it) and the windlass
+# binary as $1. Fails, never skips, when a piece is missing. Ends with
+# "N passed, M failed".
+set -uo pipefail
+WINDLASS=$(realpath "${1:?usage: sync_test.sh WINDLASS}")
+for v in KUBECONFIG WINDLASS_TEST_RESTRICTED_KUBECONFIG WINDLASS_TEST_GIT_ROOT WINDLASS_TEST_GIT_HTTPS_URL \
+         WINDLASS_TEST_GIT_TOKEN WINDLASS_TEST_GIT_CA WINDLASS_TEST_AUDIT_LOG WINDLASS_TEST_KUBECTL; do
+  [[ -n ${!v:-} ]] || { echo "sync_test: $v is not set: start the harness (tests/harness/up) and source its env file"; echo "0 passed, 1 failed"; exit 1; }
+done
+K="$WINDLASS_TEST_KUBECTL --kubeconfig $KUBECONFIG"
+passed=0 failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/windlass-sync.XXXXXX")
+id=$(basename "$W" | tr 'A-Z.' 'a-z-' | tail -c 7)
+NS="wl-sync-$id"
+REPO="sync-$id"
+trap '$K delete namespace "$NS" --wait=false >/dev/null 2>&1; rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"' EXIT
+
+git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
+git -C "$WINDLASS_TEST_GIT_ROOT/$REPO.git" config http.receivepack true
+git clone -q "$WINDLASS_TEST_GIT_ROOT/$REPO.git" "$W/work" 2>/dev/null
+cd "$W/work"
+git config user.name "Ada Author"; git config user.email ada@example.com
+mkdir -p app
+cat > app/kustomization.yaml <<'YAML'
+resources: [config.yaml, web.yaml, service.yaml]
+YAML
+cat > app/config.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {level: info}
+YAML
+cat > app/web.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "example.com/web:1.0"}]
+YAML
+cat > app/service.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+YAML
+commit() { git add -A && git commit -qm "$1" && git push -q origin HEAD:main 2>/dev/null; }
+commit "first release"
+
+printf '%s\n' "$WINDLASS_TEST_GIT_TOKEN" > "$W/token"
+printf '%s\n' "${WINDLASS_TEST_GIT_USER:-git}" > "$W/user"
+write_config() {  # KUBECONFIG-PATH
+  cat > "$W/windlass.yaml" <<YAML
+apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repository:
+  url: $WINDLASS_TEST_GIT_HTTPS_URL/$REPO.git
+  credentials: {usernameFile: $W/user, passwordFile: $W/token, caFile: $WINDLASS_TEST_GIT_CA}
+cluster: {kubeconfig: $1}
+stateDir: $W/state
+environments:
+- name: dev
+  branch: main
+  path: app
+  namespace: $NS
+  healthTimeout: 60s
+YAML
+}
+write_config "$KUBECONFIG"
+wl() { "$WINDLASS" "$@" --config "$W/windlass.yaml"; }
+
+# Writes (not dry runs) our user made in the namespace or to it, since line $1 of the audit log.
+writes_since() {
+  python3 - "$WINDLASS_TEST_AUDIT_LOG" "$1" "$NS" <<'PY'
+import json, sys
+log, start, ns = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+n = 0
+with open(log) as f:
+    for i, line in enumerate(f):
+        if i < start: continue
+        try: e = json.loads(line)
+        except ValueError: continue
+        if e.get("stage") != "ResponseComplete" or e.get("verb") not in ("create", "update", "patch", "delete"): continue
+        if "dryRun" in e.get("requestURI", ""): continue
+        ref = e.get("objectRef", {})
+        if ref.get("namespace") == ns or (ref.get("resource") == "namespaces" and ref.get("name") == ns):
+            if e.get("user", {}).get("username", "").startswith("system:"): continue
+            print(ref.get("resource"), ref.get("name"), e.get("verb"))
+            n += 1
+print(n)
+PY
+}
+audit_mark() { wc -l < "$WINDLASS_TEST_AUDIT_LOG"; }
+
+# 1. diff before anything exists: differences, exit 1.
+wl diff --env dev > "$W/diff1.txt" 2>&1; rc=$?
+check "diff before the first sync exits 1 and lists creations" \
+  bash -c "[[ $rc -eq 1 ]] && grep -q '3 to create, 0 to update' '$W/diff1.txt'"
+
+# 2. First sync creates everything.
+wl sync --env dev > "$W/sync1.txt" 2>&1; rc=$?
+check "first sync succeeds" test $rc -eq 0
+check "first sync created the objects" bash -c "$K -n $NS get configmap/settings deployment/web service/web >/dev/null"
+check "members carry the ApplySet label" bash -c "$K -n $NS get configmap settings -o jsonpath='{.metadata.labels}' | grep -q applyset.kubernetes.io/part-of"
+check "the Deployment became available (KWOK)" bash -c "$K -n $NS rollout status deploy/web --timeout=60s >/dev/null"
+
+# 3. Second sync writes nothing (proved by the audit log), and diff is clean.
+mark=$(audit_mark)
+wl sync --env dev > "$W/sync2.txt" 2>&1; rc=$?
+sleep 1
+writes=$(writes_since "$mark" | tail -n 1)
+check "second sync succeeds and writes nothing (audit log: $writes writes)" bash -c "[[ $rc -eq 0 && $writes -eq 0 ]]"
+wl diff --env dev > "$W/diff2.txt" 2>&1; rc=$?
+check "diff after the sync exits 0" test $rc -eq 0
+
+# 4. A commit changing one field updates just that object.
+sed -i 's/level: info/level: debug/' app/config.yaml && commit "debug logging"
+mark=$(audit_mark)
+wl sync --env dev > "$W/sync3.txt" 2>&1; rc=$?
+sleep 1
+changed=$(writes_since "$mark")
+count=$(printf '%s\n' "$changed" | tail -n 1)
+first=$(printf '%s\n' "$changed" | head -n 1)
+echo "writes: $(printf '%s' "$changed" | tr '\n' ';')"
+check "one changed field writes only that object" bash -c "[[ $rc -eq 0 && $count -eq 1 && '$first' == 'configmaps settings patch' ]]"
+check "the change reached the cluster" bash -c "[[ \$($K -n $NS get configmap settings -o jsonpath='{.data.level}') == debug ]]"
+
+# 5. Deleting a file prunes that object and nothing else; foreign objects are never touched.
+$K -n $NS create configmap not-ours --from-literal=a=b >/dev/null
+git rm -q app/service.yaml && sed -i 's/, service.yaml//' app/kustomization.yaml && commit "drop the service"
+wl sync --env dev > "$W/sync4.txt" 2>&1; rc=$?
+check "removing a file prunes its object" bash -c "[[ $rc -eq 0 ]] && ! $K -n $NS get service web >/dev/null 2>&1"
+check "objects windlass did not create are untouched" bash -c "$K -n $NS get configmap not-ours >/dev/null && $K -n $NS get deployment web >/dev/null"
+
+# 6. An empty render is refused.
+printf 'resources: []\ncommonLabels: {empty: "yes"}\n' > app/kustomization.yaml && commit "empty"
+wl sync --env dev > "$W/sync5.txt" 2>&1; rc=$?
+check "an empty render is refused and deletes nothing" bash -c "[[ $rc -ne 0 ]] && grep -q 'refusing to prune' '$W/sync5.txt' && $K -n $NS get deployment web >/dev/null"
+git revert --no-edit HEAD >/dev/null && git push -q origin HEAD:main 2>/dev/null
+
+# 7. An invalid object aborts the whole sync before any write.
+cat > app/bad.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: extra}
+data: {k: v}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: broken}
+spec:
+  replicas: -3
+  selector: {matchLabels: {app: broken}}
+  template:
+    metadata: {labels: {app: broken}}
+    spec:
+      containers: [{name: c, image: "example.com/c:1"}]
+YAML
+sed -i 's/resources: \[/resources: [bad.yaml, /' app/kustomization.yaml && commit "broken"
+mark=$(audit_mark)
+wl sync --env dev > "$W/sync6.txt" 2>&1; rc=$?
+sleep 1
+writes=$(writes_since "$mark" | tail -n 1)
+check "an invalid object aborts the sync before any write, naming it" \
+  bash -c "[[ $rc -ne 0 && $writes -eq 0 ]] && grep -q 'apps/Deployment $NS/broken' '$W/sync6.txt' && ! $K -n $NS get configmap extra >/dev/null 2>&1"
+git rm -q app/bad.yaml && sed -i 's/bad.yaml, //' app/kustomization.yaml && commit "fixed"
+
+# 8. A CRD and its custom resources in one commit apply in order.
+cat > app/crd.yaml <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.test.windlass.dev}
+spec:
+  group: test.windlass.dev
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: test.windlass.dev/v1
+kind: Widget
+metadata: {name: gizmo}
+spec: {size: 3}
+YAML
+sed -i 's/resources: \[/resources: [crd.yaml, /' app/kustomization.yaml && commit "widgets"
+wl sync --env dev > "$W/sync7.txt" 2>&1; rc=$?
+check "a CRD and its custom resource apply in one sync" bash -c "[[ $rc -eq 0 ]] && $K -n $NS get widgets.test.windlass.dev gizmo >/dev/null"
+
+# 9. A Deployment that never becomes available is reported Degraded.
+cat > app/stuck.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 3
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      nodeSelector: {no-such-node: "true"}
+      containers: [{name: c, image: "example.com/c:1"}]
+YAML
+sed -i 's/resources: \[/resources: [stuck.yaml, /' app/kustomization.yaml && commit "stuck"
+wl sync --env dev > "$W/sync8.txt" 2>&1; rc=$?
+check "a Deployment past its progress deadline makes the sync Degraded" \
+  bash -c "[[ $rc -ne 0 ]] && grep -q 'HealthFailed' '$W/sync8.txt' && grep -q 'ProgressDeadlineExceeded' '$W/sync8.txt'"
+git rm -q app/stuck.yaml && sed -i 's/stuck.yaml, //' app/kustomization.yaml && commit "unstick"
+
+# 10. The restricted user's 403 gives a clear error.
+cp "$W/windlass.yaml" "$W/windlass-admin.yaml"
+write_config "$WINDLASS_TEST_RESTRICTED_KUBECONFIG"
+wl sync --env dev > "$W/sync9.txt" 2>&1; rc=$?
+check "a forbidden request fails with a clear message" bash -c "[[ $rc -ne 0 ]] && grep -qi 'forbidden' '$W/sync9.txt'"
+cp "$W/windlass-admin.yaml" "$W/windlass.yaml"
+
+# 11. The history records every sync and verifies; a flipped byte is detected.
+records=$(wl history --env dev -o json | wc -l)
+check "every sync is in the history ($records records)" test "$records" -ge 9
+check "the history verifies" bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -q 'dev: history verified'"
+check "the history never holds the Git token" bash -c "! grep -q '$WINDLASS_TEST_GIT_TOKEN' '$W/state/history/dev.jsonl'"
+python3 - "$W/state/history/dev.jsonl" <<'PY'
+import sys
+p = sys.argv[1]
+data = bytearray(open(p, "rb").read())
+i = data.index(b"debug logging")
+data[i] ^= 0x20
+open(p, "wb").write(bytes(data))
+PY
+"$WINDLASS" history verify --config "$W/windlass.yaml" > "$W/verify.txt" 2>&1; rc=$?
+check "a flipped byte in the history is detected" bash -c "[[ $rc -ne 0 ]] && grep -q 'dev.jsonl:' '$W/verify.txt'"
+
+if ((failed)); then
+  for f in "$W"/*.txt; do echo "--- $(basename "$f")"; tail -n 15 "$f"; done
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
