@@ -6,6 +6,7 @@
 # "N passed, M failed".
 set -uo pipefail
 WINDLASS=$(realpath "${1:?usage: sync_test.sh WINDLASS}")
+HERE=$(cd "$(dirname "$0")" && pwd)
 for v in KUBECONFIG WINDLASS_TEST_RESTRICTED_KUBECONFIG WINDLASS_TEST_GIT_ROOT WINDLASS_TEST_GIT_HTTPS_URL \
          WINDLASS_TEST_GIT_TOKEN WINDLASS_TEST_GIT_CA WINDLASS_TEST_AUDIT_LOG WINDLASS_TEST_KUBECTL; do
   [[ -n ${!v:-} ]] || { echo "sync_test: $v is not set: start the harness (tests/harness/up) and source its env file"; echo "0 passed, 1 failed"; exit 1; }
@@ -230,9 +231,46 @@ wl sync --env dev > "$W/sync9.txt" 2>&1; rc=$?
 check "a forbidden request fails with a clear message" bash -c "[[ $rc -ne 0 ]] && grep -qi 'forbidden' '$W/sync9.txt'"
 cp "$W/windlass-admin.yaml" "$W/windlass.yaml"
 
-# 11. The history records every sync and verifies; a flipped byte is detected.
+# 11. The API server becomes unreachable in the middle of a sync (after the
+# writes, while waiting for health): the sync fails and is recorded; the next
+# sync converges.
+api=${WINDLASS_TEST_API_SERVER#https://}
+python3 "$HERE/tcp_proxy.py" "$W/proxy.port" "${api%:*}" "${api##*:}" &
+proxy=$!
+for _ in $(seq 50); do [[ -s $W/proxy.port ]] && break; sleep 0.1; done
+sed "s#https://127\.0\.0\.1:[0-9]*#https://127.0.0.1:$(cat "$W/proxy.port")#" "$KUBECONFIG" > "$W/proxy.kubeconfig"
+write_config "$W/proxy.kubeconfig"
+sed -i 's/healthTimeout: 60s/healthTimeout: 20s/' "$W/windlass.yaml"
+cat > app/slow.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: slow}
+spec:
+  replicas: 1
+  minReadySeconds: 30
+  selector: {matchLabels: {app: slow}}
+  template:
+    metadata: {labels: {app: slow}}
+    spec:
+      containers: [{name: c, image: "example.com/c:1"}]
+YAML
+sed -i 's/resources: \[/resources: [slow.yaml, /' app/kustomization.yaml && commit "slow"
+before=$(wl history --env dev -o json | wc -l)
+wl sync --env dev > "$W/sync10.txt" 2>&1 &
+syncpid=$!
+for _ in $(seq 300); do $K -n $NS get deployment slow >/dev/null 2>&1 && break; sleep 0.1; done
+kill "$proxy"; wait "$proxy" 2>/dev/null
+wait "$syncpid"; rc=$?
+after=$(wl history --env dev -o json | wc -l)
+check "an API server lost mid-sync fails the sync and the failure is recorded" \
+  bash -c "[[ $rc -ne 0 && $after -eq $((before + 1)) ]] && '$WINDLASS' history --config '$W/windlass.yaml' --env dev | tail -n 1 | grep -q HealthFailed"
+cp "$W/windlass-admin.yaml" "$W/windlass.yaml"
+wl sync --env dev > "$W/sync11.txt" 2>&1; rc=$?
+check "the next sync converges" bash -c "[[ $rc -eq 0 ]] && $K -n $NS rollout status deploy/slow --timeout=60s >/dev/null"
+
+# 12. The history records every sync and verifies; a flipped byte is detected.
 records=$(wl history --env dev -o json | wc -l)
-check "every sync is in the history ($records records)" test "$records" -ge 9
+check "every sync is in the history ($records records)" test "$records" -ge 11
 check "the history verifies" bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -q 'dev: history verified'"
 check "the history never holds the Git token" bash -c "! grep -q '$WINDLASS_TEST_GIT_TOKEN' '$W/state/history/dev.jsonl'"
 python3 - "$W/state/history/dev.jsonl" <<'PY'
