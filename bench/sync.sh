@@ -73,14 +73,14 @@ once() {  # COMMAND... → "seconds peak-RSS-MiB requests writes" of one run
   echo "$secs $(python3 -c "print(f'{$kib/1024:.1f}')") $(requests_since "$m" "$user")"
 }
 mean() {  # COMMAND → "mean ± sd" of 5 hyperfine runs, seconds
-  hyperfine --runs 5 --warmup 0 --export-json "$W/hf.json" --style none "$1" >/dev/null 2>&1 ||
-    { echo "sync.sh: hyperfine of '$1' failed" >&2; exit 1; }
+  hyperfine --runs 5 --warmup 0 --export-json "$W/hf.json" --style basic "$1" >"$W/hf.out" 2>&1 ||
+    { echo "sync.sh: hyperfine of '$1' failed: $(tail -5 "$W/hf.out")" >&2; exit 1; }
   python3 -c "import json; r=json.load(open('$W/hf.json'))['results'][0]; print(f\"{r['mean']:.3f} ± {r['stddev']:.3f}\")"
 }
 ratio() { python3 -c "print(f'{$1/$2:.1f}×')"; }  # PEER-SECONDS WINDLASS-SECONDS
 
 wl_sync="$WINDLASS sync --config $W/windlass.yaml --env bench"
-kubectl_apply="$K apply --server-side -n bench-kubectl -f $W/rendered.yaml"
+kubectl_apply="$K apply --server-side --force-conflicts -n bench-kubectl -f $W/rendered.yaml"
 kapp_deploy="$KAPP deploy -y -a bench -n bench-kapp --kubeconfig $KUBECONFIG -f $W/rendered.yaml --into-ns bench-kapp"
 $K create namespace bench-kubectl >/dev/null
 $K create namespace bench-kapp >/dev/null
@@ -99,7 +99,7 @@ wnm=${noopMean[windlass]%% *}
 for tool in windlass kubectl kapp; do
   case $tool in
     windlass) label="windlass sync" ;;
-    kubectl) label="kubectl apply --server-side" ;;
+    kubectl) label="kubectl apply --server-side --force-conflicts" ;;
     kapp) label="kapp deploy" ;;
   esac
   read -r cs crss creq cw <<<"${cold[$tool]}"
