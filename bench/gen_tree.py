@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a synthetic Kustomize tree for the render benchmark.
 
-usage: gen_tree.py N OUTDIR [--seed S]
+usage: gen_tree.py N OUTDIR [--seed S] [--hpa-owns-replicas]
 
 Writes N objects in total to OUTDIR/base, one YAML file per "app" (an app is up
 to six documents: ServiceAccount, ConfigMap, Deployment, Service, Ingress,
@@ -11,6 +11,10 @@ kustomization over ../base with a namespace, namePrefix, labels (one pair with
 includeSelectors), commonAnnotations, image overrides, a strategic merge patch
 selected by label (replicas + an added env var) and a JSON 6902 patch selected by
 kind.
+
+--hpa-owns-replicas leaves spec.replicas out of the Deployments (their HPA sets it), as
+GitOps repositories do when an autoscaler manages the replica count; the sync benchmark
+uses it so that the tool and the HPA controller do not fight over the field.
 
 Output is deterministic for a given N and seed.  OUTDIR is replaced if it exists.
 """
@@ -46,7 +50,7 @@ def q(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def app_docs(i, rng):
+def app_docs(i, rng, hpa_owns_replicas=False):
     """Return the six YAML documents of app number i, in a fixed kind order."""
     name = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i:05d}"
     tier = TIERS[i % len(TIERS)]
@@ -108,7 +112,8 @@ def app_docs(i, rng):
             "          volumeMounts:\n            - name: tmp\n              mountPath: /var/log/app\n")
     deploy = (
         f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n{labels}"
-        f"spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n"
+        f"spec:\n{'' if hpa_owns_replicas else f'  replicas: {replicas}' + chr(10)}"
+        f"  selector:\n    matchLabels:\n"
         f"      app.kubernetes.io/name: {name}\n"
         f"  template:\n    metadata:\n      labels:\n"
         f"        app.kubernetes.io/name: {name}\n        app.kubernetes.io/component: {tier}\n"
@@ -211,7 +216,7 @@ patches:
 """
 
 
-def generate(n, outdir, seed):
+def generate(n, outdir, seed, hpa_owns_replicas=False):
     rng = random.Random(seed)
     if os.path.exists(outdir):
         shutil.rmtree(outdir)
@@ -221,7 +226,7 @@ def generate(n, outdir, seed):
     written = 0
     i = 0
     while written < n:
-        name, docs = app_docs(i, rng)
+        name, docs = app_docs(i, rng, hpa_owns_replicas)
         docs = docs[: n - written]
         rel = f"apps/{name}.yaml"
         with open(os.path.join(base, rel), "w") as f:
@@ -244,10 +249,12 @@ def main():
     ap.add_argument("n", type=int, help="total number of objects")
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=20240611)
+    ap.add_argument("--hpa-owns-replicas", action="store_true",
+                    help="leave spec.replicas out of the Deployments")
     args = ap.parse_args()
     if args.n < 1:
         ap.error("N must be positive")
-    files = generate(args.n, args.outdir, args.seed)
+    files = generate(args.n, args.outdir, args.seed, args.hpa_owns_replicas)
     print(f"{args.outdir}: {args.n} objects in {files} files", file=sys.stderr)
 
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -152,6 +153,68 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     if (!req) return req.error();
     dryRuns.push_back(std::move(*req));
   }
+  // The inventory: members labelled with our ApplySet id, of the kinds the parent lists.
+  // Listed members that are still rendered serve as their live objects, so a steady-state
+  // plan reads the cluster with one LIST per kind instead of one GET per object.
+  std::map<std::string, size_t> renderedIndex;  // identity → index in `rendered`
+  for (size_t i = 0; i < rendered.size(); ++i) renderedIndex.emplace(identity(rendered[i]), i);
+  std::vector<JsonValue> listedLive(rendered.size());  // null: not listed, GET it
+  std::string parentKinds;
+  auto parent = kube.get(Gvk{"", "v1", "Secret"}, plan.targetNamespace, plan.inventoryName, alloc);
+  if (!parent && parent.error().code() != Code::kNotFound) return parent.error();
+  if (parent) {
+    const JsonValue* md = findMember(*parent, "metadata");
+    const JsonValue* ann = md ? findMember(*md, "annotations") : nullptr;
+    parentKinds = ann ? stringField(*ann, kApplySetGroupKindsAnnotation) : "";
+    const std::string& kinds = parentKinds;
+    std::vector<ResourceInfo> known = kube.knownResources();
+    size_t pos = 0;
+    while (pos < kinds.size()) {
+      size_t comma = kinds.find(',', pos);
+      if (comma == std::string::npos) comma = kinds.size();
+      std::string gk = kinds.substr(pos, comma - pos);
+      pos = comma + 1;
+      size_t dot = gk.find('.');
+      std::string kind = gk.substr(0, dot), group = dot == std::string::npos ? "" : gk.substr(dot + 1);
+      auto info = std::find_if(known.begin(), known.end(), [&](const ResourceInfo& r) {
+        return r.gvk.kind == kind && r.gvk.group == group;
+      });
+      if (info == known.end()) continue;  // the kind is gone (its CRD was deleted)
+      // List in the version the render uses, so listed members can stand in for GETs.
+      Gvk listGvk = info->gvk;
+      for (const JsonValue& o : rendered) {
+        Gvk g = gvkOf(o);
+        if (g.group == group && g.kind == kind && kube.resolve(g)) {
+          listGvk = g;
+          break;
+        }
+      }
+      ListOptions lo;
+      lo.labelSelector = std::string(kApplySetPartOfLabel) + "=" + plan.applySetId;
+      auto members = kube.list(listGvk, "", alloc, lo);
+      if (!members) return members.error();
+      for (JsonValue& m : *members) {
+        ++plan.inventorySize;
+        auto it = renderedIndex.find(identity(m));
+        if (it != renderedIndex.end()) {
+          // Compared with the dry run only in the version that was rendered.
+          if (stringField(m, "apiVersion") == stringField(rendered[it->second], "apiVersion")) {
+            listedLive[it->second] = std::move(m);
+          }
+          continue;
+        }
+        StaleObject s;
+        s.subject = subjectOf(m);
+        s.pruneDisabled = pruneDisabled(m);
+        s.live = std::move(m);
+        plan.stale.push_back(std::move(s));
+      }
+    }
+  }
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    if (!listedLive[i].IsNull()) gets[i] = Request{};  // already read
+  }
+
   auto send = [&](const std::vector<Request>& reqs) {
     std::vector<Request> real;
     std::vector<size_t> index;
@@ -181,15 +244,19 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
       plan.objects.push_back(std::move(p));
       continue;
     }
-    const auto& live = *liveResponses[i];
-    if (!live) return live.error();
-    Status liveStatus = statusFromHttp(live->httpStatus, live->body, p.subject, "get");
-    if (liveStatus.ok()) {
-      auto v = parseJsonBody(live->body, alloc, p.subject);
-      if (!v) return v.error();
-      p.live = std::move(*v);
-    } else if (liveStatus.code() != Code::kNotFound) {
-      return liveStatus;
+    if (!listedLive[i].IsNull()) {
+      p.live = std::move(listedLive[i]);
+    } else {
+      const auto& live = *liveResponses[i];
+      if (!live) return live.error();
+      Status liveStatus = statusFromHttp(live->httpStatus, live->body, p.subject, "get");
+      if (liveStatus.ok()) {
+        auto v = parseJsonBody(live->body, alloc, p.subject);
+        if (!v) return v.error();
+        p.live = std::move(*v);
+      } else if (liveStatus.code() != Code::kNotFound) {
+        return liveStatus;
+      }
     }
     const auto& dry = *dryResponses[i];
     if (!dry) return dry.error();
@@ -228,42 +295,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     return Status::invalidArgument(msg);
   }
 
-  // The inventory: members labelled with our ApplySet id, of the kinds the parent lists.
-  auto parent = kube.get(Gvk{"", "v1", "Secret"}, plan.targetNamespace, plan.inventoryName, alloc);
-  if (!parent && parent.error().code() != Code::kNotFound) return parent.error();
   if (parent) {
-    const JsonValue* md = findMember(*parent, "metadata");
-    const JsonValue* ann = md ? findMember(*md, "annotations") : nullptr;
-    std::string kinds(ann ? stringField(*ann, kApplySetGroupKindsAnnotation) : "");
-    std::set<std::string> desiredIds;
-    for (const PlannedObject& p : plan.objects) desiredIds.insert(identity(p.desired));
-    std::vector<ResourceInfo> known = kube.knownResources();
-    size_t pos = 0;
-    while (pos < kinds.size()) {
-      size_t comma = kinds.find(',', pos);
-      if (comma == std::string::npos) comma = kinds.size();
-      std::string gk = kinds.substr(pos, comma - pos);
-      pos = comma + 1;
-      size_t dot = gk.find('.');
-      std::string kind = gk.substr(0, dot), group = dot == std::string::npos ? "" : gk.substr(dot + 1);
-      auto info = std::find_if(known.begin(), known.end(), [&](const ResourceInfo& r) {
-        return r.gvk.kind == kind && r.gvk.group == group;
-      });
-      if (info == known.end()) continue;  // the kind is gone (its CRD was deleted)
-      ListOptions lo;
-      lo.labelSelector = std::string(kApplySetPartOfLabel) + "=" + plan.applySetId;
-      auto members = kube.list(info->gvk, "", alloc, lo);
-      if (!members) return members.error();
-      for (JsonValue& m : *members) {
-        ++plan.inventorySize;
-        if (desiredIds.count(identity(m)) > 0) continue;
-        StaleObject s;
-        s.subject = subjectOf(m);
-        s.pruneDisabled = pruneDisabled(m);
-        s.live = std::move(m);
-        plan.stale.push_back(std::move(s));
-      }
-    }
     // The parent is current when it lists exactly the kinds it will list after this sync.
     std::set<std::string> want;
     for (const PlannedObject& p : plan.objects) want.insert(groupKind(p.desired));
@@ -272,7 +304,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     }
     std::string wantText;
     for (const std::string& k : want) wantText += (wantText.empty() ? "" : ",") + k;
-    plan.parentCurrent = kinds == wantText;
+    plan.parentCurrent = parentKinds == wantText;
   }
   return plan;
 }
@@ -471,21 +503,74 @@ class Executor {
     return first;
   }
 
+  // The health of every planned object, in plan order, from one labelled LIST per kind
+  // (every member carries the ApplySet label once applied) and concurrent GETs for the
+  // objects those lists did not return.
+  std::vector<HealthResult> observeHealth() {
+    JsonAllocator alloc;  // per poll: a long wait must not grow the sync's allocator
+    std::map<std::string, std::vector<size_t>> byKind;  // "apiVersion|kind" → plan indices
+    for (size_t i = 0; i < plan_.objects.size(); ++i) {
+      const JsonValue& o = plan_.objects[i].desired;
+      byKind[std::string(stringField(o, "apiVersion")) + "|" + std::string(stringField(o, "kind"))]
+          .push_back(i);
+    }
+    std::vector<std::optional<HealthResult>> found(plan_.objects.size());
+    ListOptions lo;
+    lo.labelSelector = std::string(kApplySetPartOfLabel) + "=" + plan_.applySetId;
+    for (const auto& [key, indices] : byKind) {
+      auto members = kube_.list(gvkOf(plan_.objects[indices.front()].desired), "", alloc, lo);
+      if (!members) continue;  // read one by one below
+      std::map<std::string, const JsonValue*> live;
+      for (const JsonValue& m : *members) live.emplace(identity(m), &m);
+      for (size_t i : indices) {
+        auto it = live.find(identity(plan_.objects[i].desired));
+        if (it != live.end()) found[i] = assessHealth(*it->second);
+      }
+    }
+    std::vector<Request> gets;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (found[i]) continue;
+      const JsonValue& o = plan_.objects[i].desired;
+      auto path = kube_.resourcePath(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"));
+      if (!path) {
+        found[i] = HealthResult{Health::kUnknown, path.error().message()};
+        continue;
+      }
+      Request get;
+      get.path = *path;
+      get.subject = plan_.objects[i].subject;
+      get.verb = "get";
+      gets.push_back(std::move(get));
+      which.push_back(i);
+    }
+    std::vector<Result<Response>> got = kube_.sendBatch(gets);
+    for (size_t k = 0; k < got.size(); ++k) {
+      size_t i = which[k];
+      Status st = got[k] ? statusFromHttp(got[k]->httpStatus, got[k]->body, gets[k].subject, "get")
+                         : got[k].error();
+      auto obj = st.ok() ? parseJsonBody(got[k]->body, alloc, gets[k].subject) : Result<JsonValue>(st);
+      found[i] = obj ? assessHealth(*obj) : HealthResult{Health::kUnknown, obj.error().message()};
+    }
+    std::vector<HealthResult> out;
+    out.reserve(found.size());
+    for (auto& h : found) out.push_back(std::move(*h));
+    return out;
+  }
+
   Status waitHealthy() {
     auto deadline = std::chrono::steady_clock::now() + options_.healthTimeout;
     while (true) {
-      std::vector<HealthResult> results;
+      std::vector<HealthResult> results = observeHealth();
       out_.health.objects.clear();
-      for (const PlannedObject& p : plan_.objects) {
-        const JsonValue& o = p.desired;
-        auto live = kube_.get(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"), alloc_);
-        HealthResult h = live ? assessHealth(*live) : HealthResult{Health::kUnknown, live.error().message()};
+      for (size_t i = 0; i < plan_.objects.size(); ++i) {
+        const JsonValue& o = plan_.objects[i].desired;
+        const HealthResult& h = results[i];
         Gvk g = gvkOf(o);
         out_.health.objects.push_back(ObjectHealth{g.group, g.version, g.kind,
                                                    std::string(metadataField(o, "namespace")),
                                                    std::string(metadataField(o, "name")),
                                                    toHealthStatus(h.health), h.message});
-        results.push_back(std::move(h));
       }
       Health all = aggregate(results);
       out_.health.status = toHealthStatus(all);
