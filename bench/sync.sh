@@ -25,7 +25,7 @@ WINDLASS_TEST_PIECES=cluster,git "$repo/tests/harness/up" "$ENVFILE" >/dev/null
 set -a; source "$ENVFILE"; set +a
 K="$WINDLASS_TEST_KUBECTL --kubeconfig $KUBECONFIG"
 
-python3 "$here/gen_tree.py" "$N" "$W/tree" >/dev/null
+python3 "$here/gen_tree.py" "$N" "$W/tree" --hpa-owns-replicas >/dev/null
 git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/bench.git"
 git clone -q "$WINDLASS_TEST_GIT_ROOT/bench.git" "$W/work" 2>/dev/null
 cp -r "$W/tree/base" "$W/work/app"
@@ -44,33 +44,36 @@ environments:
 YAML
 
 mark() { wc -l < "$WINDLASS_TEST_AUDIT_LOG"; }
-requests_since() {  # first line, user name → requests (ResponseComplete) that user made
+requests_since() {  # first line, user-agent prefix → requests (ResponseComplete) that tool made
+  # By user agent, not user: kwok and the tools share the admin credentials.
   python3 - "$WINDLASS_TEST_AUDIT_LOG" "$1" "$2" <<'PY'
 import json, sys
-log, start, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+log, start, agent = sys.argv[1], int(sys.argv[2]), sys.argv[3].lower()
 n = w = 0
 with open(log) as f:
     for i, line in enumerate(f):
         if i < start: continue
         try: e = json.loads(line)
         except ValueError: continue
-        if e.get("stage") != "ResponseComplete" or e.get("user", {}).get("username") != user: continue
+        if e.get("stage") != "ResponseComplete" or not e.get("userAgent", "").lower().startswith(agent): continue
         n += 1
         if e.get("verb") in ("create", "update", "patch", "delete") and "dryRun" not in e.get("requestURI", ""):
             w += 1
 print(n, w)
 PY
 }
-user=$($K auth whoami -o jsonpath='{.status.userInfo.username}' 2>/dev/null || echo admin)
 
-once() {  # COMMAND... → "seconds peak-RSS-MiB requests writes" of one run
-  local m
+once() {  # AGENT COMMAND... → "seconds peak-RSS-MiB requests writes" of one run
+  local agent=$1 m counts
+  shift
   sleep 1; m=$(mark)
   /usr/bin/time -f '%e %M' -o "$W/time" "$@" >/dev/null 2>"$W/err" ||
     { echo "sync.sh: $* failed: $(tail -3 "$W/err")" >&2; exit 1; }
   sleep 2  # the audit log is written as requests complete
   read -r secs kib < "$W/time"
-  echo "$secs $(python3 -c "print(f'{$kib/1024:.1f}')") $(requests_since "$m" "$user")"
+  counts=$(requests_since "$m" "$agent")
+  [[ ${counts%% *} -gt 0 ]] || { echo "sync.sh: no API request with user agent $agent in the audit log" >&2; exit 1; }
+  echo "$secs $(python3 -c "print(f'{$kib/1024:.1f}')") $counts"
 }
 mean() {  # COMMAND → "mean ± sd" of 5 hyperfine runs, seconds
   hyperfine --runs 5 --warmup 0 --export-json "$W/hf.json" --style basic "$1" >"$W/hf.out" 2>&1 ||
@@ -88,8 +91,8 @@ $K create namespace bench-kapp >/dev/null
 declare -A cold noop noopMean
 for tool in windlass kubectl kapp; do
   case $tool in windlass) cmd=$wl_sync ;; kubectl) cmd=$kubectl_apply ;; kapp) cmd=$kapp_deploy ;; esac
-  cold[$tool]=$(once $cmd)
-  noop[$tool]=$(once $cmd)
+  cold[$tool]=$(once "$tool" $cmd)
+  noop[$tool]=$(once "$tool" $cmd)
   noopMean[$tool]=$(mean "$cmd")
 done
 
@@ -111,7 +114,7 @@ done
   echo "# windlass sync vs kubectl apply --server-side and kapp"
   echo
   echo "- date: $(date -u +%FT%TZ); $(nproc) CPUs; harness cluster (kube-apiserver $($K version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') + KWOK) on 127.0.0.1"
-  echo "- tree: bench/gen_tree.py $N (base); $("$WINDLASS" version); $("$KAPP" version | head -n 1); kubectl $($K version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')"
+  echo "- tree: bench/gen_tree.py $N --hpa-owns-replicas (base); $("$WINDLASS" version); $("$KAPP" version | head -n 1); kubectl $($K version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')"
   echo "- cold: one run into an empty namespace; windlass and kapp wait for health, kubectl does not"
   echo "- no-op: the same objects again, hyperfine mean ± sd of 5 runs; × = the tool's time over windlass's"
   echo "- RSS: GNU time's peak; requests / writes: of one run, from the API server's audit log (dry runs are not writes)"

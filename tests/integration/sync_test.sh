@@ -105,6 +105,26 @@ print(n)
 PY
 }
 audit_mark() { wc -l < "$WINDLASS_TEST_AUDIT_LOG"; }
+# GETs of single rendered objects in the namespace that windlass made since line $1 of the
+# audit log (the inventory parent and the namespace itself aside).
+object_gets_since() {
+  python3 - "$WINDLASS_TEST_AUDIT_LOG" "$1" "$NS" <<'PY'
+import json, sys
+log, start, ns = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+n = 0
+with open(log) as f:
+    for i, line in enumerate(f):
+        if i < start: continue
+        try: e = json.loads(line)
+        except ValueError: continue
+        if e.get("stage") != "ResponseComplete" or e.get("verb") != "get": continue
+        if not e.get("userAgent", "").startswith("windlass/"): continue
+        ref = e.get("objectRef", {})
+        if ref.get("namespace") == ns and ref.get("name") and ref.get("name") != "windlass-dev":
+            n += 1
+print(n)
+PY
+}
 
 # 1. diff before anything exists: differences, exit 1.
 wl diff --env dev > "$W/diff1.txt" 2>&1; rc=$?
@@ -124,6 +144,8 @@ wl sync --env dev > "$W/sync2.txt" 2>&1; rc=$?
 sleep 1
 writes=$(writes_since "$mark" | tail -n 1)
 check "second sync succeeds and writes nothing (audit log: $writes writes)" bash -c "[[ $rc -eq 0 && $writes -eq 0 ]]"
+gets=$(object_gets_since "$mark")
+check "a steady-state sync reads the live objects by LIST, not by a GET each ($gets GETs)" test "$gets" -eq 0
 wl diff --env dev > "$W/diff2.txt" 2>&1; rc=$?
 check "diff after the sync exits 0" test $rc -eq 0
 
