@@ -120,7 +120,8 @@ with open(log) as f:
         if e.get("stage") != "ResponseComplete" or e.get("verb") != "get": continue
         if not e.get("userAgent", "").startswith("windlass/"): continue
         ref = e.get("objectRef", {})
-        if ref.get("namespace") == ns and ref.get("name") and ref.get("name") != "windlass-dev":
+        if ref.get("resource") == "namespaces" or ref.get("name") == "windlass-dev": continue
+        if ref.get("namespace") == ns and ref.get("name"):
             n += 1
 print(n)
 PY
