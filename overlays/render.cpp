@@ -162,7 +162,8 @@ class Renderer {
   }
 
   Status loadResourceFile(const std::string& path, const std::string& text, ResourceList& out) {
-    auto docs = parseYaml(text, path, YamlDialect::kResource, alloc_);
+    std::vector<EmptyNullPaths> emptyNulls;
+    auto docs = parseYaml(text, path, YamlDialect::kResource, alloc_, YamlLimits{}, &emptyNulls);
     if (!docs) return docs.error();
     for (size_t i = 0; i < docs->size(); ++i) {
       JsonValue& doc = (*docs)[i];
@@ -174,12 +175,15 @@ class Renderer {
       JsonValue* items = findMember(doc, "items");
       if (kind.size() >= 4 && kind.substr(kind.size() - 4) == "List" && items != nullptr &&
           items->IsArray()) {
+        // Kustomize reads the items of a List through JSON: their empty nulls
+        // become plain nulls.
         for (JsonValue& item : items->GetArray()) {
           WINDLASS_RETURN_IF_ERROR(addObject(path, std::move(item), out));
         }
         continue;
       }
       WINDLASS_RETURN_IF_ERROR(addObject(path, std::move(doc), out));
+      if (i < emptyNulls.size()) out.back().emptyNulls = std::move(emptyNulls[i]);
     }
     return {};
   }
@@ -769,6 +773,7 @@ class Renderer {
         WINDLASS_RETURN_IF_ERROR(
             applyJsonPatch(copy, (*docs)[0], alloc_).withContext(name + ": " + before.describe()));
         r.obj = std::move(copy);
+        r.emptyNulls.clear();  // Kustomize patches through JSON, which keeps no empty nulls
         if (!r.curId().equals(before)) r.prevIds.push_back(before);
       }
       return {};
@@ -816,7 +821,8 @@ class Renderer {
                   bool* deleted) {
     ResId before = r.curId();
     JsonValue copy(r.obj, alloc_);
-    auto outcome = strategicMerge(copy, patch, MergeSchema::kubernetes(), alloc_);
+    std::vector<std::vector<std::string>> emptyNulls = r.emptyNulls;
+    auto outcome = strategicMerge(copy, patch, MergeSchema::kubernetes(), alloc_, &emptyNulls);
     if (!outcome) return outcome.error().withContext(name + ": " + before.describe());
     if (*outcome == MergeOutcome::kDeleted || !copy.IsObject() || copy.ObjectEmpty()) {
       *deleted = true;
@@ -831,6 +837,7 @@ class Renderer {
       setMember(md, "namespace", makeString(before.ns, alloc_), alloc_);
     }
     r.obj = std::move(copy);
+    r.emptyNulls = std::move(emptyNulls);
     if (!r.curId().equals(before)) r.prevIds.push_back(before);
     return {};
   }

@@ -120,6 +120,112 @@ TEST_CASE("generator literals need key=value and unique keys") {
   CHECK(dup.error().message().find("illegally repeats the key `a`") != std::string::npos);
 }
 
+TEST_CASE("a strategic merge drops fields written with no value, unless JSON came first") {
+  // Outputs of kubectl kustomize v5.5.0 on the same trees. The items of a List
+  // go through JSON when read, so their empty `labels:` stays.
+  const std::map<std::string, std::string> base = {
+      {"base/kustomization.yaml", "resources: [deploy.yaml, list.yaml]\n"},
+      {"base/deploy.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        resources:
+        livenessProbe: ~
+      volumes:
+      - name: cache
+        emptyDir:
+)"},
+      {"base/list.yaml", R"(apiVersion: v1
+kind: ConfigMapList
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: listed
+    labels:
+)"}};
+  auto withOverlay = [&](const std::string& kustomization) {
+    std::map<std::string, std::string> files = base;
+    files["overlay/kustomization.yaml"] = kustomization;
+    return files;
+  };
+  const std::string smp =
+      "- patch: '{apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {replicas: "
+      "2}}'\n";
+
+  auto merged = renderFiles(
+      withOverlay("resources: [../base]\npatches:\n" + smp +
+                  "- patch: '{apiVersion: v1, kind: ConfigMap, metadata: {name: listed}, data: "
+                  "{a: b}}'\n"),
+      "overlay");
+  REQUIRE_MESSAGE(merged, merged.error().message());
+  CHECK(*merged == R"(apiVersion: v1
+data:
+  a: b
+kind: ConfigMap
+metadata:
+  labels: null
+  name: listed
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {}
+  template:
+    spec:
+      containers:
+      - image: nginx
+        livenessProbe: null
+        name: web
+      volumes:
+      - name: cache
+)");
+
+  auto jsonFirst = renderFiles(
+      withOverlay("resources: [../base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n"
+                  "    - {op: add, path: /spec/paused, value: true}\n" +
+                  smp),
+      "overlay");
+  REQUIRE_MESSAGE(jsonFirst, jsonFirst.error().message());
+  CHECK(*jsonFirst == R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  labels: null
+  name: listed
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  paused: true
+  replicas: 2
+  selector:
+    matchLabels: null
+  template:
+    spec:
+      containers:
+      - image: nginx
+        livenessProbe: null
+        name: web
+        resources: null
+      volumes:
+      - emptyDir: null
+        name: cache
+)");
+}
+
 TEST_CASE("splitImage follows Kustomize with registry ports and digests") {
   CHECK(splitImage("nginx").name == "nginx");
   ImageRef a = splitImage("registry:5000/team/app:1.2@sha256:abc");

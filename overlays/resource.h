@@ -71,6 +71,10 @@ struct Resource {
   GeneratorBehavior behavior = GeneratorBehavior::kNone;
   bool needsHash = false;             // a generated name that takes a content hash
   std::vector<std::string> refVarNames;
+  // Members of obj read from a resource file with no value (`key:`), which a
+  // strategic merge drops (parseYaml's EmptyNullPaths, strategicMerge). Paths
+  // that no longer reach a null are harmless; a JSON 6902 patch clears them all.
+  std::vector<std::vector<std::string>> emptyNulls;
 
   ResId curId() const;
   // Records the current id as a previous one (before a rename).

@@ -36,7 +36,8 @@ struct Node {
   Kind kind = Kind::kNull;
   // kScalar: the JSON value it came from, or nullptr for a string made from text.
   const JsonValue* scalar = nullptr;
-  // The scalar's text as YAML shows it ("null" for null, "" for maps and lists).
+  // The scalar's text as YAML shows it ("null" for null, "" for maps and lists
+  // and for a null written with no value, `key:`).
   std::string text;
   std::vector<std::pair<std::string, Node*>> fields;  // kMap, in order
   std::vector<Node*> items;                           // kSeq
@@ -161,6 +162,60 @@ JsonValue exportNode(const Node* n, JsonAllocator& alloc) {
   return JsonValue();
 }
 
+// Follows a path of map keys and list indices; nullptr when it leads nowhere.
+Node* nodeAt(Node* root, const std::vector<std::string>& path) {
+  Node* n = root;
+  for (const std::string& step : path) {
+    if (n->isMap()) {
+      n = fieldOf(n, step);
+    } else if (n->isSeq()) {
+      size_t i = 0;
+      auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), i);
+      bool found = ec == std::errc() && end == step.data() + step.size() && i < n->items.size();
+      n = found ? n->items[i] : nullptr;
+    } else {
+      n = nullptr;
+    }
+    if (n == nullptr) return nullptr;
+  }
+  return n;
+}
+
+// Gives the nulls at `paths` empty text, as kyaml holds a member written with no
+// value. Paths that reach no null are ignored. Returns how many were marked.
+size_t markEmptyNulls(Node* root, const std::vector<std::vector<std::string>>& paths) {
+  size_t marked = 0;
+  for (const std::vector<std::string>& path : paths) {
+    Node* n = nodeAt(root, path);
+    if (n != nullptr && n != root && n->kind == Node::Kind::kNull) {
+      n->text.clear();
+      ++marked;
+    }
+  }
+  return marked;
+}
+
+// Appends the paths of the map members of n that are nulls with empty text.
+void collectEmptyNulls(const Node* n, std::vector<std::string>& path,
+                       std::vector<std::vector<std::string>>& out) {
+  auto visit = [&](const std::string& step, const Node* v) {
+    const bool emptyNull = n->isMap() && v->kind == Node::Kind::kNull && v->text.empty();
+    if (!emptyNull && !v->isMap() && !v->isSeq()) return;
+    path.push_back(step);
+    if (emptyNull) {
+      out.push_back(path);
+    } else {
+      collectEmptyNulls(v, path, out);
+    }
+    path.pop_back();
+  };
+  if (n->isMap()) {
+    for (const auto& [k, v] : n->fields) visit(k, v);
+  } else if (n->isSeq()) {
+    for (size_t i = 0; i < n->items.size(); ++i) visit(std::to_string(i), n->items[i]);
+  }
+}
+
 // The schema of the node being walked: an object type, a merged list, or none.
 struct Schema {
   SchemaTypeId type = kNoType;
@@ -275,7 +330,9 @@ class Merger {
       Result<Directive> dir = directive(origin);  // errors ignored here, as in kyaml
       if (dir && *dir == Directive::kDelete) return static_cast<Node*>(nullptr);
       if (origin == nullptr && dest != nullptr) {
-        // A null in the target that the patch does not mention stays.
+        // A null in the target that the patch does not mention stays when written
+        // out ("null", "~"); one written with no value (`key:`) goes.
+        if (dest->text.empty()) return static_cast<Node*>(nullptr);
         Node* keep = arena_.make(Node::Kind::kNull);
         keep->text = dest->text;
         keep->keepNull = true;
@@ -604,13 +661,16 @@ class Merger {
 }  // namespace
 
 Result<MergeOutcome> strategicMerge(JsonValue& target, const JsonValue& patch,
-                                    const MergeSchema& schema, JsonAllocator& alloc) {
+                                    const MergeSchema& schema, JsonAllocator& alloc,
+                                    std::vector<std::vector<std::string>>* emptyNulls) {
   if (!target.IsObject()) return Status::invalidArgument("strategic merge: target is not a map");
   if (!patch.IsObject()) return Status::invalidArgument("strategic merge: patch is not a map");
   try {
     Arena arena;
     Merger merger(schema, arena);
     Node* root = arena.import(target);
+    const bool hasEmptyNulls = emptyNulls != nullptr && !emptyNulls->empty();
+    const size_t marked = hasEmptyNulls ? markEmptyNulls(root, *emptyNulls) : 0;
     Result<Node*> r = merger.walk(root, arena.import(patch), Schema{});
     if (!r) return r.error();
     if (*r == nullptr) return MergeOutcome::kDeleted;
@@ -618,6 +678,15 @@ Result<MergeOutcome> strategicMerge(JsonValue& target, const JsonValue& patch,
     // top returns another root, which Kustomize ignores: the target stays.
     if (*r != root) return MergeOutcome::kMerged;
     JsonValue out = exportNode(*r, alloc);
+    if (hasEmptyNulls) {
+      // What the merge did not walk (lists it does not merge) keeps its empty nulls.
+      std::vector<std::vector<std::string>> kept;
+      if (marked > 0) {
+        std::vector<std::string> path;
+        collectEmptyNulls(*r, path, kept);
+      }
+      *emptyNulls = std::move(kept);
+    }
     target = out;  // moves
     return MergeOutcome::kMerged;
   } catch (const JsonAssertion& e) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "overlays/merge_schema.h"
 
@@ -823,6 +824,65 @@ TEST_CASE("errors name the field path and leave the target unchanged") {
     CHECK(r.error().message() == c.message);
     CHECK(toJson(target) == before);
   }
+}
+
+TEST_CASE("a null written with no value goes from every map the merge walks") {
+  // kubectl kustomize v5.5.0 on this Deployment as YAML, where `labels:`,
+  // `resources:`, `capabilities:`, `emptyDir:`, tolerations' `value:` and
+  // `sel.matchLabels:` have no value and `keep: ~` is written out, with the patch
+  // `spec: {replicas: 2}`. Tolerations are not merged, so theirs stays.
+  const char* target = R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{
+      "name":"d","labels":null},"spec":{"sel":{"matchLabels":null},"keep":null,
+      "template":{"spec":{"containers":[{"name":"c","image":"x","resources":null,
+      "securityContext":{"runAsUser":1,"capabilities":null}},{"name":"other","resources":null}],
+      "volumes":[{"name":"v","emptyDir":null}],"tolerations":[{"key":"k","value":null}]}}}})";
+  const std::vector<std::vector<std::string>> empty = {
+      {"metadata", "labels"},
+      {"spec", "sel", "matchLabels"},
+      {"spec", "template", "spec", "containers", "0", "resources"},
+      {"spec", "template", "spec", "containers", "0", "securityContext", "capabilities"},
+      {"spec", "template", "spec", "containers", "1", "resources"},
+      {"spec", "template", "spec", "volumes", "0", "emptyDir"},
+      {"spec", "template", "spec", "tolerations", "0", "value"},
+      {"spec", "no", "such", "field"},
+      {"metadata", "name"},
+  };
+  JsonAllocator alloc;
+  const JsonValue patch = parse(R"({"spec":{"replicas":2}})", alloc);
+
+  JsonValue merged = parse(target, alloc);
+  std::vector<std::vector<std::string>> nulls = empty;
+  Result<MergeOutcome> r = strategicMerge(merged, patch, MergeSchema::kubernetes(), alloc, &nulls);
+  REQUIRE(r.has_value());
+  CHECK(*r == MergeOutcome::kMerged);
+  CHECK_MESSAGE(merged == parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{
+      "name":"d"},"spec":{"replicas":2,"sel":{},"keep":null,"template":{"spec":{
+      "containers":[{"name":"c","image":"x","securityContext":{"runAsUser":1}},
+      {"name":"other"}],"volumes":[{"name":"v"}],"tolerations":[{"key":"k","value":null}]}}}})",
+                                alloc),
+                toJson(merged));
+  CHECK(nulls == std::vector<std::vector<std::string>>{
+                     {"spec", "template", "spec", "tolerations", "0", "value"}});
+
+  // A second patch still sees what the first left.
+  JsonValue again = parse(R"({"spec":{"template":{"spec":{"tolerations":[{"key":"k"}]}}}})", alloc);
+  REQUIRE(strategicMerge(merged, again, MergeSchema::kubernetes(), alloc, &nulls).has_value());
+  CHECK(nulls.empty());
+
+  // Without the paths every null counts as written out, and all stay.
+  JsonValue plain = parse(target, alloc);
+  REQUIRE(strategicMerge(plain, patch, MergeSchema::kubernetes(), alloc).has_value());
+  CHECK(plain["metadata"].HasMember("labels"));
+  CHECK(plain["spec"]["template"]["spec"]["volumes"][0].HasMember("emptyDir"));
+
+  // Deleted: target and paths unchanged.
+  JsonValue deleted = parse(target, alloc);
+  nulls = empty;
+  r = strategicMerge(deleted, parse(R"({"$patch":"delete"})", alloc), MergeSchema::kubernetes(),
+                     alloc, &nulls);
+  REQUIRE(r.has_value());
+  CHECK(*r == MergeOutcome::kDeleted);
+  CHECK(nulls == empty);
 }
 
 TEST_CASE("target and patch must be maps") {

@@ -520,20 +520,37 @@ std::string refoldLikeKyaml(const std::string& value);
 
 class Builder : public YAML::EventHandler {
  public:
+  // `emptyNulls` (may be null): where the empty nulls of each document go, as
+  // parseYaml describes.
   Builder(std::string_view text, YamlDialect dialect, JsonAllocator& alloc,
-          const YamlLimits& limits, std::vector<JsonValue>& docs)
-      : text_(text), dialect_(dialect), alloc_(alloc), limits_(limits), docs_(docs) {}
+          const YamlLimits& limits, std::vector<JsonValue>& docs,
+          std::vector<EmptyNullPaths>* emptyNulls)
+      : text_(text),
+        dialect_(dialect),
+        alloc_(alloc),
+        limits_(limits),
+        docs_(docs),
+        emptyNulls_(emptyNulls) {}
 
   void OnDocumentStart(const YAML::Mark& /*mark*/) override {
     depth_ = 0;
     anchors_.clear();
+    anchorNulls_.clear();
     root_.SetNull();
+    rootNulls_.clear();
     haveRoot_ = false;
   }
 
   void OnDocumentEnd() override {
-    if (haveRoot_ && !root_.IsNull()) docs_.push_back(std::move(root_));
+    if (haveRoot_ && !root_.IsNull()) {
+      docs_.push_back(std::move(root_));
+      if (!rootNulls_.empty()) {
+        emptyNulls_->resize(docs_.size());
+        emptyNulls_->back() = std::move(rootNulls_);
+      }
+    }
     root_.SetNull();
+    rootNulls_.clear();
     haveRoot_ = false;
   }
 
@@ -560,6 +577,11 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue v;
+    if (emptyNulls_ != nullptr && !writtenNull(mark, anchor != 0)) {
+      EmptyNullPaths self(1);  // the node itself
+      deliverWithNulls(std::move(v), mark, anchor, self);
+      return;
+    }
     deliver(std::move(v), mark, anchor);
   }
 
@@ -581,6 +603,11 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue copy(a.value, alloc_);
+    if (anchor < anchorNulls_.size() && !anchorNulls_[anchor].empty()) {
+      EmptyNullPaths nulls = anchorNulls_[anchor];
+      deliverWithNulls(std::move(copy), mark, 0, nulls);
+      return;
+    }
     deliver(std::move(copy), mark, 0);
   }
 
@@ -609,6 +636,11 @@ class Builder : public YAML::EventHandler {
       }
     } else {
       typePlain(mark, value, v);
+    }
+    if (emptyNulls_ != nullptr && v.IsNull() && value.empty()) {  // `key: !!null`
+      EmptyNullPaths self(1);
+      deliverWithNulls(std::move(v), mark, anchor, self);
+      return;
     }
     deliver(std::move(v), mark, anchor);
   }
@@ -653,6 +685,14 @@ class Builder : public YAML::EventHandler {
     size_t nodes = 0;
     JsonValue value;
   };
+  // The empty nulls inside an open map or list (relative to it) and inside each
+  // of its `<<` sources (shorter than the sources when the last have none).
+  // Kept beside the frames rather than in them: documents without empty nulls
+  // never touch them, and the frames, reset for every map and list, stay small.
+  struct FrameNulls {
+    EmptyNullPaths inside;
+    std::vector<EmptyNullPaths> merges;
+  };
 
   [[noreturn]] void fail(const YAML::Mark& mark, std::string message) {
     throw ParseAbort{mark, std::move(message)};
@@ -670,6 +710,41 @@ class Builder : public YAML::EventHandler {
   bool expectingKey() const { return depth_ > 0 && top().isMap && !top().haveKey; }
   Frame& top() { return stack_[depth_ - 1]; }
   const Frame& top() const { return stack_[depth_ - 1]; }
+
+  // yaml-cpp reports `key: null`, `key: ~` and `key:` alike through OnNull, and
+  // marks an empty node at the token after it (the next key, a `,`, `}` or `-`,
+  // the end), an anchored one at its `&`. True when the mark shows ~, null, Null
+  // or NULL written for this node: a whole token, and not a key `null:` that
+  // follows an empty node.
+  bool writtenNull(const YAML::Mark& mark, bool anchored) const {
+    if (mark.pos < 0) return true;  // no position: keep the null, as before
+    auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    size_t i = static_cast<size_t>(mark.pos);
+    if (anchored && i < text_.size() && text_[i] == '&') {
+      while (i < text_.size() && !isSpace(text_[i]) &&
+             std::string_view(",[]{}").find(text_[i]) == std::string_view::npos) {
+        ++i;
+      }
+      while (i < text_.size() && isSpace(text_[i])) ++i;
+    }
+    std::string_view rest = i < text_.size() ? text_.substr(i) : std::string_view();
+    size_t n = 0;
+    if (rest.substr(0, 1) == "~") {
+      n = 1;
+    } else if (rest.substr(0, 4) == "null" || rest.substr(0, 4) == "Null" ||
+               rest.substr(0, 4) == "NULL") {
+      n = 4;
+    } else {
+      return false;
+    }
+    rest.remove_prefix(n);
+    if (!rest.empty() && !isSpace(rest[0]) &&
+        std::string_view(",]}:").find(rest[0]) == std::string_view::npos) {
+      return false;  // "nullable", "~x": another token
+    }
+    while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t')) rest.remove_prefix(1);
+    return rest.substr(0, 1) != ":";
+  }
 
   // A yaml-cpp quoted scalar may run to the end of the input without its closing
   // quote; go-yaml rejects that.
@@ -846,6 +921,10 @@ class Builder : public YAML::EventHandler {
       fail(mark, "nesting deeper than " + std::to_string(limits_.maxDepth) +
                      " levels (YamlLimits::maxDepth)");
     }
+    if (depth_ < frameNulls_.size()) {
+      frameNulls_[depth_].inside.clear();
+      frameNulls_[depth_].merges.clear();
+    }
     // Frames are reused from document to document to spare allocations.
     if (stack_.size() == depth_) stack_.emplace_back();
     Frame& f = stack_[depth_++];
@@ -870,14 +949,26 @@ class Builder : public YAML::EventHandler {
     YAML::Mark mark = f.mark;
     YAML::anchor_t anchor = f.anchor;
     --depth_;
+    if (depth_ < frameNulls_.size() && !frameNulls_[depth_].inside.empty()) {
+      // They stay there until the next push() at this depth clears them.
+      deliverWithNulls(std::move(v), mark, anchor, frameNulls_[depth_].inside);
+      return;
+    }
     deliver(std::move(v), mark, anchor);
   }
 
   // `<<`: keys of the map itself win, then earlier sources over later ones.
   void applyMerges(Frame& f) {
-    for (JsonValue& src : f.merges) {
-      for (auto& m : src.GetObject()) {
+    for (size_t j = 0; j < f.merges.size(); ++j) {
+      for (auto& m : f.merges[j].GetObject()) {
         if (f.value.FindMember(m.name) != f.value.MemberEnd()) continue;
+        if (depth_ - 1 < frameNulls_.size() && j < frameNulls_[depth_ - 1].merges.size()) {
+          FrameNulls& nulls = frameNulls_[depth_ - 1];
+          std::string_view name(m.name.GetString(), m.name.GetStringLength());
+          for (std::vector<std::string>& p : nulls.merges[j]) {
+            if (!p.empty() && p[0] == name) nulls.inside.push_back(std::move(p));
+          }
+        }
         f.value.AddMember(m.name, m.value, alloc_);  // moves out of the source
       }
     }
@@ -900,8 +991,10 @@ class Builder : public YAML::EventHandler {
     a.defined = true;
     a.nodes = nodes;
     a.value = std::move(copy);
+    if (anchor < anchorNulls_.size()) anchorNulls_[anchor].clear();
   }
 
+  // Adds a finished value to the open map or list (or makes it the root).
   void deliver(JsonValue&& v, const YAML::Mark& mark, YAML::anchor_t anchor) {
     if (anchor != 0) {
       JsonValue copy(v, alloc_);
@@ -925,6 +1018,58 @@ class Builder : public YAML::EventHandler {
       return;
     }
     addMember(f, std::move(v));
+  }
+
+  // deliver() for a value with empty nulls inside, `nulls` (relative to v; taken).
+  void deliverWithNulls(JsonValue&& v, const YAML::Mark& mark, YAML::anchor_t anchor,
+                        EmptyNullPaths& nulls) {
+    EmptyNullPaths anchored;
+    if (anchor != 0) anchored = nulls;
+    placeNulls(nulls, v);
+    deliver(std::move(v), mark, anchor);
+    if (anchor != 0) {
+      if (anchorNulls_.size() <= anchor) anchorNulls_.resize(anchor + 1);
+      anchorNulls_[anchor] = std::move(anchored);
+    }
+  }
+
+  // Files the empty nulls inside v, which is about to be delivered, under the
+  // place v goes to: the document, the next list index, the pending key, or a
+  // `<<` source ("1.key" inside a list of sources is "key" inside the second).
+  // Only map members count: a null that is itself the root or a list element is
+  // left out.
+  void placeNulls(EmptyNullPaths& nulls, const JsonValue& v) {
+    if (depth_ == 0) {
+      for (std::vector<std::string>& p : nulls) {
+        if (!p.empty()) rootNulls_.push_back(std::move(p));
+      }
+      return;
+    }
+    Frame& f = top();
+    if (frameNulls_.size() < depth_) frameNulls_.resize(depth_);
+    FrameNulls& to = frameNulls_[depth_ - 1];
+    if (f.isMap && f.keyIsMerge) {
+      size_t first = f.merges.size();
+      to.merges.resize(first + (v.IsArray() ? v.Size() : 1));
+      for (std::vector<std::string>& p : nulls) {
+        size_t index = 0;
+        if (v.IsArray()) {
+          if (p.size() < 2) continue;
+          auto [end, ec] = std::from_chars(p[0].data(), p[0].data() + p[0].size(), index);
+          if (ec != std::errc() || first + index >= to.merges.size()) continue;
+          p.erase(p.begin());
+        }
+        if (!p.empty()) to.merges[first + index].push_back(std::move(p));
+      }
+      return;
+    }
+    std::string slot = f.isMap ? std::string(f.key.GetString(), f.key.GetStringLength())
+                               : std::to_string(f.value.Size());
+    for (std::vector<std::string>& p : nulls) {
+      if (p.empty() && !f.isMap) continue;
+      p.insert(p.begin(), slot);
+      to.inside.push_back(std::move(p));
+    }
   }
 
   void addMergeSource(Frame& f, JsonValue&& v, const YAML::Mark& mark) {
@@ -997,7 +1142,11 @@ class Builder : public YAML::EventHandler {
   JsonAllocator& alloc_;
   const YamlLimits& limits_;
   std::vector<JsonValue>& docs_;
-  std::vector<Frame> stack_;  // stack_[0, depth_) are open; the rest wait for reuse
+  std::vector<EmptyNullPaths>* emptyNulls_;  // nullptr: not recorded
+  EmptyNullPaths rootNulls_;                 // the current document's
+  std::vector<FrameNulls> frameNulls_;       // [i] for stack_[i]; may be shorter
+  std::vector<EmptyNullPaths> anchorNulls_;  // [anchor], relative to its value; may be shorter
+  std::vector<Frame> stack_;                 // stack_[0, depth_) are open; the rest wait for reuse
   size_t depth_ = 0;
   std::vector<Anchor> anchors_;
   JsonValue root_;
@@ -1798,13 +1947,17 @@ class Emitter {
 
 Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view fileName,
                                          YamlDialect dialect, JsonAllocator& alloc,
-                                         const YamlLimits& limits) {
+                                         const YamlLimits& limits,
+                                         std::vector<EmptyNullPaths>* emptyNulls) {
   std::vector<JsonValue> docs;
+  std::vector<EmptyNullPaths> nulls;
+  if (emptyNulls != nullptr) emptyNulls->clear();
   // A UTF-8 byte order mark is allowed at the start (go-yaml skips it too).
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   MemoryBuf buf(text);
   std::istream in(&buf);
-  Builder builder(text, dialect, alloc, limits, docs);
+  Builder builder(text, dialect, alloc, limits, docs,
+                  emptyNulls != nullptr && dialect == YamlDialect::kResource ? &nulls : nullptr);
   // The one place where yaml-cpp's exceptions (and the builder's) become a Status.
   try {
     YAML::Parser parser(in);
@@ -1824,6 +1977,10 @@ Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view
     return Status::internal(std::string(fileName) + ": " + e.what());
   } catch (const std::exception& e) {
     return Status::internal(std::string(fileName) + ": " + e.what());
+  }
+  if (!nulls.empty()) {
+    nulls.resize(docs.size());
+    *emptyNulls = std::move(nulls);
   }
   return docs;
 }

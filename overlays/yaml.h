@@ -54,16 +54,29 @@ struct YamlLimits {
   size_t maxNodes = 10000000;
 };
 
+// The map members of one document whose value was written empty (`key:`,
+// `key: !!null`), as opposed to a null written out (`key: null`, `key: ~`). Both
+// read as JSON null, but kyaml keeps the text, and a strategic merge patch drops
+// the empty ones from every map it walks (see strategicMerge). Each path runs
+// from the document's root through map keys and list indices (decimal text),
+// e.g. {"spec", "volumes", "0", "emptyDir"}; the order is unspecified.
+using EmptyNullPaths = std::vector<std::vector<std::string>>;
+
 // Parses every document of `text` into JSON values allocated from `alloc`.
 // Documents that are empty or null (a trailing "---", a lone "...") are dropped.
 // On success the values live as long as `alloc` (the vector itself is the
 // caller's). On failure returns InvalidArgument with "FILE:LINE:COL: message"
 // (1-based, FILE is `fileName`) and allocates nothing the caller must free.
 // Never throws.
-[[nodiscard]] Result<std::vector<JsonValue>> parseYaml(std::string_view text,
-                                                       std::string_view fileName,
-                                                       YamlDialect dialect, JsonAllocator& alloc,
-                                                       const YamlLimits& limits = {});
+//
+// With `emptyNulls` and the kResource dialect, *emptyNulls is set to the empty
+// nulls of each returned document: either empty (no document has any) or one
+// entry per returned document. Members that aliases and `<<` merge keys copy
+// count where the copies land. Nothing is recorded for kKustomization. On
+// failure *emptyNulls is empty.
+[[nodiscard]] Result<std::vector<JsonValue>> parseYaml(
+    std::string_view text, std::string_view fileName, YamlDialect dialect, JsonAllocator& alloc,
+    const YamlLimits& limits = {}, std::vector<EmptyNullPaths>* emptyNulls = nullptr);
 
 // Appends one document to `out` exactly as `kubectl kustomize` (Kustomize
 // v5.5.0) prints it: no leading "---", ends with "\n". Callers join documents

@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace windlass::overlays {
 namespace {
@@ -311,6 +313,89 @@ TEST_CASE("documents: empty ones are dropped, markers and comments ignored") {
   auto none = parseYaml("", "r.yaml", YamlDialect::kResource, alloc);
   REQUIRE(none);
   CHECK(none->empty());
+}
+
+// The empty-null paths of each document, each path joined with '.', sorted.
+std::vector<std::vector<std::string>> emptyNullsOf(const std::string& text,
+                                                   YamlDialect dialect = YamlDialect::kResource) {
+  JsonAllocator alloc;
+  std::vector<EmptyNullPaths> nulls;
+  auto docs = parseYaml(text, "r.yaml", dialect, alloc, YamlLimits{}, &nulls);
+  REQUIRE_MESSAGE(docs, docs.error().message());
+  REQUIRE((nulls.empty() || nulls.size() == docs->size()));
+  std::vector<std::vector<std::string>> out;
+  for (const EmptyNullPaths& doc : nulls) {
+    std::vector<std::string> joined;
+    for (const std::vector<std::string>& path : doc) {
+      std::string s;
+      for (const std::string& step : path) s += (s.empty() ? "" : ".") + step;
+      joined.push_back(s);
+    }
+    std::sort(joined.begin(), joined.end());
+    out.push_back(std::move(joined));
+  }
+  return out;
+}
+
+TEST_CASE("members written with no value are told from nulls written out") {
+  // Kustomize (kyaml) keeps the text: `key:` and `key: !!null` are empty, while
+  // null, Null, NULL and ~ are written out; a following key `nullable` or `null`
+  // does not make the empty node before it a written null.
+  using Docs = std::vector<std::vector<std::string>>;
+  CHECK(emptyNullsOf(R"(a:
+nullable: 1
+b: null
+c: ~
+d:
+  e:
+  f: !!null
+  g: !!null null
+  h: # comment
+  i:
+    null
+l:
+- k:
+  j: Null
+- {x: , y: NULL, z: }
+- 
+last:
+)") == Docs{{"a", "d.e", "d.f", "d.h", "l.0.k", "l.1.x", "l.1.z", "last"}});
+  CHECK(emptyNullsOf("a:\nnull: 1\n") == Docs{{"a"}});
+  CHECK(emptyNullsOf("a:\n~ : 1\n") == Docs{{"a"}});
+  // One entry per returned document; none at all when no document has any.
+  CHECK(emptyNullsOf("a: 1\n---\n---\nb:\n---\nc: null\n") == Docs{{}, {"b"}, {}});
+  CHECK(emptyNullsOf("a: 1\nb: null\n").empty());
+  CHECK(emptyNullsOf("a:\n", YamlDialect::kKustomization).empty());
+}
+
+TEST_CASE("empty nulls follow aliases and merge keys to where the copies land") {
+  using Docs = std::vector<std::vector<std::string>>;
+  CHECK(emptyNullsOf(R"(m: &z
+  inner:
+  keep: null
+  arr:
+  - q:
+n: *z
+o:
+  <<: *z
+  inner: 1
+p: &e
+q: *e
+r: &w null
+s: *w
+t:
+  <<: [{extra: }, *z]
+)") == Docs{{"m.arr.0.q", "m.inner", "n.arr.0.q", "n.inner", "o.arr.0.q", "p", "q", "t.arr.0.q",
+             "t.extra", "t.inner"}});
+}
+
+TEST_CASE("the empty nulls are left empty when parsing fails") {
+  JsonAllocator alloc;
+  std::vector<EmptyNullPaths> nulls(1);
+  auto docs =
+      parseYaml("a:\n---\nb: [\n", "r.yaml", YamlDialect::kResource, alloc, YamlLimits{}, &nulls);
+  REQUIRE_FALSE(docs);
+  CHECK(nulls.empty());
 }
 
 TEST_CASE("emission of tricky strings, keys and empty collections") {
