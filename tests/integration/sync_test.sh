@@ -83,49 +83,38 @@ YAML
 write_config "$KUBECONFIG"
 wl() { "$WINDLASS" "$@" --config "$W/windlass.yaml"; }
 
-# Writes (not dry runs) our user made in the namespace or to it, since line $1 of the audit log.
-writes_since() {
+# The requests windlass made in the namespace or to it since line $1 of the audit log, one a
+# line: VERB RESOURCE NAME (- for a collection), then "dry" for a dry run.
+windlass_requests_since() {
   python3 - "$WINDLASS_TEST_AUDIT_LOG" "$1" "$NS" <<'PY'
 import json, sys
 log, start, ns = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-n = 0
 with open(log) as f:
     for i, line in enumerate(f):
         if i < start: continue
         try: e = json.loads(line)
         except ValueError: continue
-        if e.get("stage") != "ResponseComplete" or e.get("verb") not in ("create", "update", "patch", "delete"): continue
-        if "dryRun" in e.get("requestURI", ""): continue
+        if e.get("stage") != "ResponseComplete" or not e.get("userAgent", "").startswith("windlass/"):
+            continue
         ref = e.get("objectRef", {})
         if ref.get("namespace") == ns or (ref.get("resource") == "namespaces" and ref.get("name") == ns):
-            if e.get("user", {}).get("username", "").startswith("system:"): continue
-            print(ref.get("resource"), ref.get("name"), e.get("verb"))
-            n += 1
-print(n)
+            dry = "dry" if "dryRun" in e.get("requestURI", "") else ""
+            print(e.get("verb"), ref.get("resource"), ref.get("name") or "-", dry)
 PY
+}
+# The writes (not dry runs) since line $1, one a line as RESOURCE NAME VERB, then their count.
+writes_since() {
+  local out
+  out=$(windlass_requests_since "$1" | awk '$1 ~ /^(create|update|patch|delete)$/ && $4 != "dry" {print $2, $3, $1}')
+  [[ -n $out ]] && printf '%s\n' "$out"
+  printf '%s' "$out" | grep -c '^' || true
+}
+# GETs of single objects since line $1 (the namespace and the inventory parent aside).
+object_gets_since() {
+  windlass_requests_since "$1" | awk '$1 == "get" && $2 != "namespaces" && $3 != "-" && $3 != "windlass-dev"' |
+    grep -c '^' || true
 }
 audit_mark() { wc -l < "$WINDLASS_TEST_AUDIT_LOG"; }
-# GETs of single rendered objects in the namespace that windlass made since line $1 of the
-# audit log (the inventory parent and the namespace itself aside).
-object_gets_since() {
-  python3 - "$WINDLASS_TEST_AUDIT_LOG" "$1" "$NS" <<'PY'
-import json, sys
-log, start, ns = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-n = 0
-with open(log) as f:
-    for i, line in enumerate(f):
-        if i < start: continue
-        try: e = json.loads(line)
-        except ValueError: continue
-        if e.get("stage") != "ResponseComplete" or e.get("verb") != "get": continue
-        if not e.get("userAgent", "").startswith("windlass/"): continue
-        ref = e.get("objectRef", {})
-        if ref.get("resource") == "namespaces" or ref.get("name") == "windlass-dev": continue
-        if ref.get("namespace") == ns and ref.get("name"):
-            n += 1
-print(n)
-PY
-}
 
 # 1. diff before anything exists: differences, exit 1.
 wl diff --env dev > "$W/diff1.txt" 2>&1; rc=$?
