@@ -532,7 +532,8 @@ class Builder : public YAML::EventHandler {
         docs_(docs),
         emptyNulls_(emptyNulls) {}
 
-  void OnDocumentStart(const YAML::Mark& /*mark*/) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    countEvent(mark);
     depth_ = 0;
     anchors_.clear();
     anchorNulls_.clear();
@@ -586,6 +587,7 @@ class Builder : public YAML::EventHandler {
   }
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    countEvent(mark);
     if (anchor >= anchors_.size() || !anchors_[anchor].defined) {
       fail(mark, "unknown anchor referenced by an alias");
     }
@@ -704,7 +706,18 @@ class Builder : public YAML::EventHandler {
   }
 
   void countNode(const YAML::Mark& mark) {
+    countEvent(mark);
     if (++nodes_ > limits_.maxNodes) tooManyNodes(mark);
+  }
+
+  // Every node and document takes at least a byte of YAML, and no construct makes
+  // more than a few events per byte; more means yaml-cpp is looping on malformed
+  // input (0.7 can report empty documents without end), so stop at once.
+  void countEvent(const YAML::Mark& mark) {
+    if (++events_ > 4 * text_.size() + 64) {
+      fail(mark, "malformed YAML: the parser reports more nodes than " +
+                     std::to_string(text_.size()) + " bytes can hold");
+    }
   }
 
   bool expectingKey() const { return depth_ > 0 && top().isMap && !top().haveKey; }
@@ -1152,6 +1165,7 @@ class Builder : public YAML::EventHandler {
   JsonValue root_;
   bool haveRoot_ = false;
   size_t nodes_ = 0;
+  size_t events_ = 0;  // parser events (documents, nodes, aliases) of this call
   size_t aliasNodes_ = 0;
 };
 

@@ -288,6 +288,17 @@ TEST_CASE("limits on depth and node count") {
             .find("more than 10 nodes (YamlLimits::maxNodes)") != std::string::npos);
 }
 
+TEST_CASE("yaml-cpp looping on malformed input is stopped at once") {
+  // yaml-cpp 0.7 reports empty documents without end for a document that starts
+  // with a comma (found by fuzz_render; kept in tests/fuzz/corpus).
+  CHECK(parseError(",\n") ==
+        "r.yaml:1:1: malformed YAML: the parser reports more nodes than 2 bytes can hold");
+  CHECK(parseError("a: 1\n---\n, b\n").find("malformed YAML") != std::string::npos);
+  // The bound leaves room for the densest valid YAML: keys without values, nested flows.
+  CHECK(roundTrip("a:\nb:\nc:\n") == "a: null\nb: null\nc: null\n");
+  CHECK(roundTrip("[[[[{}]]]]\n") == "- - - - {}\n");
+}
+
 TEST_CASE("errors name the file, line and column") {
   CHECK(parseError("apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: tabbed\n") ==
         "r.yaml:4:1: found character that cannot start any token (a tab indents this line; "
