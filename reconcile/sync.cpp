@@ -74,11 +74,15 @@ const JsonValue* crdFor(const std::vector<JsonValue>& rendered, const Gvk& gvk) 
 
 HealthStatus toHealthStatus(Health h) {
   switch (h) {
-    case Health::kCurrent: return HealthStatus::kHealthy;
+    case Health::kCurrent:
+      return HealthStatus::kHealthy;
     case Health::kInProgress:
-    case Health::kTerminating: return HealthStatus::kProgressing;
-    case Health::kFailed: return HealthStatus::kDegraded;
-    case Health::kUnknown: return HealthStatus::kUnknown;
+    case Health::kTerminating:
+      return HealthStatus::kProgressing;
+    case Health::kFailed:
+      return HealthStatus::kDegraded;
+    case Health::kUnknown:
+      return HealthStatus::kUnknown;
   }
   return HealthStatus::kUnknown;
 }
@@ -90,7 +94,8 @@ bool Plan::changes() const {
   for (const PlannedObject& o : objects) {
     if (o.action != ObjectAction::kUnchanged) return true;
   }
-  return std::any_of(stale.begin(), stale.end(), [](const StaleObject& s) { return !s.pruneDisabled; });
+  return std::any_of(stale.begin(), stale.end(),
+                     [](const StaleObject& s) { return !s.pruneDisabled; });
 }
 
 Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
@@ -108,7 +113,8 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
   std::set<std::string> newNamespaces;
   if (plan.createNamespace) newNamespaces.insert(plan.targetNamespace);
   for (const JsonValue& o : rendered) {
-    if (stringField(o, "kind") == "Namespace") newNamespaces.insert(std::string(metadataField(o, "name")));
+    if (stringField(o, "kind") == "Namespace")
+      newNamespaces.insert(std::string(metadataField(o, "name")));
   }
 
   // Namespaces, labels and the requests that read and dry-run each object.
@@ -121,8 +127,8 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     auto info = kube.resolve(gvk);
     if (info) {
       namespaced = info->namespaced;
-    } else if (const JsonValue* crd = crdFor(rendered, gvk); crd != nullptr &&
-                                                              info.error().code() == Code::kNotFound) {
+    } else if (const JsonValue* crd = crdFor(rendered, gvk);
+               crd != nullptr && info.error().code() == Code::kNotFound) {
       deferredKind[i] = true;
       namespaced = stringField(*findMember(*crd, "spec"), "scope") != "Cluster";
     } else {
@@ -175,7 +181,8 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
       std::string gk = kinds.substr(pos, comma - pos);
       pos = comma + 1;
       size_t dot = gk.find('.');
-      std::string kind = gk.substr(0, dot), group = dot == std::string::npos ? "" : gk.substr(dot + 1);
+      std::string kind = gk.substr(0, dot),
+                  group = dot == std::string::npos ? "" : gk.substr(dot + 1);
       auto info = std::find_if(known.begin(), known.end(), [&](const ResourceInfo& r) {
         return r.gvk.kind == kind && r.gvk.group == group;
       });
@@ -271,8 +278,8 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
         plan.objects.push_back(std::move(p));
         continue;
       }
-      if (dryStatus.code() == Code::kPermissionDenied || dryStatus.code() == Code::kUnauthenticated ||
-          dryStatus.code() == Code::kUnavailable) {
+      if (dryStatus.code() == Code::kPermissionDenied ||
+          dryStatus.code() == Code::kUnauthenticated || dryStatus.code() == Code::kUnavailable) {
         return dryStatus;
       }
       failures.push_back(dryStatus.message());
@@ -315,9 +322,15 @@ std::string formatPlan(const Plan& plan) {
   if (plan.createNamespace) out += "+ Namespace " + plan.targetNamespace + " (created)\n";
   for (const PlannedObject& p : plan.objects) {
     switch (p.action) {
-      case ObjectAction::kCreate: ++create; break;
-      case ObjectAction::kUpdate: ++update; break;
-      default: ++unchanged; continue;
+      case ObjectAction::kCreate:
+        ++create;
+        break;
+      case ObjectAction::kUpdate:
+        ++update;
+        break;
+      default:
+        ++unchanged;
+        continue;
     }
     if (p.deferred) {
       out += "+ " + p.subject + " (created after its CustomResourceDefinition or namespace)\n";
@@ -408,7 +421,8 @@ class Executor {
     // Objects not reached keep their planned action with a note.
     for (const PlannedObject& p : plan_.objects) {
       if (done_.count(&p) == 0 && p.action != ObjectAction::kUnchanged) {
-        out_.objects.push_back(recordOf(p.desired, p.action, "not applied: the sync stopped earlier"));
+        out_.objects.push_back(
+            recordOf(p.desired, p.action, "not applied: the sync stopped earlier"));
       }
     }
     out_.reason = reason;
@@ -532,7 +546,8 @@ class Executor {
     for (size_t i = 0; i < found.size(); ++i) {
       if (found[i]) continue;
       const JsonValue& o = plan_.objects[i].desired;
-      auto path = kube_.resourcePath(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"));
+      auto path =
+          kube_.resourcePath(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"));
       if (!path) {
         found[i] = HealthResult{Health::kUnknown, path.error().message()};
         continue;
@@ -549,7 +564,8 @@ class Executor {
       size_t i = which[k];
       Status st = got[k] ? statusFromHttp(got[k]->httpStatus, got[k]->body, gets[k].subject, "get")
                          : got[k].error();
-      auto obj = st.ok() ? parseJsonBody(got[k]->body, alloc, gets[k].subject) : Result<JsonValue>(st);
+      auto obj =
+          st.ok() ? parseJsonBody(got[k]->body, alloc, gets[k].subject) : Result<JsonValue>(st);
       found[i] = obj ? assessHealth(*obj) : HealthResult{Health::kUnknown, obj.error().message()};
     }
     std::vector<HealthResult> out;
@@ -567,10 +583,9 @@ class Executor {
         const JsonValue& o = plan_.objects[i].desired;
         const HealthResult& h = results[i];
         Gvk g = gvkOf(o);
-        out_.health.objects.push_back(ObjectHealth{g.group, g.version, g.kind,
-                                                   std::string(metadataField(o, "namespace")),
-                                                   std::string(metadataField(o, "name")),
-                                                   toHealthStatus(h.health), h.message});
+        out_.health.objects.push_back(ObjectHealth{
+            g.group, g.version, g.kind, std::string(metadataField(o, "namespace")),
+            std::string(metadataField(o, "name")), toHealthStatus(h.health), h.message});
       }
       Health all = aggregate(results);
       out_.health.status = toHealthStatus(all);
