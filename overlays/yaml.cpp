@@ -1373,8 +1373,15 @@ bool naturalLess(std::string_view a, std::string_view b) {
     }
     size_t ai = i, bi = j;
     int64_t runsA = 0, runsB = 0;
-    while (ai < a.size() && isDigit(a[ai])) an = an * 10 + (a[ai++] - '0'), ++runsA;
-    while (bi < b.size() && isDigit(b[bi])) bn = bn * 10 + (b[bi++] - '0'), ++runsB;
+    // Go's int64 arithmetic wraps on digit runs past 19 digits; so does this (C++20
+    // defines the conversion). The order is then not transitive, and Kustomize's
+    // output varies from run to run with Go's map order; windlass's stays stable.
+    auto push = [](int64_t n, char digit) {
+      return static_cast<int64_t>(static_cast<uint64_t>(n) * 10 +
+                                  static_cast<uint64_t>(digit - '0'));
+    };
+    while (ai < a.size() && isDigit(a[ai])) an = push(an, a[ai++]), ++runsA;
+    while (bi < b.size() && isDigit(b[bi])) bn = push(bn, b[bi++]), ++runsB;
     if (an != bn) return an < bn;
     if (runsA != runsB) return runsA < runsB;
     return ra < rb;

@@ -299,6 +299,12 @@ TEST_CASE("yaml-cpp looping on malformed input is stopped at once") {
   CHECK(roundTrip("[[[[{}]]]]\n") == "- - - - {}\n");
 }
 
+TEST_CASE("keys with digit runs too long for int64 sort without overflow") {
+  // go-yaml compares digit runs as wrapping int64s (found by fuzz_render under UBSan).
+  CHECK(roundTrip("k99999999999999999999: 1\nk1: 2\nk18446744073709551617: 3\n") ==
+        "k1: 2\nk18446744073709551617: 3\nk99999999999999999999: 1\n");
+}
+
 TEST_CASE("errors name the file, line and column") {
   CHECK(parseError("apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: tabbed\n") ==
         "r.yaml:4:1: found character that cannot start any token (a tab indents this line; "
