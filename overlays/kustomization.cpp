@@ -18,8 +18,8 @@ class FieldReader {
   FieldReader(std::string where) : where_(std::move(where)) {}
 
   Status fail(std::string_view field, std::string_view what) const {
-    return Status::invalidArgument(where_ + ": field \"" + std::string(field) + "\": " +
-                                   std::string(what));
+    return Status::invalidArgument(where_ + ": field \"" + std::string(field) +
+                                   "\": " + std::string(what));
   }
 
   static const char* typeName(const JsonValue& v) {
@@ -81,7 +81,8 @@ class FieldReader {
       if (!it->value.IsString()) {
         return fail(std::string(field) + "." + key,
                     std::string("expected a string, found a ") + typeName(it->value) +
-                        " (cannot unmarshal " + typeName(it->value) + " into Go struct field of type string)");
+                        " (cannot unmarshal " + typeName(it->value) +
+                        " into Go struct field of type string)");
       }
       out[key] = std::string(it->value.GetString(), it->value.GetStringLength());
     }
@@ -118,19 +119,19 @@ Status checkKeys(const JsonValue& m, const FieldReader& r, std::string_view fiel
 Status readSelector(const JsonValue& v, const FieldReader& r, std::string_view field, Selector& s) {
   if (v.IsNull()) return {};
   WINDLASS_RETURN_IF_ERROR(r.map(field, v));
-  WINDLASS_RETURN_IF_ERROR(checkKeys(v, r, field,
-                                     {"group", "version", "kind", "name", "namespace",
-                                      "labelSelector", "annotationSelector"}));
+  WINDLASS_RETURN_IF_ERROR(checkKeys(
+      v, r, field,
+      {"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"}));
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     std::string sub = std::string(field) + "." + std::string(key);
-    std::string* out = key == "group"                ? &s.group
-                       : key == "version"            ? &s.version
-                       : key == "kind"               ? &s.kind
-                       : key == "name"               ? &s.name
-                       : key == "namespace"          ? &s.ns
-                       : key == "labelSelector"      ? &s.labelSelector
-                                                     : &s.annotationSelector;
+    std::string* out = key == "group"           ? &s.group
+                       : key == "version"       ? &s.version
+                       : key == "kind"          ? &s.kind
+                       : key == "name"          ? &s.name
+                       : key == "namespace"     ? &s.ns
+                       : key == "labelSelector" ? &s.labelSelector
+                                                : &s.annotationSelector;
     WINDLASS_RETURN_IF_ERROR(r.string(sub, it->value, *out));
   }
   return {};
@@ -140,8 +141,8 @@ Status readGeneratorOptions(const JsonValue& v, const FieldReader& r, std::strin
                             GeneratorOptions& o) {
   if (v.IsNull()) return {};
   WINDLASS_RETURN_IF_ERROR(r.map(field, v));
-  WINDLASS_RETURN_IF_ERROR(checkKeys(v, r, field,
-                                     {"labels", "annotations", "disableNameSuffixHash", "immutable"}));
+  WINDLASS_RETURN_IF_ERROR(
+      checkKeys(v, r, field, {"labels", "annotations", "disableNameSuffixHash", "immutable"}));
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     std::string sub = std::string(field) + "." + std::string(key);
@@ -164,21 +165,28 @@ Status readGenerators(const JsonValue& v, const FieldReader& r, std::string_view
     const JsonValue& e = v[i];
     WINDLASS_RETURN_IF_ERROR(r.map(f, e));
     WINDLASS_RETURN_IF_ERROR(checkKeys(e, r, f,
-                                       {"name", "namespace", "behavior", "literals", "files", "envs",
-                                        "env", "options", "type", "kvSources"}));
+                                       {"name", "namespace", "behavior", "literals", "files",
+                                        "envs", "env", "options", "type", "kvSources"}));
     GeneratorEntry g;
     g.secret = secret;
     for (auto it = e.MemberBegin(); it != e.MemberEnd(); ++it) {
       std::string_view key(it->name.GetString(), it->name.GetStringLength());
       std::string sub = f + "." + std::string(key);
       const JsonValue& val = it->value;
-      if (key == "name") WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.name));
-      else if (key == "namespace") WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.ns));
-      else if (key == "behavior") WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.behavior));
-      else if (key == "type") WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.type));
-      else if (key == "literals") WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.literals));
-      else if (key == "files") WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.files));
-      else if (key == "envs") WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.envs));
+      if (key == "name")
+        WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.name));
+      else if (key == "namespace")
+        WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.ns));
+      else if (key == "behavior")
+        WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.behavior));
+      else if (key == "type")
+        WINDLASS_RETURN_IF_ERROR(r.string(sub, val, g.type));
+      else if (key == "literals")
+        WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.literals));
+      else if (key == "files")
+        WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.files));
+      else if (key == "envs")
+        WINDLASS_RETURN_IF_ERROR(r.strings(sub, val, g.envs));
       else if (key == "env") {
         std::string one;
         WINDLASS_RETURN_IF_ERROR(r.string(sub, val, one));
@@ -191,16 +199,16 @@ Status readGenerators(const JsonValue& v, const FieldReader& r, std::string_view
     }
     if (g.behavior.empty()) g.behavior = "create";
     if (g.behavior != "create" && g.behavior != "merge" && g.behavior != "replace") {
-      return r.fail(f + ".behavior", "unknown behavior \"" + g.behavior +
-                                         "\" (expected create, merge or replace)");
+      return r.fail(f + ".behavior",
+                    "unknown behavior \"" + g.behavior + "\" (expected create, merge or replace)");
     }
     out.push_back(std::move(g));
   }
   return {};
 }
 
-Status readPatches(const JsonValue& v, const FieldReader& r, std::string_view field, bool legacy6902,
-                   std::vector<PatchEntry>& out) {
+Status readPatches(const JsonValue& v, const FieldReader& r, std::string_view field,
+                   bool legacy6902, std::vector<PatchEntry>& out) {
   if (v.IsNull()) return {};
   if (!v.IsArray()) return r.fail(field, "expected a list");
   for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
@@ -222,7 +230,8 @@ Status readPatches(const JsonValue& v, const FieldReader& r, std::string_view fi
       }
       if (key == "options" && !it->value.IsNull()) {
         WINDLASS_RETURN_IF_ERROR(r.map(sub, it->value));
-        WINDLASS_RETURN_IF_ERROR(checkKeys(it->value, r, sub, {"allowNameChange", "allowKindChange"}));
+        WINDLASS_RETURN_IF_ERROR(
+            checkKeys(it->value, r, sub, {"allowNameChange", "allowKindChange"}));
         if (auto* n = findMember(it->value, "allowNameChange")) {
           WINDLASS_RETURN_IF_ERROR(r.boolean(sub + ".allowNameChange", *n, p.allowNameChange));
         }
@@ -240,14 +249,42 @@ Status readPatches(const JsonValue& v, const FieldReader& r, std::string_view fi
   return {};
 }
 
-constexpr std::array<std::string_view, 36> kTopFields = {
-    "apiVersion", "kind", "metadata", "openapi", "namePrefix", "nameSuffix", "namespace",
-    "commonLabels", "labels", "commonAnnotations", "patchesStrategicMerge", "patchesJson6902",
-    "patches", "images", "imageTags", "replacements", "replicas", "vars", "sortOptions",
-    "resources", "components", "crds", "bases", "configMapGenerator", "secretGenerator",
-    "helmGlobals", "helmCharts", "helmChartInflationGenerator", "generatorOptions",
-    "configurations", "generators", "transformers", "validators", "buildMetadata", "inventory",
-    "helmChartRelease"};
+constexpr std::array<std::string_view, 36> kTopFields = {"apiVersion",
+                                                         "kind",
+                                                         "metadata",
+                                                         "openapi",
+                                                         "namePrefix",
+                                                         "nameSuffix",
+                                                         "namespace",
+                                                         "commonLabels",
+                                                         "labels",
+                                                         "commonAnnotations",
+                                                         "patchesStrategicMerge",
+                                                         "patchesJson6902",
+                                                         "patches",
+                                                         "images",
+                                                         "imageTags",
+                                                         "replacements",
+                                                         "replicas",
+                                                         "vars",
+                                                         "sortOptions",
+                                                         "resources",
+                                                         "components",
+                                                         "crds",
+                                                         "bases",
+                                                         "configMapGenerator",
+                                                         "secretGenerator",
+                                                         "helmGlobals",
+                                                         "helmCharts",
+                                                         "helmChartInflationGenerator",
+                                                         "generatorOptions",
+                                                         "configurations",
+                                                         "generators",
+                                                         "transformers",
+                                                         "validators",
+                                                         "buildMetadata",
+                                                         "inventory",
+                                                         "helmChartRelease"};
 
 Status readKustomization(const JsonValue& doc, Kustomization& k) {
   FieldReader r(k.file);
@@ -270,17 +307,24 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     const JsonValue& v = it->value;
-    if (key == "namePrefix") WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.namePrefix));
-    else if (key == "nameSuffix") WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.nameSuffix));
-    else if (key == "namespace") WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.nameSpace));
-    else if (key == "commonLabels") WINDLASS_RETURN_IF_ERROR(r.stringMap(key, v, k.commonLabels));
+    if (key == "namePrefix")
+      WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.namePrefix));
+    else if (key == "nameSuffix")
+      WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.nameSuffix));
+    else if (key == "namespace")
+      WINDLASS_RETURN_IF_ERROR(r.string(key, v, k.nameSpace));
+    else if (key == "commonLabels")
+      WINDLASS_RETURN_IF_ERROR(r.stringMap(key, v, k.commonLabels));
     else if (key == "commonAnnotations") {
       WINDLASS_RETURN_IF_ERROR(r.stringMap(key, v, k.commonAnnotations));
     } else if (key == "resources" || key == "bases") {
       WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.resources));
-    } else if (key == "components") WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.components));
-    else if (key == "crds") WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.crds));
-    else if (key == "configurations") WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.configurations));
+    } else if (key == "components")
+      WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.components));
+    else if (key == "crds")
+      WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.crds));
+    else if (key == "configurations")
+      WINDLASS_RETURN_IF_ERROR(r.strings(key, v, k.configurations));
     else if (key == "patchesStrategicMerge") {
       std::vector<std::string> list;
       WINDLASS_RETURN_IF_ERROR(r.strings(key, v, list));
@@ -304,14 +348,17 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
       for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
         std::string f = std::string(key) + "[" + std::to_string(i) + "]";
         WINDLASS_RETURN_IF_ERROR(r.map(f, v[i]));
-        WINDLASS_RETURN_IF_ERROR(checkKeys(v[i], r, f, {"name", "newName", "newTag", "digest", "tagSuffix"}));
+        WINDLASS_RETURN_IF_ERROR(
+            checkKeys(v[i], r, f, {"name", "newName", "newTag", "digest", "tagSuffix"}));
         ImageEntry img;
         for (auto m = v[i].MemberBegin(); m != v[i].MemberEnd(); ++m) {
           std::string_view mk(m->name.GetString(), m->name.GetStringLength());
           std::string sub = f + "." + std::string(mk);
-          std::string* out = mk == "name" ? &img.name : mk == "newName" ? &img.newName
-                           : mk == "newTag" ? &img.newTag : mk == "digest" ? &img.digest
-                                                                              : &img.tagSuffix;
+          std::string* out = mk == "name"      ? &img.name
+                             : mk == "newName" ? &img.newName
+                             : mk == "newTag"  ? &img.newTag
+                             : mk == "digest"  ? &img.digest
+                                               : &img.tagSuffix;
           WINDLASS_RETURN_IF_ERROR(r.string(sub, m->value, *out));
         }
         k.images.push_back(std::move(img));
@@ -324,7 +371,8 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
         WINDLASS_RETURN_IF_ERROR(r.map(f, v[i]));
         WINDLASS_RETURN_IF_ERROR(checkKeys(v[i], r, f, {"name", "count"}));
         ReplicaEntry rep;
-        if (auto* n = findMember(v[i], "name")) WINDLASS_RETURN_IF_ERROR(r.string(f + ".name", *n, rep.name));
+        if (auto* n = findMember(v[i], "name"))
+          WINDLASS_RETURN_IF_ERROR(r.string(f + ".name", *n, rep.name));
         const JsonValue* c = findMember(v[i], "count");
         if (c == nullptr || !c->IsInt64()) return r.fail(f + ".count", "expected an integer");
         rep.count = c->GetInt64();
@@ -343,12 +391,15 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
           std::string_view mk(m->name.GetString(), m->name.GetStringLength());
           std::string sub = f + "." + std::string(mk);
           if (mk == "pairs") WINDLASS_RETURN_IF_ERROR(r.stringMap(sub, m->value, le.pairs));
-          if (mk == "includeSelectors") WINDLASS_RETURN_IF_ERROR(r.boolean(sub, m->value, le.includeSelectors));
-          if (mk == "includeTemplates") WINDLASS_RETURN_IF_ERROR(r.boolean(sub, m->value, le.includeTemplates));
+          if (mk == "includeSelectors")
+            WINDLASS_RETURN_IF_ERROR(r.boolean(sub, m->value, le.includeSelectors));
+          if (mk == "includeTemplates")
+            WINDLASS_RETURN_IF_ERROR(r.boolean(sub, m->value, le.includeTemplates));
           if (mk == "fields" && !m->value.IsNull()) {
             if (!m->value.IsArray()) return r.fail(sub, "expected a list");
             for (rapidjson::SizeType j = 0; j < m->value.Size(); ++j) {
-              auto fs = parseFieldSpec(m->value[j], k.file + ": " + sub + "[" + std::to_string(j) + "]");
+              auto fs =
+                  parseFieldSpec(m->value[j], k.file + ": " + sub + "[" + std::to_string(j) + "]");
               if (!fs) return fs.error();
               le.fieldSpecs.push_back(std::move(*fs));
             }
@@ -375,23 +426,28 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
       WINDLASS_RETURN_IF_ERROR(checkKeys(v, r, key, {"order", "legacySortOptions"}));
       k.hasSortOptions = true;
       std::string order;
-      if (auto* o = findMember(v, "order")) WINDLASS_RETURN_IF_ERROR(r.string("sortOptions.order", *o, order));
+      if (auto* o = findMember(v, "order"))
+        WINDLASS_RETURN_IF_ERROR(r.string("sortOptions.order", *o, order));
       if (order != "legacy" && order != "fifo") {
-        return r.fail("sortOptions.order", "expected \"legacy\" or \"fifo\", found \"" + order + "\"");
+        return r.fail("sortOptions.order",
+                      "expected \"legacy\" or \"fifo\", found \"" + order + "\"");
       }
       k.sortFifo = order == "fifo";
       if (auto* l = findMember(v, "legacySortOptions"); l != nullptr && !l->IsNull()) {
-        if (k.sortFifo) return r.fail("sortOptions.legacySortOptions", "is only allowed with order legacy");
+        if (k.sortFifo)
+          return r.fail("sortOptions.legacySortOptions", "is only allowed with order legacy");
         WINDLASS_RETURN_IF_ERROR(r.map("sortOptions.legacySortOptions", *l));
         if (auto* f = findMember(*l, "orderFirst")) {
-          WINDLASS_RETURN_IF_ERROR(r.strings("sortOptions.legacySortOptions.orderFirst", *f, k.orderFirst));
+          WINDLASS_RETURN_IF_ERROR(
+              r.strings("sortOptions.legacySortOptions.orderFirst", *f, k.orderFirst));
         }
         if (auto* f = findMember(*l, "orderLast")) {
-          WINDLASS_RETURN_IF_ERROR(r.strings("sortOptions.legacySortOptions.orderLast", *f, k.orderLast));
+          WINDLASS_RETURN_IF_ERROR(
+              r.strings("sortOptions.legacySortOptions.orderLast", *f, k.orderLast));
         }
       }
-    } else if (key == "helmCharts" || key == "helmGlobals" || key == "helmChartInflationGenerator" ||
-               key == "helmChartRelease") {
+    } else if (key == "helmCharts" || key == "helmGlobals" ||
+               key == "helmChartInflationGenerator" || key == "helmChartRelease") {
       if (!v.IsNull()) return r.fail(key, "Helm charts are not supported by windlass");
     } else if (key == "generators" || key == "validators") {
       if (!v.IsNull() && !(v.IsArray() && v.Empty())) {
@@ -418,15 +474,15 @@ Result<Kustomization> loadKustomization(const FileSource& fs, const std::string&
     if (!p) return p.error();
     if (fs.kind(*p) == FileKind::kFile) {
       if (!file.empty()) {
-        return Status::invalidArgument(fs.describe(dir) +
-                                       ": found multiple kustomization files");
+        return Status::invalidArgument(fs.describe(dir) + ": found multiple kustomization files");
       }
       file = *p;
     }
   }
   if (file.empty()) {
-    return Status::notFound(fs.describe(dir) + ": no kustomization.yaml, kustomization.yml or "
-                                               "Kustomization in the folder");
+    return Status::notFound(fs.describe(dir) +
+                            ": no kustomization.yaml, kustomization.yml or "
+                            "Kustomization in the folder");
   }
   auto text = fs.read(file, kMaxKustomizationBytes);
   if (!text) return text.error();

@@ -22,12 +22,12 @@ struct Selector {
 };
 
 struct PatchEntry {
-  std::string path;                 // a file relative to the kustomization, or
-  std::string inlinePatch;          // the patch text itself
+  std::string path;         // a file relative to the kustomization, or
+  std::string inlinePatch;  // the patch text itself
   std::optional<Selector> target;
   bool allowNameChange = false;
   bool allowKindChange = false;
-  bool json6902 = false;            // from the legacy patchesJson6902 field
+  bool json6902 = false;  // from the legacy patchesJson6902 field
 };
 
 struct ImageEntry {
@@ -61,18 +61,18 @@ struct GeneratorEntry {
 };
 
 struct Kustomization {
-  std::string file;   // path of the kustomization file in the source
-  std::string dir;    // its folder
+  std::string file;  // path of the kustomization file in the source
+  std::string dir;   // its folder
   bool component = false;
   std::string namePrefix, nameSuffix, nameSpace;
   std::map<std::string, std::string> commonLabels, commonAnnotations;
   std::vector<LabelEntry> labels;
-  std::vector<std::string> resources;   // resources + legacy bases, in order
+  std::vector<std::string> resources;  // resources + legacy bases, in order
   std::vector<std::string> components, crds, configurations;
   std::vector<PatchEntry> patchesStrategicMerge, patches, patchesJson6902;
   std::vector<ImageEntry> images;
   std::vector<ReplicaEntry> replicas;
-  std::vector<GeneratorEntry> generators;   // ConfigMaps first, then Secrets
+  std::vector<GeneratorEntry> generators;  // ConfigMaps first, then Secrets
   GeneratorOptions generatorOptions;
   const JsonValue* replacements = nullptr;  // the raw list, read by the replacement step
   const JsonValue* vars = nullptr;

@@ -149,8 +149,8 @@ class Renderer {
     if (!path) return path.error().withContext(k.file);
     if (!options_.loadRestrictionsNone && !k.dir.empty() && *path != k.dir &&
         path->rfind(k.dir + "/", 0) != 0) {
-      return Status::invalidArgument(k.file + ": security; file '" + entry + "' is not in or below '" +
-                                     fs_.describe(k.dir) + "'");
+      return Status::invalidArgument(k.file + ": security; file '" + entry +
+                                     "' is not in or below '" + fs_.describe(k.dir) + "'");
     }
     if (k.dir.empty() && !options_.loadRestrictionsNone && path->empty()) {
       return Status::invalidArgument(k.file + ": '" + entry + "' is not a file");
@@ -195,8 +195,9 @@ class Renderer {
     }
     if (stringField(obj, "apiVersion") == "kustomize.config.k8s.io/v1beta1" ||
         stringField(obj, "apiVersion") == "kustomize.config.k8s.io/v1alpha1") {
-      return Status::invalidArgument(path + ": a kustomization listed as a resource file; list its "
-                                            "folder instead");
+      return Status::invalidArgument(path +
+                                     ": a kustomization listed as a resource file; list its "
+                                     "folder instead");
     }
     if (metadataField(obj, "name").empty()) {
       return Status::invalidArgument(path + ": missing metadata.name in object of kind " +
@@ -264,8 +265,9 @@ class Renderer {
       auto ck = loadDir(k, *dir, c);
       if (!ck) return ck.error();
       if (!ck->component) {
-        return Status::invalidArgument(ck->file + ": listed under components but its kind is not "
-                                                  "Component");
+        return Status::invalidArgument(ck->file +
+                                       ": listed under components but its kind is not "
+                                       "Component");
       }
       WINDLASS_RETURN_IF_ERROR(accumulateTarget(*ck, ra));
       stack_.pop_back();
@@ -331,8 +333,9 @@ class Renderer {
         auto sub = loadDir(k, *path, entry);
         if (!sub) return sub.error();
         if (sub->component) {
-          return Status::invalidArgument(sub->file + ": listed under resources, but expected kind != "
-                                                     "'Component'; list it under components");
+          return Status::invalidArgument(sub->file +
+                                         ": listed under resources, but expected kind != "
+                                         "'Component'; list it under components");
         }
         WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(files)).withContext(k.file));
         files.clear();
@@ -340,7 +343,8 @@ class Renderer {
         subRa.config = builtinConfig();
         WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
         stack_.pop_back();
-        WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
+        WINDLASS_RETURN_IF_ERROR(
+            appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
         ra.config.merge(subRa.config);
         for (Var& v : subRa.vars) {
           for (const Var& e : ra.vars) {
@@ -388,7 +392,8 @@ class Renderer {
         size_t dot = typeName.rfind('.');
         Gvk referrer;
         referrer.kind = dot == std::string_view::npos ? typeName : typeName.substr(dot + 1);
-        std::string_view pkg = dot == std::string_view::npos ? std::string_view() : typeName.substr(0, dot);
+        std::string_view pkg =
+            dot == std::string_view::npos ? std::string_view() : typeName.substr(0, dot);
         size_t slash = pkg.rfind('/');
         referrer.version = slash == std::string_view::npos ? pkg : pkg.substr(slash + 1);
         collectCrdRefs(*defs, *schema, referrer, {}, config, 0);
@@ -469,7 +474,8 @@ class Renderer {
       if (size_t eq = f.find('='); eq != std::string::npos) {
         key = f.substr(0, eq);
         file = f.substr(eq + 1);
-        if (key.empty()) return Status::invalidArgument(where + ": file source \"" + f + "\" has an empty key");
+        if (key.empty())
+          return Status::invalidArgument(where + ": file source \"" + f + "\" has an empty key");
       } else {
         key = std::string(baseName(file));
       }
@@ -492,12 +498,14 @@ class Renderer {
     GeneratorOptions opt = k.generatorOptions;
     for (const auto& [key, v] : g.options.labels) opt.labels[key] = v;
     for (const auto& [key, v] : g.options.annotations) opt.annotations[key] = v;
-    if (g.options.disableNameSuffixHash) opt.disableNameSuffixHash = g.options.disableNameSuffixHash;
+    if (g.options.disableNameSuffixHash)
+      opt.disableNameSuffixHash = g.options.disableNameSuffixHash;
     if (g.options.immutable) opt.immutable = g.options.immutable;
     auto addMap = [&](const char* field, const std::map<std::string, std::string>& m) {
       if (m.empty()) return;
       JsonValue v(rapidjson::kObjectType);
-      for (const auto& [key, val] : m) v.AddMember(makeString(key, alloc_), makeString(val, alloc_), alloc_);
+      for (const auto& [key, val] : m)
+        v.AddMember(makeString(key, alloc_), makeString(val, alloc_), alloc_);
       md.AddMember(rapidjson::StringRef(field), v, alloc_);
     };
     addMap("labels", opt.labels);
@@ -518,13 +526,15 @@ class Renderer {
       } else if (isValidUtf8(value)) {
         data.AddMember(makeString(key, alloc_), makeString(value, alloc_), alloc_);
       } else {
-        binary.AddMember(makeString(key, alloc_), makeString(generatorBase64(value), alloc_), alloc_);
+        binary.AddMember(makeString(key, alloc_), makeString(generatorBase64(value), alloc_),
+                         alloc_);
       }
     }
     // An empty ConfigMap has no data field; an empty Secret has "data: {}".
     if (!data.ObjectEmpty() || g.secret) obj.AddMember("data", data, alloc_);
     if (!binary.ObjectEmpty()) obj.AddMember("binaryData", binary, alloc_);
-    if (g.secret) obj.AddMember("type", makeString(g.type.empty() ? "Opaque" : g.type, alloc_), alloc_);
+    if (g.secret)
+      obj.AddMember("type", makeString(g.type.empty() ? "Opaque" : g.type, alloc_), alloc_);
     if (opt.immutable.value_or(false)) obj.AddMember("immutable", true, alloc_);
     Resource r;
     r.obj = std::move(obj);
@@ -548,7 +558,8 @@ class Renderer {
       pos = nl + 1;
       ++lineNo;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+        line.remove_prefix(1);
       if (line.empty() || line.front() == '#') continue;
       size_t eq = line.find('=');
       if (eq == std::string_view::npos) {
@@ -571,22 +582,23 @@ class Renderer {
     for (Resource& e : list) {
       if (e.matchesAnyId(id)) {
         if (match != nullptr) {
-          return Status::invalidArgument("generator " + id.describe() + " matches more than one resource");
+          return Status::invalidArgument("generator " + id.describe() +
+                                         " matches more than one resource");
         }
         match = &e;
       }
     }
     if (match == nullptr) {
       if (r.behavior == GeneratorBehavior::kMerge || r.behavior == GeneratorBehavior::kReplace) {
-        return Status::invalidArgument(id.describe() + " does not exist; cannot merge or replace (behavior " +
+        return Status::invalidArgument(id.describe() +
+                                       " does not exist; cannot merge or replace (behavior " +
                                        g.behavior + ")");
       }
       list.push_back(std::move(r));
       return {};
     }
     if (r.behavior == GeneratorBehavior::kCreate) {
-      return Status::invalidArgument(id.describe() +
-                                     " exists; behavior must be merge or replace");
+      return Status::invalidArgument(id.describe() + " exists; behavior must be merge or replace");
     }
     JsonValue& md = ensureObject(r.obj, "metadata", alloc_);
     const JsonValue* oldMd = findMember(match->obj, "metadata");
@@ -594,7 +606,8 @@ class Renderer {
       const JsonValue* oldMap = oldMd ? findMember(*oldMd, field) : nullptr;
       if (oldMap == nullptr || !oldMap->IsObject()) continue;
       JsonValue merged(*oldMap, alloc_);
-      if (const JsonValue* newMap = findMember(md, field); newMap != nullptr && newMap->IsObject()) {
+      if (const JsonValue* newMap = findMember(md, field);
+          newMap != nullptr && newMap->IsObject()) {
         for (auto it = newMap->MemberBegin(); it != newMap->MemberEnd(); ++it) {
           setMember(merged, sv(it->name), JsonValue(it->value, alloc_), alloc_);
         }
@@ -636,15 +649,18 @@ class Renderer {
   // --- transformers ------------------------------------------------------------
 
   Status runTransformers(const Kustomization& k, Accumulator& ra) {
-    for (const PatchEntry& p : k.patchesStrategicMerge) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+    for (const PatchEntry& p : k.patchesStrategicMerge)
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
     for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
     if (!k.nameSpace.empty()) {
-      WINDLASS_RETURN_IF_ERROR(applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
-                                   .withContext(k.file));
+      WINDLASS_RETURN_IF_ERROR(
+          applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
+              .withContext(k.file));
     }
     WINDLASS_RETURN_IF_ERROR(
         applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config, alloc_));
-    WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, k.commonLabels, ra.config.commonLabels, alloc_));
+    WINDLASS_RETURN_IF_ERROR(
+        applyStringMap(ra.resources, k.commonLabels, ra.config.commonLabels, alloc_));
     for (const LabelEntry& l : k.labels) {
       std::vector<FieldSpec> specs;
       if (l.includeSelectors) {
@@ -688,8 +704,8 @@ class Renderer {
       for (const JsonValue& d : *docs) {
         if (d.IsArray()) {
           for (rapidjson::SizeType j = 0; j < d.Size(); ++j) {
-            WINDLASS_RETURN_IF_ERROR(
-                applyReplacement(ra.resources, d[j], file + ": [" + std::to_string(j) + "]", alloc_));
+            WINDLASS_RETURN_IF_ERROR(applyReplacement(
+                ra.resources, d[j], file + ": [" + std::to_string(j) + "]", alloc_));
           }
         } else {
           WINDLASS_RETURN_IF_ERROR(applyReplacement(ra.resources, d, file, alloc_));
@@ -726,8 +742,8 @@ class Renderer {
         if (const JsonValue* m = findMember(d, mapField); m != nullptr && m->IsObject()) {
           for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
             if (!it->value.IsString()) {
-              return Status::invalidArgument(file + ": " + mapField + "." + std::string(sv(it->name)) +
-                                             ": expected a string");
+              return Status::invalidArgument(file + ": " + mapField + "." +
+                                             std::string(sv(it->name)) + ": expected a string");
             }
             pairs[std::string(sv(it->name))] = std::string(sv(it->value));
           }
@@ -780,8 +796,9 @@ class Renderer {
     }
     for (JsonValue& patch : *docs) {
       if (!patch.IsObject()) {
-        return Status::invalidArgument(name + ": unable to parse SM or JSON patch: expected a map "
-                                              "or a list of operations");
+        return Status::invalidArgument(name +
+                                       ": unable to parse SM or JSON patch: expected a map "
+                                       "or a list of operations");
       }
       if (p.target) {
         auto hits = selectResources(ra.resources, *p.target);

@@ -37,7 +37,8 @@ spec:
 TEST_CASE("prefix and generator hash follow into references") {
   auto out = renderFiles(
       {{"base/kustomization.yaml",
-        "resources: [web.yaml, sa.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: [a=b]\n"},
+        "resources: [web.yaml, sa.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: "
+        "[a=b]\n"},
        {"base/web.yaml", kDeployment},
        {"base/sa.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n"},
        {"prod/kustomization.yaml",
@@ -81,7 +82,8 @@ TEST_CASE("a kustomization that includes itself is a cycle") {
                          "a");
   REQUIRE(!out);
   CHECK(out.error().message() ==
-        "b/kustomization.yaml: cycle detected: '../a' refers back to a kustomization that includes it");
+        "b/kustomization.yaml: cycle detected: '../a' refers back to a kustomization that includes "
+        "it");
 }
 
 TEST_CASE("remote bases and Helm charts are reported as unsupported") {
@@ -102,8 +104,8 @@ TEST_CASE("kustomization errors name the file and the field") {
   auto wrongType = renderFiles({{"kustomization.yaml", "resources: web.yaml\n"}}, "");
   REQUIRE(!wrongType);
   CHECK(wrongType.error().message().rfind(
-            "kustomization.yaml: field \"resources\": expected a list of strings, found a string", 0) ==
-        0);
+            "kustomization.yaml: field \"resources\": expected a list of strings, found a string",
+            0) == 0);
   auto yaml11 = renderFiles({{"kustomization.yaml", "commonLabels:\n  enabled: yes\n"}}, "");
   REQUIRE(!yaml11);
   CHECK(yaml11.error().message().find("commonLabels.enabled") != std::string::npos);
