@@ -454,7 +454,7 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
         return r.fail(key, "generator and validator plugins are not supported by windlass");
       }
     } else if (key == "openapi") {
-      if (!v.IsNull()) return r.fail(key, "custom OpenAPI schemas are not supported by windlass");
+      WINDLASS_RETURN_IF_ERROR(r.stringMap(key, v, k.openApi));
     }
   }
   // Kustomize runs the ConfigMap generators before the Secret generators.

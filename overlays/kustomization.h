@@ -66,6 +66,7 @@ struct Kustomization {
   bool component = false;
   std::string namePrefix, nameSuffix, nameSpace;
   std::map<std::string, std::string> commonLabels, commonAnnotations;
+  std::map<std::string, std::string> openApi;  // `openapi:`: "path" or "version"
   std::vector<LabelEntry> labels;
   std::vector<std::string> resources;  // resources + legacy bases, in order
   std::vector<std::string> components, crds, configurations;

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "overlays/resource.h"
+
 namespace windlass::overlays {
 namespace {
 
@@ -201,7 +203,70 @@ MergeSchema buildKubernetes() {
   return schema;
 }
 
+// "#/definitions/NAME" → NAME, from a schema's "$ref" or its first allOf entry; "".
+std::string_view refOf(const JsonValue& schema) {
+  std::string_view ref = stringField(schema, "$ref");
+  if (ref.empty()) {
+    const JsonValue* all = findMember(schema, "allOf");
+    if (all != nullptr && all->IsArray() && !all->Empty()) ref = stringField((*all)[0], "$ref");
+  }
+  constexpr std::string_view kPrefix = "#/definitions/";
+  return ref.substr(0, kPrefix.size()) == kPrefix ? ref.substr(kPrefix.size()) : std::string_view();
+}
+
 }  // namespace
+
+Result<MergeSchema> MergeSchema::fromOpenApi(const JsonValue& doc, std::string_view file) {
+  const JsonValue* defs = findMember(doc, "definitions");
+  if (defs == nullptr || !defs->IsObject()) {
+    return Status::invalidArgument(std::string(file) +
+                                   ": not an OpenAPI v2 document: no \"definitions\" map");
+  }
+  MergeSchema schema;
+  for (auto d = defs->MemberBegin(); d != defs->MemberEnd(); ++d) {
+    std::string_view owner(d->name.GetString(), d->name.GetStringLength());
+    schema.internType(owner);
+    if (const JsonValue* gvks = findMember(d->value, "x-kubernetes-group-version-kind");
+        gvks != nullptr && gvks->IsArray()) {
+      for (const JsonValue& g : gvks->GetArray()) {
+        std::string group(stringField(g, "group")), version(stringField(g, "version"));
+        std::string_view kind = stringField(g, "kind");
+        if (version.empty() || kind.empty()) continue;
+        schema.addResourceType(group.empty() ? version : group + "/" + version, kind, owner);
+      }
+    }
+    const JsonValue* props = findMember(d->value, "properties");
+    if (props == nullptr || !props->IsObject()) continue;
+    for (auto p = props->MemberBegin(); p != props->MemberEnd(); ++p) {
+      std::string_view field(p->name.GetString(), p->name.GetStringLength());
+      const JsonValue& prop = p->value;
+      if (stringField(prop, "type") != "array") {
+        if (std::string_view ref = refOf(prop); !ref.empty())
+          schema.addObjectField(owner, field, ref);
+        continue;
+      }
+      if (stringField(prop, "x-kubernetes-patch-strategy").find("merge") ==
+          std::string_view::npos) {
+        continue;  // replaced by a patch
+      }
+      std::vector<std::string> keys;
+      if (const JsonValue* mk = findMember(prop, "x-kubernetes-list-map-keys");
+          mk != nullptr && mk->IsArray()) {
+        for (const JsonValue& k : mk->GetArray()) {
+          if (k.IsString()) keys.emplace_back(k.GetString(), k.GetStringLength());
+        }
+      }
+      if (keys.empty()) {
+        std::string_view key = stringField(prop, "x-kubernetes-patch-merge-key");
+        if (!key.empty()) keys.emplace_back(key);
+      }
+      const JsonValue* items = findMember(prop, "items");
+      schema.addMergeListField(owner, field, items != nullptr ? refOf(*items) : std::string_view(),
+                               std::move(keys));
+    }
+  }
+  return schema;
+}
 
 const MergeSchema& MergeSchema::kubernetes() {
   static const MergeSchema schema = buildKubernetes();

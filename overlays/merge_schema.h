@@ -23,6 +23,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.h"
+#include "core/status.h"
+
 namespace windlass::overlays {
 
 // Index of a type within one MergeSchema; kNoType means "no schema".
@@ -53,6 +56,16 @@ class MergeSchema {
   // The built-in Kubernetes kinds as Kustomize 5.5 knows them. Built on first
   // use; thread-safe.
   static const MergeSchema& kubernetes();
+
+  // The schema of an OpenAPI v2 document, as kyaml reads a kustomization's
+  // `openapi: {path: FILE}` (which then replaces the built-in schema): each
+  // definition with x-kubernetes-group-version-kind is a resource type; a property
+  // with a "$ref" (or an allOf holding one) is an object of that type; an array
+  // property whose x-kubernetes-patch-strategy includes "merge" is a merged list,
+  // keyed by x-kubernetes-list-map-keys or else x-kubernetes-patch-merge-key (a
+  // list of primitives with neither). InvalidArgument naming `file` when the
+  // document has no "definitions" map.
+  [[nodiscard]] static Result<MergeSchema> fromOpenApi(const JsonValue& doc, std::string_view file);
 
   // The root type of a resource, or kNoType when the kind is unknown.
   SchemaTypeId typeForResource(std::string_view apiVersion, std::string_view kind) const;

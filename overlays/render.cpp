@@ -115,6 +115,7 @@ class Renderer {
   Result<RenderedSet> run(const std::string& dir) {
     auto k = loadKustomization(fs_, dir, alloc_);
     if (!k) return k.error();
+    WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/true));
     Accumulator ra;
     ra.config = builtinConfig();
     stack_.push_back(dir);
@@ -316,8 +317,45 @@ class Renderer {
       }
       return k.error();
     }
+    WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/false));
     stack_.push_back(dir);
     return k;
+  }
+
+  // `openapi:` as Kustomize applies it: one schema for the rest of the build, set
+  // by the root kustomization (`reset`) or else by the first kustomization loaded
+  // that names one. `path` replaces the built-in schema (kinds it does not define
+  // have none: their lists are replaced); `version` picks a built-in one.
+  Status setSchema(const Kustomization& k, bool reset) {
+    if (schemaSet_ && !reset) return {};
+    auto path = k.openApi.find("path");
+    auto version = k.openApi.find("version");
+    auto fail = [&](const std::string& what) {
+      return Status::invalidArgument(k.file + ": field \"openapi\": " + what);
+    };
+    if (path != k.openApi.end() && version != k.openApi.end()) {
+      return fail("builtin version and custom schema provided, cannot use both");
+    }
+    if (path != k.openApi.end()) {
+      std::string file;
+      auto text = readFile(k, path->second, &file);
+      if (!text) return text.error();
+      auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
+      if (!docs) return docs.error();
+      if (docs->size() != 1)
+        return Status::invalidArgument(file + ": expected one OpenAPI document");
+      auto schema = MergeSchema::fromOpenApi((*docs)[0], file);
+      if (!schema) return schema.error();
+      customSchema_ = std::move(*schema);
+      mergeSchema_ = &customSchema_;
+      schemaSet_ = true;
+      return {};
+    }
+    if (version == k.openApi.end() || version->second.empty()) return {};
+    if (version->second != "v1.21.2") return fail("the specified OpenAPI version is not built in");
+    mergeSchema_ = &MergeSchema::kubernetes();
+    schemaSet_ = true;
+    return {};
   }
 
   Status accumulateResources(const Kustomization& k, Accumulator& ra) {
@@ -839,7 +877,7 @@ class Renderer {
     ResId before = r.curId();
     JsonValue copy(r.obj, alloc_);
     std::vector<std::vector<std::string>> emptyNulls = r.emptyNulls;
-    auto outcome = strategicMerge(copy, patch, MergeSchema::kubernetes(), alloc_, &emptyNulls);
+    auto outcome = strategicMerge(copy, patch, *mergeSchema_, alloc_, &emptyNulls);
     if (!outcome) return outcome.error().withContext(name + ": " + before.describe());
     if (*outcome == MergeOutcome::kDeleted || !copy.IsObject() || copy.ObjectEmpty()) {
       *deleted = true;
@@ -897,6 +935,10 @@ class Renderer {
   JsonAllocator& alloc_;
   const RenderOptions& options_;
   std::vector<std::string> stack_;  // kustomization folders being built, for cycle detection
+  // The merge schema of strategic merge patches (setSchema).
+  const MergeSchema* mergeSchema_ = &MergeSchema::kubernetes();
+  MergeSchema customSchema_;  // from an `openapi: {path: ...}`
+  bool schemaSet_ = false;
 };
 
 }  // namespace

@@ -255,4 +255,90 @@ TEST_CASE("label selectors") {
   CHECK(!*matchesLabelSelector(labels, "canary"));
 }
 
+TEST_CASE("openapi: a custom schema replaces the built-in one for the whole build") {
+  // Widget's items merge by name; Deployment is not in the schema, so its containers
+  // list is replaced (as kubectl kustomize does). The schema comes from the base: the
+  // first kustomization that names one sets it for the rest of the build.
+  const char* schema = R"({"definitions": {
+    "com.example.v1.Widget": {
+      "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}],
+      "properties": {"spec": {"$ref": "#/definitions/com.example.v1.WidgetSpec"}}},
+    "com.example.v1.WidgetSpec": {"properties": {"items": {"type": "array",
+      "items": {"$ref": "#/definitions/com.example.v1.Item"},
+      "x-kubernetes-patch-strategy": "merge", "x-kubernetes-patch-merge-key": "name"}}},
+    "com.example.v1.Item": {"properties": {"name": {"type": "string"}}}}})";
+  const char* resources = R"(apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+spec:
+  items: [{name: a, v: 1}, {name: b, v: 2}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    spec:
+      containers: [{name: c1, image: old}, {name: c2, image: old}]
+)";
+  const char* patches = R"(resources: [../base]
+patches:
+- patch: '{apiVersion: example.com/v1, kind: Widget, metadata: {name: w}, spec: {items: [{name: b, v: 20}]}}'
+- patch: '{apiVersion: apps/v1, kind: Deployment, metadata: {name: d}, spec: {template: {spec: {containers: [{name: c2, image: new}]}}}}'
+)";
+  std::map<std::string, std::string> files = {
+      {"base/kustomization.yaml", "resources: [r.yaml]\nopenapi:\n  path: schema.json\n"},
+      {"base/r.yaml", resources},
+      {"base/schema.json", schema},
+      {"overlay/kustomization.yaml", patches}};
+  auto out = renderFiles(files, "overlay");
+  REQUIRE(out);
+  CHECK(*out == R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+      - image: new
+        name: c2
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+spec:
+  items:
+  - name: b
+    v: 20
+  - name: a
+    v: 1
+)");
+  // Without the schema, Widget's list is replaced and the containers merge.
+  files["base/kustomization.yaml"] = "resources: [r.yaml]\n";
+  auto builtin = renderFiles(files, "overlay");
+  REQUIRE(builtin);
+  CHECK(builtin->find("name: c1") != std::string::npos);
+  CHECK(builtin->find("name: a\n") == std::string::npos);
+}
+
+TEST_CASE("openapi: path and version exclude each other; only v1.21.2 is built in") {
+  auto both = renderFiles(
+      {{"k/kustomization.yaml", "openapi:\n  path: s.json\n  version: v1.21.2\n"}}, "k");
+  REQUIRE(!both);
+  CHECK(both.error().message() ==
+        "k/kustomization.yaml: field \"openapi\": builtin version and custom schema provided, "
+        "cannot use both");
+  auto old = renderFiles({{"k/kustomization.yaml", "openapi:\n  version: v1.20.0\n"}}, "k");
+  REQUIRE(!old);
+  CHECK(old.error().message() ==
+        "k/kustomization.yaml: field \"openapi\": the specified OpenAPI version is not built in");
+  auto bad = renderFiles({{"k/kustomization.yaml", "openapi:\n  path: s.json\n"},
+                          {"k/s.json", "{\"swagger\": \"2.0\"}"}},
+                         "k");
+  REQUIRE(!bad);
+  CHECK(bad.error().message() == "k/s.json: not an OpenAPI v2 document: no \"definitions\" map");
+}
+
 }  // namespace windlass::overlays
