@@ -119,7 +119,9 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
 
   // Namespaces, labels and the requests that read and dry-run each object.
   std::vector<Request> gets, dryRuns;
-  std::vector<bool> deferredKind(rendered.size(), false);
+  // Deferred: applied after their CRD or namespace, with no read or dry run now (a
+  // kind the server does not know yet, or the target namespace this sync creates).
+  std::vector<bool> deferred(rendered.size(), false);
   for (size_t i = 0; i < rendered.size(); ++i) {
     JsonValue& o = rendered[i];
     Gvk gvk = gvkOf(o);
@@ -129,7 +131,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
       namespaced = info->namespaced;
     } else if (const JsonValue* crd = crdFor(rendered, gvk);
                crd != nullptr && info.error().code() == Code::kNotFound) {
-      deferredKind[i] = true;
+      deferred[i] = true;
       namespaced = stringField(*findMember(*crd, "spec"), "scope") != "Cluster";
     } else {
       return info.error();
@@ -141,7 +143,10 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     if (!namespaced) md.RemoveMember("namespace");
     labelMember(o, plan.applySetId, alloc);
     std::string subject = subjectOf(o);
-    if (deferredKind[i]) {
+    if (plan.createNamespace && metadataField(o, "namespace") == plan.targetNamespace) {
+      deferred[i] = true;  // nothing can exist there yet, and a dry run would be NotFound
+    }
+    if (deferred[i]) {
       gets.push_back({});
       dryRuns.push_back({});
       continue;
@@ -244,7 +249,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     PlannedObject p;
     p.subject = subjectOf(rendered[i]);
     p.live.SetNull();
-    if (deferredKind[i]) {
+    if (deferred[i]) {
       p.deferred = true;
       p.action = ObjectAction::kCreate;
       p.desired = std::move(rendered[i]);
