@@ -127,12 +127,31 @@ class Renderer {
     out.objects.reserve(ra.resources.size());
     if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
     for (Resource& r : ra.resources) {
-      // Kustomize rewrites annotations when it drops its build annotations, so
-      // an empty or null annotations field disappears.
+      // Kustomize rewrites annotations (as map[string]string) when it drops its
+      // build annotations: an empty or null annotations field disappears, and a
+      // value that is not a string becomes its text. Those read from YAML are
+      // strings already (parseYaml keeps their text) but for empty ones (`key:`,
+      // ""); what a JSON patch, replacement or List item set is printed as the
+      // emitter prints it.
       if (JsonValue* md = findMember(r.obj, "metadata")) {
         JsonValue* a = findMember(*md, "annotations");
         if (a != nullptr && (a->IsNull() || (a->IsObject() && a->ObjectEmpty()))) {
           md->RemoveMember("annotations");
+        } else if (a != nullptr && a->IsObject()) {
+          for (auto& m : a->GetObject()) {
+            if (m.value.IsString() || m.value.IsObject() || m.value.IsArray()) continue;
+            std::string text;
+            if (!m.value.IsNull()) {
+              emitYaml(m.value, text);
+              if (!text.empty() && text.back() == '\n') text.pop_back();
+            } else {
+              std::vector<std::string> path = {"metadata", "annotations", std::string(sv(m.name))};
+              bool empty =
+                  std::find(r.emptyNulls.begin(), r.emptyNulls.end(), path) != r.emptyNulls.end();
+              text = empty ? "" : "null";  // `key:` or a null set by a JSON patch
+            }
+            m.value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc_);
+          }
         }
       }
       out.objects.push_back(std::move(r.obj));

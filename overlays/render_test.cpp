@@ -341,4 +341,30 @@ TEST_CASE("openapi: path and version exclude each other; only v1.21.2 is built i
   CHECK(bad.error().message() == "k/s.json: not an OpenAPI v2 document: no \"definitions\" map");
 }
 
+TEST_CASE("annotations come out as strings, as Kustomize's map[string]string rewrite leaves them") {
+  // Read from YAML: the text; `e:` is "" unless a strategic merge drops it; a JSON
+  // patch's values print as the emitter prints them. Template annotations stay typed.
+  std::map<std::string, std::string> files = {
+      {"k/kustomization.yaml",
+       "resources: [r.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: '[{op: add, "
+       "path: /metadata/annotations/j, value: 1.50}]'\n"},
+      {"k/r.yaml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {x: 1}\n---\n"
+       "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    e:\n    n: "
+       "null\n    b: yes\n"}};
+  auto out = renderFiles(files, "k");
+  REQUIRE(out);
+  CHECK(*out ==
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    j: \"1.5\"\n    x: "
+        "\"1\"\n  name: a\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  annotations:\n    b: "
+        "\"yes\"\n    e: \"\"\n    \"n\": \"null\"\n  name: s\n");
+  files["k/kustomization.yaml"] =
+      "resources: [r.yaml]\npatches:\n- patch: '{apiVersion: v1, kind: Secret, metadata: {name: "
+      "s}, type: Opaque}'\n";
+  auto merged = renderFiles(files, "k");
+  REQUIRE(merged);
+  CHECK(merged->find("    e: \"\"") == std::string::npos);  // dropped by the merge
+  CHECK(merged->find("\"n\": \"null\"") != std::string::npos);
+}
+
 }  // namespace windlass::overlays

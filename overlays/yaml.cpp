@@ -578,6 +578,16 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue v;
+    if (annotationValue()) {
+      // A written-out null keeps its text; an empty one stays an empty null, which a
+      // strategic merge drops and the renderer otherwise prints as "".
+      std::string text(nullText(mark, anchor != 0));
+      if (!text.empty()) {
+        v.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), alloc_);
+        deliver(std::move(v), mark, anchor);
+        return;
+      }
+    }
     if (emptyNulls_ != nullptr && !writtenNull(mark, anchor != 0)) {
       EmptyNullPaths self(1);  // the node itself
       deliverWithNulls(std::move(v), mark, anchor, self);
@@ -624,7 +634,9 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue v;
-    if (quoted || !plain) {
+    if (!quoted && annotationValue()) {
+      v.SetString(value.data(), static_cast<rapidjson::SizeType>(value.size()), alloc_);
+    } else if (quoted || !plain) {
       if (!quoted && !plain) {
         typeTagged(mark, tag, value, v);
       } else if (mark.pos >= 0 && static_cast<size_t>(mark.pos) < text_.size() &&
@@ -729,8 +741,9 @@ class Builder : public YAML::EventHandler {
   // the end), an anchored one at its `&`. True when the mark shows ~, null, Null
   // or NULL written for this node: a whole token, and not a key `null:` that
   // follows an empty node.
-  bool writtenNull(const YAML::Mark& mark, bool anchored) const {
-    if (mark.pos < 0) return true;  // no position: keep the null, as before
+  // The text of a null value: "~", "null", "Null" or "NULL", or "" for an empty node.
+  std::string_view nullText(const YAML::Mark& mark, bool anchored) const {
+    if (mark.pos < 0) return "null";  // no position: take it as written out
     auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
     size_t i = static_cast<size_t>(mark.pos);
     if (anchored && i < text_.size() && text_[i] == '&') {
@@ -748,15 +761,34 @@ class Builder : public YAML::EventHandler {
                rest.substr(0, 4) == "NULL") {
       n = 4;
     } else {
-      return false;
+      return {};
     }
+    std::string_view token = rest.substr(0, n);
     rest.remove_prefix(n);
     if (!rest.empty() && !isSpace(rest[0]) &&
         std::string_view(",]}:").find(rest[0]) == std::string_view::npos) {
-      return false;  // "nullable", "~x": another token
+      return {};  // "nullable", "~x": another token
     }
     while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t')) rest.remove_prefix(1);
-    return rest.substr(0, 1) != ":";
+    return rest.substr(0, 1) != ":" ? token : std::string_view();
+  }
+
+  bool writtenNull(const YAML::Mark& mark, bool anchored) const {
+    return !nullText(mark, anchored).empty();
+  }
+
+  // True while the value of a member of a resource's metadata.annotations is read.
+  // Kustomize reads annotations as map[string]string from each scalar's text, so
+  // `n: 1.50`, `b: true`, `t: ~` come out as "1.50", "true", "~" (and `e:` as "",
+  // which the renderer does: see EmptyNullPaths).
+  bool annotationValue() const {
+    if (dialect_ != YamlDialect::kResource || depth_ != 3) return false;
+    auto pendingKey = [&](size_t i, std::string_view name) {
+      const Frame& f = stack_[i];
+      return f.isMap && f.haveKey && !f.keyIsMerge &&
+             (name.empty() || std::string_view(f.key.GetString(), f.key.GetStringLength()) == name);
+    };
+    return pendingKey(0, "metadata") && pendingKey(1, "annotations") && pendingKey(2, "");
   }
 
   // A yaml-cpp quoted scalar may run to the end of the input without its closing

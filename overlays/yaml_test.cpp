@@ -305,6 +305,17 @@ TEST_CASE("keys with digit runs too long for int64 sort without overflow") {
         "k1: 2\nk18446744073709551617: 3\nk99999999999999999999: 1\n");
 }
 
+TEST_CASE("a resource's annotations keep each scalar's text, as Kustomize reads them") {
+  CHECK(
+      roundTrip("metadata:\n  annotations:\n    n: 1.50\n    b: true\n    t: ~\n    o: 0x1F\n"
+                "spec:\n  template:\n    metadata:\n      annotations: {n: 1.50}\n") ==
+      "metadata:\n  annotations:\n    b: \"true\"\n    \"n\": \"1.50\"\n    o: \"0x1F\"\n"
+      "    t: \"~\"\nspec:\n  template:\n    metadata:\n      annotations:\n        \"n\": 1.5\n");
+  // The kustomization dialect has no such rule.
+  CHECK(roundTrip("metadata:\n  annotations: {p: 1.50}\n", YamlDialect::kKustomization) ==
+        "metadata:\n  annotations:\n    p: 1.5\n");
+}
+
 TEST_CASE("errors name the file, line and column") {
   CHECK(parseError("apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: tabbed\n") ==
         "r.yaml:4:1: found character that cannot start any token (a tab indents this line; "
