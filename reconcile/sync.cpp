@@ -402,6 +402,7 @@ class Executor {
     if (!plan_.parentCurrent) {
       if (Status st = writeParent(all); !st.ok()) return fail(Reason::kApplyFailed, st);
     }
+    if (Status st = dryRunDeferred(); !st.ok()) return fail(Reason::kApplyFailed, st);
     if (Status st = applyStages(); !st.ok()) return fail(Reason::kApplyFailed, st);
     if (options_.prune) {
       if (Status st = prune(); !st.ok()) return fail(Reason::kPruneFailed, st);
@@ -439,6 +440,45 @@ class Executor {
     JsonValue parent = makeParent(plan_.inventoryName, plan_.targetNamespace, members, alloc_);
     auto r = kube_.apply(parent, alloc_);
     return r ? Status() : r.error().withContext("inventory " + plan_.inventoryName);
+  }
+
+  // Objects deferred because the target namespace did not exist are dry-run once it
+  // does, all before any of them is written, so an invalid one still stops the
+  // sync with nothing applied but the namespace (and the inventory parent). Objects
+  // in namespaces the render itself holds, and of kinds whose CRD this sync creates,
+  // cannot be checked before their stage.
+  Status dryRunDeferred() {
+    std::vector<Request> reqs;
+    std::vector<const PlannedObject*> which;
+    for (const PlannedObject& p : plan_.objects) {
+      if (!p.deferred || !plan_.createNamespace ||
+          metadataField(p.desired, "namespace") != plan_.targetNamespace ||
+          !kube_.resolve(gvkOf(p.desired))) {
+        continue;  // a rendered Namespace is applied in its stage; a new kind after its CRD
+      }
+      ApplyOptions dry;
+      dry.dryRun = true;
+      auto req = kube_.applyRequest(p.desired, dry);
+      if (!req) return req.error();
+      reqs.push_back(std::move(*req));
+      which.push_back(&p);
+    }
+    std::vector<Result<Response>> got = kube_.sendBatch(reqs);
+    std::vector<std::string> failures;
+    for (size_t k = 0; k < got.size(); ++k) {
+      if (!got[k]) return got[k].error();
+      Status st = statusFromHttp(got[k]->httpStatus, got[k]->body, which[k]->subject, "patch");
+      if (st.code() == Code::kPermissionDenied || st.code() == Code::kUnauthenticated ||
+          st.code() == Code::kUnavailable) {
+        return st;
+      }
+      if (!st.ok()) failures.push_back(st.message());
+    }
+    if (failures.empty()) return {};
+    std::string msg = "dry run failed for " + std::to_string(failures.size()) +
+                      " object(s); nothing was applied but the namespace:";
+    for (const std::string& f : failures) msg += "\n  " + f;
+    return Status::invalidArgument(msg);
   }
 
   Status applyStages() {

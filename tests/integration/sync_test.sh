@@ -21,7 +21,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/windlass-sync.XXXXXX")
 id=$(basename "$W" | tr 'A-Z.' 'a-z-' | tail -c 7)
 NS="wl-sync-$id"
 REPO="sync-$id"
-trap '$K delete namespace "$NS" --wait=false >/dev/null 2>&1; rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"' EXIT
+trap '$K delete namespace "$NS" "$NS-fresh" --wait=false >/dev/null 2>&1; rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"' EXIT
 
 git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
 git -C "$WINDLASS_TEST_GIT_ROOT/$REPO.git" config http.receivepack true
@@ -189,6 +189,13 @@ sleep 1
 writes=$(writes_since "$mark" | tail -n 1)
 check "an invalid object aborts the sync before any write, naming it" \
   bash -c "[[ $rc -ne 0 && $writes -eq 0 ]] && grep -q 'apps/Deployment $NS/broken' '$W/sync6.txt' && ! $K -n $NS get configmap extra >/dev/null 2>&1"
+# 7b. The same into a namespace the sync creates: nothing but the namespace is written.
+sed -e 's/- name: dev/- name: fresh/' -e "s/namespace: $NS\$/namespace: $NS-fresh/" \
+  "$W/windlass.yaml" > "$W/windlass-fresh.yaml"
+"$WINDLASS" sync --config "$W/windlass-fresh.yaml" --env fresh > "$W/sync6b.txt" 2>&1; rc=$?
+check "an invalid object in a namespace the sync creates aborts before any object is written" \
+  bash -c "[[ $rc -ne 0 ]] && grep -q 'apps/Deployment $NS-fresh/broken' '$W/sync6b.txt' &&
+           [[ -z \$($K -n $NS-fresh get configmaps,deployments,services -l applyset.kubernetes.io/part-of -o name 2>/dev/null) ]]"
 git rm -q app/bad.yaml && sed -i 's/bad.yaml, //' app/kustomization.yaml && commit "fixed"
 
 # 8. A CRD and its custom resources in one commit apply in order.
