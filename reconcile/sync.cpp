@@ -87,6 +87,22 @@ HealthStatus toHealthStatus(Health h) {
   return HealthStatus::kUnknown;
 }
 
+// A dry-run failure that no object can fix (credentials, permissions, the server
+// gone): it stops the sync as it is, instead of joining the per-object list.
+bool stopsDryRuns(const Status& st) {
+  return st.code() == Code::kPermissionDenied || st.code() == Code::kUnauthenticated ||
+         st.code() == Code::kUnavailable;
+}
+
+// The error for objects whose dry run failed, one line each; ok when there are none.
+Status dryRunFailures(const std::vector<std::string>& failures, std::string_view applied) {
+  if (failures.empty()) return {};
+  std::string msg = "dry run failed for " + std::to_string(failures.size()) +
+                    " object(s); nothing was applied" + std::string(applied) + ":";
+  for (const std::string& f : failures) msg += "\n  " + f;
+  return Status::invalidArgument(msg);
+}
+
 }  // namespace
 
 bool Plan::changes() const {
@@ -283,10 +299,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
         plan.objects.push_back(std::move(p));
         continue;
       }
-      if (dryStatus.code() == Code::kPermissionDenied ||
-          dryStatus.code() == Code::kUnauthenticated || dryStatus.code() == Code::kUnavailable) {
-        return dryStatus;
-      }
+      if (stopsDryRuns(dryStatus)) return dryStatus;
       failures.push_back(dryStatus.message());
       continue;
     }
@@ -300,12 +313,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     p.desired = std::move(rendered[i]);
     plan.objects.push_back(std::move(p));
   }
-  if (!failures.empty()) {
-    std::string msg = "dry run failed for " + std::to_string(failures.size()) +
-                      " object(s); nothing was applied:";
-    for (const std::string& f : failures) msg += "\n  " + f;
-    return Status::invalidArgument(msg);
-  }
+  WINDLASS_RETURN_IF_ERROR(dryRunFailures(failures, ""));
 
   if (parent) {
     // The parent is current when it lists exactly the kinds it will list after this sync.
@@ -468,17 +476,10 @@ class Executor {
     for (size_t k = 0; k < got.size(); ++k) {
       if (!got[k]) return got[k].error();
       Status st = statusFromHttp(got[k]->httpStatus, got[k]->body, which[k]->subject, "patch");
-      if (st.code() == Code::kPermissionDenied || st.code() == Code::kUnauthenticated ||
-          st.code() == Code::kUnavailable) {
-        return st;
-      }
+      if (stopsDryRuns(st)) return st;
       if (!st.ok()) failures.push_back(st.message());
     }
-    if (failures.empty()) return {};
-    std::string msg = "dry run failed for " + std::to_string(failures.size()) +
-                      " object(s); nothing was applied but the namespace:";
-    for (const std::string& f : failures) msg += "\n  " + f;
-    return Status::invalidArgument(msg);
+    return dryRunFailures(failures, " but the namespace");
   }
 
   Status applyStages() {
