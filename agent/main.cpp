@@ -213,7 +213,7 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
     std::fprintf(stderr, "windlass: %s: %s: %s\n", env->name.c_str(),
                  report.recorded ? reconcile::reasonName(report.record.reason) : "failed",
                  report.status.message().c_str());
-    return 2;
+    return diff ? 2 : 1;
   }
   if (!req.planOnly) {
     std::printf("sync of %s at %s: %s\n", env->name.c_str(), report.record.revision.commit.c_str(),

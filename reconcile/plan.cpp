@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "overlays/resource.h"
+#include "overlays/yaml.h"
 
 namespace windlass::reconcile {
 
@@ -34,9 +35,55 @@ ObjectAction classify(const JsonValue* live, const JsonValue& dryRun, JsonAlloca
   JsonValue a(*live, alloc), b(dryRun, alloc);
   stripServerFields(a);
   stripServerFields(b);
-  maskSecrets(a);
-  maskSecrets(b);
   return a == b ? ObjectAction::kUnchanged : ObjectAction::kUpdate;
+}
+
+namespace {
+
+// Masks the Secret values of `before` (may be null) and `after` (see
+// objectDiff): everything as maskSecrets() does, then the keys whose values
+// differ are marked on both sides.
+void maskSecretPair(JsonValue* before, JsonValue& after) {
+  static constexpr char kBefore[] = "*** (before)", kChanged[] = "*** (changed)";
+  std::vector<std::pair<std::string, std::string>> changed;  // (field, key)
+  if (before != nullptr && overlays::stringField(after, "apiVersion") == "v1" &&
+      overlays::stringField(after, "kind") == "Secret") {
+    for (const char* field : {"data", "stringData"}) {
+      const JsonValue* mine = findMember(after, field);
+      const JsonValue* theirs = findMember(*before, field);
+      if (mine == nullptr || theirs == nullptr || !mine->IsObject() || !theirs->IsObject()) continue;
+      for (const auto& entry : mine->GetObject()) {
+        std::string key(entry.name.GetString(), entry.name.GetStringLength());
+        const JsonValue* old = findMember(*theirs, key);
+        if (old != nullptr && !(*old == entry.value)) changed.emplace_back(field, key);
+      }
+    }
+  }
+  if (before != nullptr) maskSecrets(*before);
+  if (!maskSecrets(after)) return;
+  for (const auto& [field, key] : changed) {
+    findMember(*findMember(*before, field), key)->SetString(rapidjson::StringRef(kBefore));
+    findMember(*findMember(after, field), key)->SetString(rapidjson::StringRef(kChanged));
+  }
+}
+
+}  // namespace
+
+std::string objectDiff(const JsonValue* live, const JsonValue& desired, std::string_view subject,
+                       JsonAllocator& alloc) {
+  JsonValue after(desired, alloc);
+  stripServerFields(after);
+  std::string a, b;
+  if (live != nullptr) {
+    JsonValue before(*live, alloc);
+    stripServerFields(before);
+    maskSecretPair(&before, after);
+    overlays::emitYaml(before, a);
+  } else {
+    maskSecretPair(nullptr, after);
+  }
+  overlays::emitYaml(after, b);
+  return unifiedDiff(a, b, "live " + std::string(subject), "desired " + std::string(subject));
 }
 
 namespace {

@@ -17,9 +17,19 @@ namespace windlass::reconcile {
 void stripServerFields(JsonValue& object);
 
 // create when there is no live object; unchanged when the dry-run result equals
-// the live object once both are stripped (and Secret values masked); else update.
-// Neither argument is modified.
+// the live object once both are stripped; else update. Secret values are
+// compared as they are (a rotated password is an update); only what is printed
+// or recorded is masked (objectDiff). Neither argument is modified.
 ObjectAction classify(const JsonValue* live, const JsonValue& dryRun, JsonAllocator& alloc);
+
+// The unified diff of `live` (null: the object is new) and `desired`, both
+// stripped of server fields and printed as YAML, labelled "live SUBJECT" and
+// "desired SUBJECT". Secret values never appear: each value under data and
+// stringData prints as "***" on both sides when it is unchanged, and as
+// "*** (before)" / "*** (changed)" when it differs, so a rotation shows as a
+// change of that key alone. Empty when there is no difference.
+std::string objectDiff(const JsonValue* live, const JsonValue& desired, std::string_view subject,
+                       JsonAllocator& alloc);
 
 // A unified diff (3 lines of context) of two texts, line by line, with
 // "--- labelA" / "+++ labelB" headers. Empty when the texts are equal.

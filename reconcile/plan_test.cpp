@@ -66,3 +66,34 @@ TEST_CASE("applyStages puts namespaces and CRDs first, then waves, cluster-scope
 }
 
 }  // namespace windlass::reconcile
+
+namespace windlass::reconcile {
+
+TEST_CASE("a Secret whose value changed is an update, and its diff shows no value") {
+  JsonDocument live = parse(R"({"apiVersion":"v1","kind":"Secret",
+    "metadata":{"name":"db","namespace":"n","resourceVersion":"3",
+      "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"b2xk\"}}"}},
+    "data":{"password":"b2xk","user":"YWRh"}})");
+  JsonDocument rotated = parse(R"({"apiVersion":"v1","kind":"Secret",
+    "metadata":{"name":"db","namespace":"n",
+      "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"bmV3\"}}"}},
+    "data":{"password":"bmV3","user":"YWRh"}})");
+  JsonAllocator alloc;
+  CHECK(classify(&live, rotated, alloc) == ObjectAction::kUpdate);
+  CHECK(classify(&live, live, alloc) == ObjectAction::kUnchanged);
+  std::string diff = objectDiff(&live, rotated, "Secret n/db", alloc);
+  CHECK(diff.find("b2xk") == std::string::npos);
+  CHECK(diff.find("bmV3") == std::string::npos);
+  CHECK(diff.find("-  password: '*** (before)'") != std::string::npos);
+  CHECK(diff.find("+  password: '*** (changed)'") != std::string::npos);
+  CHECK(diff.find("user: '***'") != std::string::npos);       // unchanged key: context only
+  CHECK(diff.find("+  user") == std::string::npos);
+  // A new Secret prints every value masked.
+  std::string created = objectDiff(nullptr, rotated, "Secret n/db", alloc);
+  CHECK(created.find("bmV3") == std::string::npos);
+  CHECK(created.find("+  password: '***'") != std::string::npos);
+  // The inputs are left as they were.
+  CHECK(std::string(live["data"]["password"].GetString()) == "b2xk");
+}
+
+}  // namespace windlass::reconcile

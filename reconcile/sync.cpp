@@ -36,15 +36,6 @@ std::string identity(const JsonValue& obj) {
          std::string(metadataField(obj, "name"));
 }
 
-std::string yamlOf(const JsonValue& obj, JsonAllocator& alloc) {
-  JsonValue copy(obj, alloc);
-  stripServerFields(copy);
-  maskSecrets(copy);
-  std::string out;
-  overlays::emitYaml(copy, out);
-  return out;
-}
-
 ObjectRecord recordOf(const JsonValue& obj, ObjectAction action, std::string error = {}) {
   Gvk g = gvkOf(obj);
   ObjectRecord r;
@@ -307,8 +298,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
     if (!dryObj) return dryObj.error();
     p.action = classify(p.live.IsNull() ? nullptr : &p.live, *dryObj, alloc);
     if (p.action != ObjectAction::kUnchanged) {
-      p.diff = unifiedDiff(p.live.IsNull() ? std::string() : yamlOf(p.live, alloc),
-                           yamlOf(*dryObj, alloc), "live " + p.subject, "desired " + p.subject);
+      p.diff = objectDiff(p.live.IsNull() ? nullptr : &p.live, *dryObj, p.subject, alloc);
     }
     p.desired = std::move(rendered[i]);
     plan.objects.push_back(std::move(p));

@@ -151,6 +151,25 @@ echo "writes: $(printf '%s' "$changed" | tr '\n' ';')"
 check "one changed field writes only that object" bash -c "[[ $rc -eq 0 && $count -eq 1 && '$first' == 'configmaps settings patch' ]]"
 check "the change reached the cluster" bash -c "[[ \$($K -n $NS get configmap settings -o jsonpath='{.data.level}') == debug ]]"
 
+# 4b. A Secret: created, rotated in Git (applied, although every printed value is masked),
+# pruned; its values appear in no output and no history record.
+old_pw=c2VjcmV0LW9uZQ== new_pw=c2VjcmV0LXR3bw==   # "secret-one", "secret-two"
+printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata: {password: %s}\n' "$old_pw" > app/secret.yaml
+sed -i 's/resources: \[/resources: [secret.yaml, /' app/kustomization.yaml && commit "db secret"
+wl sync --env dev > "$W/sec1.txt" 2>&1; rc=$?
+check "a Secret is created" bash -c "[[ $rc -eq 0 && \$($K -n $NS get secret db -o jsonpath='{.data.password}') == $old_pw ]]"
+sed -i "s/$old_pw/$new_pw/" app/secret.yaml && commit "rotate the db password"
+wl diff --env dev > "$W/sec2.txt" 2>&1; rc=$?
+check "diff of a rotated Secret exits 1 and shows the key as changed, masked" \
+  bash -c "[[ $rc -eq 1 ]] && grep -q 'password: .\*\*\* (changed)' '$W/sec2.txt'"
+wl sync --env dev > "$W/sec3.txt" 2>&1; rc=$?
+check "a Secret rotated in Git is applied" bash -c "[[ $rc -eq 0 && \$($K -n $NS get secret db -o jsonpath='{.data.password}') == $new_pw ]]"
+git rm -q app/secret.yaml && sed -i 's/secret.yaml, //' app/kustomization.yaml && commit "drop the secret"
+wl sync --env dev > "$W/sec4.txt" 2>&1; rc=$?
+check "a Secret removed from Git is pruned" bash -c "[[ $rc -eq 0 ]] && ! $K -n $NS get secret db >/dev/null 2>&1"
+check "no Secret value (plain or base64) in any output or the history" \
+  bash -c "! grep -rqE 'c2VjcmV0LW9uZQ|c2VjcmV0LXR3bw|secret-one|secret-two' '$W'/sec*.txt '$W/state/history'"
+
 # 5. Deleting a file prunes that object and nothing else; foreign objects are never touched.
 $K -n $NS create configmap not-ours --from-literal=a=b >/dev/null
 git rm -q app/service.yaml && sed -i 's/, service.yaml//' app/kustomization.yaml && commit "drop the service"
