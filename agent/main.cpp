@@ -1,4 +1,5 @@
 // windlass: the command line.
+#include <signal.h>
 #include <unistd.h>
 
 #include <climits>
@@ -10,7 +11,8 @@
 #include <vector>
 
 #include "agent/config.h"
-#include "agent/reconciler.h"
+#include "agent/wiring.h"
+#include "core/cancel.h"
 #include "core/file_source.h"
 #include "core/json.h"
 #include "overlays/render.h"
@@ -195,6 +197,19 @@ bool loadFor(const CommonArgs& args, bool needEnv, AgentConfig& config, const En
   return true;
 }
 
+// The token that SIGINT and SIGTERM trip; a second signal kills as usual.
+CancelToken gStop;
+extern "C" void onStopSignal(int) { gStop.cancel(); }
+
+void cancelOnSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   CommonArgs args;
   std::string error;
@@ -202,18 +217,30 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   AgentConfig config;
   const Environment* env = nullptr;
   if (!loadFor(args, true, config, &env)) return 2;
-  SyncRequest req;
+  int failed = diff ? 2 : 1;
+  auto options = reconcilerOptions(config);
+  if (!options) {
+    std::fprintf(stderr, "windlass: %s: %s\n", env->name.c_str(), options.error().message().c_str());
+    return failed;
+  }
+  auto reconciler = reconcile::Reconciler::create(std::move(*options));
+  if (!reconciler) {
+    std::fprintf(stderr, "windlass: %s\n", reconciler.error().message().c_str());
+    return failed;
+  }
+  reconcile::SyncRequest req;
   req.planOnly = diff || args.dryRun;
   req.revision = args.revision;
   req.forcePrune = args.prune;
   req.allowMassPrune = args.allowMassPrune;
-  SyncReport report = reconcileEnvironment(config, *env, req);
+  cancelOnSignals();
+  reconcile::SyncReport report = (*reconciler)->sync(environmentSpec(*env), req, gStop);
   std::fputs(report.planText.c_str(), stdout);
   if (!report.status.ok()) {
     std::fprintf(stderr, "windlass: %s: %s: %s\n", env->name.c_str(),
                  report.recorded ? reconcile::reasonName(report.record.reason) : "failed",
                  report.status.message().c_str());
-    return diff ? 2 : 1;
+    return failed;
   }
   if (!req.planOnly) {
     std::printf("sync of %s at %s: %s\n", env->name.c_str(), report.record.revision.commit.c_str(),

@@ -115,8 +115,13 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
   plan.applySetId = applySetId(plan.inventoryName, plan.targetNamespace, "Secret", "");
 
   auto ns = kube.get(Gvk{"", "v1", "Namespace"}, "", plan.targetNamespace, alloc);
-  if (!ns && ns.error().code() != Code::kNotFound) return ns.error();
-  plan.createNamespace = !ns;
+  // An identity confined to its namespace may not read the Namespace object: take
+  // the namespace as existing, as kubectl apply would, and let the server judge.
+  if (!ns && ns.error().code() != Code::kNotFound &&
+      ns.error().code() != Code::kPermissionDenied) {
+    return ns.error();
+  }
+  plan.createNamespace = !ns && ns.error().code() == Code::kNotFound;
   std::set<std::string> newNamespaces;
   if (plan.createNamespace) newNamespaces.insert(plan.targetNamespace);
   for (const JsonValue& o : rendered) {
@@ -403,6 +408,7 @@ class Executor {
     if (Status st = dryRunDeferred(); !st.ok()) return fail(Reason::kApplyFailed, st);
     if (Status st = applyStages(); !st.ok()) return fail(Reason::kApplyFailed, st);
     if (options_.prune) {
+      if (Status st = interrupted(); !st.ok()) return fail(Reason::kPruneFailed, st);
       if (Status st = prune(); !st.ok()) return fail(Reason::kPruneFailed, st);
     }
     std::vector<const JsonValue*> kept;
@@ -472,10 +478,26 @@ class Executor {
     return dryRunFailures(failures, " but the namespace");
   }
 
+  // Aborted when the sync was cancelled: the safe point between two stages.
+  Status interrupted() const {
+    if (options_.cancel == nullptr || !options_.cancel->cancelled()) return {};
+    return Status::aborted("interrupted: the agent is stopping");
+  }
+
+  // Sleeps one poll interval; false when the sync was cancelled meanwhile.
+  bool pause() const {
+    if (options_.cancel == nullptr) {
+      std::this_thread::sleep_for(options_.pollInterval);
+      return true;
+    }
+    return options_.cancel->waitFor(options_.pollInterval);
+  }
+
   Status applyStages() {
     std::vector<const JsonValue*> objs;
     for (const PlannedObject& p : plan_.objects) objs.push_back(&p.desired);
     for (const std::vector<size_t>& stage : reconcile::applyStages(objs)) {
+      WINDLASS_RETURN_IF_ERROR(interrupted());
       std::vector<Request> reqs;
       std::vector<PlannedObject*> which;
       for (size_t i : stage) {
@@ -526,7 +548,7 @@ class Executor {
         return Status::deadlineExceeded("CustomResourceDefinition " + name +
                                         " was not Established within 60s");
       }
-      std::this_thread::sleep_for(options_.pollInterval);
+      if (!pause()) return interrupted();
     }
     return kube_.refreshDiscovery();
   }
@@ -647,7 +669,7 @@ class Executor {
         msg.pop_back();
         return Status::deadlineExceeded(msg);
       }
-      std::this_thread::sleep_for(options_.pollInterval);
+      if (!pause()) return Status::aborted("interrupted while waiting for health");
     }
   }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
@@ -26,6 +27,9 @@ struct SyncOptions {
   double maxPruneShare = 0.5;    // largest share of the inventory one sync may prune
   std::chrono::milliseconds healthTimeout{std::chrono::minutes(5)};  // 0: do not wait
   std::chrono::milliseconds pollInterval{500};                       // health and CRD polls
+  // Checked between stages and in every wait; a cancelled sync stops at the next
+  // safe point with Aborted, reporting what it applied. Null: never cancelled.
+  const CancelToken* cancel = nullptr;
 };
 
 struct PlannedObject {

@@ -1,0 +1,84 @@
+#include "agent/wiring.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "reconcile/kubeconfig.h"
+
+namespace windlass::agent {
+
+namespace {
+
+// The content of a secret file or the value of an environment variable,
+// without trailing whitespace. Values never enter messages.
+Result<std::string> secretValue(const std::string& file, const std::string& env,
+                                std::string_view field) {
+  std::string value;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Status::failedPrecondition(std::string(field) + ": cannot read " + file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    value = ss.str();
+  } else if (!env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (v == nullptr) {
+      return Status::failedPrecondition(std::string(field) + ": $" + env + " is not set");
+    }
+    value = v;
+  }
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
+    value.pop_back();
+  }
+  return value;
+}
+
+Result<sources::GitCredentials> gitCredentials(const Credentials& c) {
+  sources::GitCredentials g;
+  auto token = secretValue(c.tokenFile, c.tokenEnv, "repository.credentials.token");
+  if (!token) return token.error();
+  auto user = secretValue(c.usernameFile, c.usernameEnv, "repository.credentials.username");
+  if (!user) return user.error();
+  auto password = secretValue(c.passwordFile, c.passwordEnv, "repository.credentials.password");
+  if (!password) return password.error();
+  g.username = *user;
+  g.password = token->empty() ? *password : *token;
+  g.sshKeyFile = c.sshKeyFile;
+  g.knownHostsFile = c.knownHostsFile;
+  g.caFile = c.caFile;
+  return g;
+}
+
+}  // namespace
+
+Result<reconcile::Reconciler::Options> reconcilerOptions(const AgentConfig& config) {
+  reconcile::Reconciler::Options o;
+  o.stateDir = config.stateDir;
+  auto cluster = config.cluster.inCluster()
+                     ? reconcile::inClusterConfig()
+                     : reconcile::loadKubeconfig(config.cluster.kubeconfig, config.cluster.context);
+  if (!cluster) return cluster.error();
+  o.cluster = std::move(*cluster);
+  auto creds = gitCredentials(config.repository.credentials);
+  if (!creds) return creds.error();
+  o.repositories.push_back({"default", config.repository.url, std::move(*creds)});
+  return o;
+}
+
+reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
+  reconcile::EnvironmentSpec s;
+  s.name = env.name;
+  s.repository = "default";
+  s.revision = env.revision;
+  s.pinnedCommit = env.revisionKind == RevisionKind::kCommit;
+  s.path = env.path;
+  s.sync.environment = env.name;
+  s.sync.targetNamespace = env.targetNamespace;
+  s.sync.prune = env.prune;
+  s.sync.maxPruneShare = env.maxPruneShare;
+  s.sync.healthTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.healthTimeout);
+  return s;
+}
+
+}  // namespace windlass::agent

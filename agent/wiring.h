@@ -1,0 +1,20 @@
+// From the configuration to the inputs of the reconcile pipeline: the cluster,
+// the repositories with their credentials read from their files, and one
+// EnvironmentSpec per environment. Used by the one-shot commands and the agent.
+#pragma once
+
+#include "agent/config.h"
+#include "core/status.h"
+#include "reconcile/reconciler.h"
+
+namespace windlass::agent {
+
+// The options of a Reconciler for `config`: the kubeconfig (or in-cluster
+// service account) loaded, the credential files read. Errors name the field
+// and the file; secret values never appear in them.
+[[nodiscard]] Result<reconcile::Reconciler::Options> reconcilerOptions(const AgentConfig& config);
+
+// The pipeline's view of `env`.
+reconcile::EnvironmentSpec environmentSpec(const Environment& env);
+
+}  // namespace windlass::agent

@@ -1,0 +1,297 @@
+#include "reconcile/reconciler.h"
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "core/file_lock.h"
+#include "core/sha256.h"
+#include "overlays/render.h"
+#include "overlays/resource.h"
+#include "reconcile/inventory.h"
+
+namespace windlass::reconcile {
+
+using overlays::findMember;
+using overlays::metadataField;
+using overlays::stringField;
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+std::string person(const std::string& name, const std::string& email) {
+  return name + " <" + email + ">";
+}
+
+// Every image the rendered objects run, sorted.
+std::vector<std::string> imagesOf(const std::vector<JsonValue>& objects) {
+  std::set<std::string> images;
+  std::function<void(const JsonValue&)> walk = [&](const JsonValue& v) {
+    if (v.IsObject()) {
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        std::string_view k(it->name.GetString(), it->name.GetStringLength());
+        if ((k == "containers" || k == "initContainers") && it->value.IsArray()) {
+          for (const JsonValue& c : it->value.GetArray()) {
+            std::string_view img = stringField(c, "image");
+            if (!img.empty()) images.insert(std::string(img));
+          }
+        }
+        walk(it->value);
+      }
+    } else if (v.IsArray()) {
+      for (const JsonValue& e : v.GetArray()) walk(e);
+    }
+  };
+  for (const JsonValue& o : objects) walk(o);
+  return {images.begin(), images.end()};
+}
+
+std::string compactJson(const JsonValue& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+bool isCommitId(const std::string& revision) {
+  return revision.size() == 40 && revision.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// One sync of one environment: the stages in order, history on every exit.
+class Run {
+ public:
+  Run(Reconciler& r, const EnvironmentSpec& env, const SyncRequest& request,
+      const CancelToken& cancel, std::map<std::string, std::string>& lastDigest, std::mutex& mu)
+      : r_(r), env_(env), request_(request), cancel_(cancel), lastDigest_(lastDigest), mu_(mu),
+        start_(Clock::now()) {
+    record_.environment = env.name;
+    record_.trigger = request.trigger;
+    record_.time = formatRfc3339Utc(start_);
+  }
+
+  SyncReport run() {
+    // Nothing may write the cluster for this environment while we do.
+    std::error_code ec;
+    std::filesystem::create_directories(r_.stateDir() + "/locks", ec);
+    auto lock = FileLock::acquire(r_.stateDir() + "/locks/" + env_.name + ".lock",
+                                  "environment " + env_.name, std::chrono::minutes(10), &cancel_);
+    if (!lock) {
+      report_.status = lock.error();
+      return std::move(report_);  // another process is syncing it and records its own run
+    }
+    if (!request_.planOnly) {
+      // A sync that cannot be recorded does not run.
+      if (Status st = r_.history().open(env_.name); !st.ok()) {
+        report_.status = st.withContext("the history cannot be written, so nothing was synced");
+        return std::move(report_);
+      }
+    }
+
+    // Source: fetch and resolve the commit.
+    std::string revision = request_.revision.empty() ? env_.revision : request_.revision;
+    bool pinned = request_.revision.empty() ? env_.pinnedCommit : isCommitId(revision);
+    if (request_.fetch) {
+      std::vector<std::string> refs;
+      if (!pinned) refs.push_back(revision);
+      if (Status st = r_.fetch(env_.repository, refs, &cancel_); !st.ok()) {
+        return finish(Reason::kSourceFailed, st);
+      }
+    }
+    if (cancel_.cancelled()) return interrupted();
+    auto commit = r_.resolve(env_.repository, revision);
+    if (!commit) return finish(Reason::kSourceFailed, commit.error());
+    report_.commit = commit->id;
+    record_.revision.commit = commit->id;
+    record_.revision.branch = pinned ? "" : revision;
+    record_.revision.author = person(commit->authorName, commit->authorEmail);
+    record_.revision.committer = person(commit->committerName, commit->committerEmail);
+    record_.revision.message = commit->message;
+    record_.revision.signature =
+        commit->signature.empty() ? SignatureStatus::kUnsigned : SignatureStatus::kUnknown;
+    auto tree = r_.tree(env_.repository, commit->id);
+    if (!tree) return finish(Reason::kSourceFailed, tree.error());
+
+    // Render the environment's folder straight from the Git tree.
+    auto path = normalisePath(env_.path);
+    if (!path) return finish(Reason::kRenderFailed, path.error());
+    auto rendered = overlays::render(**tree, *path, alloc_);
+    if (!rendered) return finish(Reason::kRenderFailed, rendered.error());
+    leaveReplicasToAutoscalers(rendered->objects);
+    record_.images = imagesOf(rendered->objects);
+    report_.renderDigest = sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
+    if (request_.skipWhenUnchanged) {
+      std::lock_guard<std::mutex> g(mu_);
+      auto it = lastDigest_.find(env_.name);
+      if (it != lastDigest_.end() && it->second == report_.renderDigest) {
+        report_.skipped = true;
+        return std::move(report_);
+      }
+    }
+    if (cancel_.cancelled()) return interrupted();
+
+    // Plan against the cluster.
+    SyncOptions options = env_.sync;
+    options.environment = env_.name;
+    options.prune = options.prune || request_.forcePrune;
+    options.allowMassPrune = request_.allowMassPrune;
+    options.cancel = &cancel_;
+    auto plan = makePlan(r_.kube(), std::move(rendered->objects), options, alloc_);
+    if (!plan) return finish(Reason::kApplyFailed, plan.error());
+    report_.planText = formatPlan(*plan);
+    report_.changes = plan->changes();
+    if (request_.planOnly) return std::move(report_);
+    if (cancel_.cancelled()) return interrupted();
+
+    SyncOutcome outcome = executePlan(r_.kube(), *plan, options, alloc_);
+    record_.objects = std::move(outcome.objects);
+    record_.health = std::move(outcome.health);
+    if (outcome.status.ok()) {
+      auto desired = std::make_shared<DesiredSet>();
+      desired->environment = env_.name;
+      desired->applySetId = plan->applySetId;
+      desired->targetNamespace = plan->targetNamespace;
+      for (const PlannedObject& p : plan->objects) {
+        desired->objects.emplace(objectIdentity(p.desired), compactJson(p.desired));
+      }
+      report_.desired = std::move(desired);
+      std::lock_guard<std::mutex> g(mu_);
+      lastDigest_[env_.name] = report_.renderDigest;
+    }
+    return finish(outcome.reason, outcome.status);
+  }
+
+ private:
+  SyncReport interrupted() {
+    return finish(Reason::kSourceFailed, Status::aborted("interrupted before anything was applied"));
+  }
+
+  SyncReport finish(Reason reason, const Status& status) {
+    report_.status = status;
+    if (request_.planOnly) return std::move(report_);
+    record_.reason = status.ok() ? Reason::kSucceeded : reason;
+    record_.message = status.ok() ? "sync succeeded" : status.message();
+    record_.durationMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
+    Status appended = r_.history().append(record_);
+    if (appended.ok()) {
+      report_.recorded = true;
+    } else if (report_.status.ok()) {
+      report_.status = appended.withContext("recording the sync in the history");
+    }
+    report_.record = record_;
+    return std::move(report_);
+  }
+
+  Reconciler& r_;
+  const EnvironmentSpec& env_;
+  const SyncRequest& request_;
+  const CancelToken& cancel_;
+  std::map<std::string, std::string>& lastDigest_;
+  std::mutex& mu_;
+  Clock::time_point start_;
+  JsonAllocator alloc_;
+  SyncRecord record_;
+  SyncReport report_;
+};
+
+}  // namespace
+
+std::string objectIdentity(const JsonValue& obj) {
+  Gvk g = Gvk::fromApiVersion(stringField(obj, "apiVersion"), stringField(obj, "kind"));
+  return g.group + "|" + g.kind + "|" + std::string(metadataField(obj, "namespace")) + "|" +
+         std::string(metadataField(obj, "name"));
+}
+
+size_t leaveReplicasToAutoscalers(std::vector<JsonValue>& objects) {
+  std::set<std::tuple<std::string, std::string, std::string>> scaled;  // kind, namespace, name
+  for (const JsonValue& o : objects) {
+    if (stringField(o, "kind") != "HorizontalPodAutoscaler") continue;
+    const JsonValue* spec = findMember(o, "spec");
+    const JsonValue* ref = spec != nullptr ? findMember(*spec, "scaleTargetRef") : nullptr;
+    if (ref == nullptr || !ref->IsObject()) continue;
+    scaled.emplace(stringField(*ref, "kind"), metadataField(o, "namespace"),
+                   stringField(*ref, "name"));
+  }
+  size_t changed = 0;
+  if (scaled.empty()) return 0;
+  for (JsonValue& o : objects) {
+    std::string_view kind = stringField(o, "kind");
+    if (kind != "Deployment" && kind != "StatefulSet" && kind != "ReplicaSet") continue;
+    if (scaled.count({std::string(kind), std::string(metadataField(o, "namespace")),
+                      std::string(metadataField(o, "name"))}) == 0) {
+      continue;
+    }
+    JsonValue* spec = findMember(o, "spec");
+    if (spec != nullptr && spec->IsObject() && spec->RemoveMember("replicas")) ++changed;
+  }
+  return changed;
+}
+
+Reconciler::Reconciler(Options options, std::unique_ptr<KubeClient> kube)
+    : options_(std::move(options)), kube_(std::move(kube)), history_(options_.stateDir) {
+  for (const RepositorySpec& spec : options_.repositories) {
+    auto m = std::make_unique<Mirror>();
+    m->spec = spec;
+    mirrors_.emplace(spec.name, std::move(m));
+  }
+}
+
+Result<std::unique_ptr<Reconciler>> Reconciler::create(Options options) {
+  auto kube = KubeClient::create(options.cluster);
+  if (!kube) return kube.error();
+  return std::unique_ptr<Reconciler>(new Reconciler(std::move(options), std::move(*kube)));
+}
+
+Result<Reconciler::Mirror*> Reconciler::mirror(const std::string& repo) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = mirrors_.find(repo);
+  if (it == mirrors_.end()) return Status::notFound("no repository named \"" + repo + "\"");
+  return it->second.get();
+}
+
+Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>& revisions,
+                         const CancelToken* cancel) {
+  (void)cancel;
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) {
+    std::string dir = options_.stateDir + "/git/" + sha256Hex((*m)->spec.url).substr(0, 16);
+    auto opened = sources::GitMirror::open(dir, (*m)->spec.url, (*m)->spec.credentials);
+    if (!opened) return opened.error();
+    (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
+  }
+  return (*m)->git->fetch(revisions);
+}
+
+Result<sources::CommitInfo> Reconciler::resolve(const std::string& repo,
+                                                const std::string& revision) {
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " was never fetched");
+  return (*m)->git->resolve(revision);
+}
+
+Result<std::unique_ptr<FileSource>> Reconciler::tree(const std::string& repo,
+                                                     const std::string& commit) {
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " was never fetched");
+  return (*m)->git->tree(commit);
+}
+
+SyncReport Reconciler::sync(const EnvironmentSpec& env, const SyncRequest& request,
+                            const CancelToken& cancel) {
+  try {
+    return Run(*this, env, request, cancel, lastDigest_, mu_).run();
+  } catch (const JsonAssertion& e) {
+    SyncReport r;
+    r.status = Status::internal(env.name + ": " + e.what());
+    return r;
+  }
+}
+
+}  // namespace windlass::reconcile

@@ -1,0 +1,147 @@
+// The reconcile pipeline of one process: fetch → render → plan → apply → prune →
+// health → history, for any environment, with the parts that live as long as the
+// process (one Kubernetes client and its discovery cache, one history store, one
+// Git mirror per repository, the last rendered digest and desired objects per
+// environment). `windlass sync`/`diff` use it for one run; `windlass run` keeps
+// one for months.
+//
+// Every sync that may write records exactly one history record, whatever its
+// outcome, and is refused before the first cluster write when its record could
+// not be written. Two syncs of one environment never overlap, across threads
+// and processes (a FileLock per environment under <stateDir>/locks/).
+//
+// Thread safety: every public member function is thread-safe. Syncs of
+// different environments run concurrently; fetches of one repository are
+// serialised.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/json.h"
+#include "core/status.h"
+#include "reconcile/history.h"
+#include "reconcile/kube_client.h"
+#include "reconcile/sync.h"
+#include "sources/git.h"
+
+namespace windlass::reconcile {
+
+struct RepositorySpec {
+  std::string name;  // "default" for the single `repository:`
+  std::string url;
+  sources::GitCredentials credentials;
+};
+
+struct EnvironmentSpec {
+  std::string name;
+  std::string repository;  // a RepositorySpec::name
+  std::string revision;    // branch, tag or commit id
+  bool pinnedCommit = false;
+  std::string path;        // folder in the repository
+  SyncOptions sync;        // prune, namespace, health timeout, ... (sync.environment = name)
+};
+
+struct SyncRequest {
+  bool planOnly = false;        // diff / --dry-run: plan, print, write nothing, record nothing
+  bool fetch = true;            // false: the caller fetched the repository already
+  std::string revision;         // overrides the environment's revision
+  bool forcePrune = false;      // --prune
+  bool allowMassPrune = false;  // --allow-mass-prune
+  Trigger trigger = Trigger::kManual;
+  // Skip plan and apply when the rendered digest equals that of the last
+  // successful sync of this environment in this process (the agent's steady
+  // state). The report then has skipped = true and nothing is recorded.
+  bool skipWhenUnchanged = false;
+};
+
+// What a successful sync left in the cluster, for self-heal: the objects as
+// applied (namespace set, ApplySet label added), as compact JSON by identity
+// ("group|kind|namespace|name").
+struct DesiredSet {
+  std::string environment;
+  std::string applySetId;
+  std::string targetNamespace;
+  std::map<std::string, std::string> objects;
+};
+
+struct SyncReport {
+  std::string planText;  // diffs and the summary line
+  bool changes = false;  // the plan had something to do
+  bool skipped = false;  // skipWhenUnchanged and the render did not change
+  std::string commit;    // the commit used (also in record.revision)
+  std::string renderDigest;
+  SyncRecord record;     // as appended (when recorded)
+  bool recorded = false;
+  Status status;         // ok, or why the sync (or plan) failed
+  std::shared_ptr<const DesiredSet> desired;  // set after a successful sync
+};
+
+// "group|kind|namespace|name": an object's identity across API versions.
+std::string objectIdentity(const JsonValue& object);
+
+// Removes spec.replicas from every Deployment, StatefulSet or ReplicaSet in
+// `objects` that a HorizontalPodAutoscaler in `objects` scales, so a sync never
+// fights the autoscaler over it. Returns how many were changed.
+size_t leaveReplicasToAutoscalers(std::vector<JsonValue>& objects);
+
+class Reconciler {
+ public:
+  struct Options {
+    std::string stateDir;
+    ClusterConfig cluster;
+    std::vector<RepositorySpec> repositories;
+    // How long a sync waits for another process's sync of the same environment.
+    std::chrono::milliseconds lockWait{std::chrono::minutes(10)};
+  };
+
+  // Creates the client (nothing is sent yet). Fails when libcurl cannot start.
+  [[nodiscard]] static Result<std::unique_ptr<Reconciler>> create(Options options);
+
+  // Fetches `revisions` (branches or tags; empty: everything) of repository
+  // `repo` into its mirror. Errors as sources::GitMirror::fetch.
+  [[nodiscard]] Status fetch(const std::string& repo, const std::vector<std::string>& revisions,
+                             const CancelToken* cancel = nullptr);
+
+  // The commit `revision` names in the mirror of `repo` (no fetch).
+  [[nodiscard]] Result<sources::CommitInfo> resolve(const std::string& repo,
+                                                    const std::string& revision);
+
+  // A FileSource over the tree of `commit` in the mirror of `repo`.
+  [[nodiscard]] Result<std::unique_ptr<FileSource>> tree(const std::string& repo,
+                                                         const std::string& commit);
+
+  // Runs `request` for `env`. Never throws; failures are in report.status and,
+  // for syncs, in the recorded history. Cancelling `cancel` stops the sync at
+  // the next safe point (between stages, or in a wait), records what was done
+  // with the message "interrupted: <why>", and returns Aborted.
+  SyncReport sync(const EnvironmentSpec& env, const SyncRequest& request,
+                  const CancelToken& cancel);
+
+  KubeClient& kube() { return *kube_; }
+  HistoryStore& history() { return history_; }
+  const std::string& stateDir() const { return options_.stateDir; }
+
+ private:
+  struct Mirror {
+    std::mutex mu;
+    std::unique_ptr<sources::GitMirror> git;  // opened on first use
+    RepositorySpec spec;
+  };
+  Reconciler(Options options, std::unique_ptr<KubeClient> kube);
+  Result<Mirror*> mirror(const std::string& repo);
+
+  const Options options_;
+  std::unique_ptr<KubeClient> kube_;
+  HistoryStore history_;
+  std::mutex mu_;  // guards mirrors_ (the map) and lastDigest_
+  std::map<std::string, std::unique_ptr<Mirror>> mirrors_;
+  std::map<std::string, std::string> lastDigest_;  // environment → digest of its last success
+};
+
+}  // namespace windlass::reconcile
