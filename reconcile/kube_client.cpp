@@ -349,6 +349,33 @@ void setBlob(CURL* h, CURLoption opt, const std::string& data) {
   curl_easy_setopt(h, opt, &blob);
 }
 
+// TLS, credentials and the Accept header of one request to the API server.
+bool setConnection(CURL* h, const ClusterConfig& cfg, const AuthInfo& auth, SlistHandle& headers,
+                   const std::string& accept) {
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (cfg.insecureSkipTlsVerify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!cfg.caPem.empty()) {
+    setBlob(h, CURLOPT_CAINFO_BLOB, cfg.caPem);
+  }
+  if (!auth.clientCertPem.empty()) {
+    setBlob(h, CURLOPT_SSLCERT_BLOB, auth.clientCertPem);
+    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    setBlob(h, CURLOPT_SSLKEY_BLOB, auth.clientKeyPem);
+    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  bool ok = appendHeader(headers, "Accept: " + accept);
+  if (!auth.bearerToken.empty()) {
+    ok = ok && appendHeader(headers, "Authorization: Bearer " + auth.bearerToken);
+  } else if (!auth.username.empty()) {
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    curl_easy_setopt(h, CURLOPT_USERNAME, auth.username.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, auth.password.c_str());
+  }
+  return ok;
+}
+
 }  // namespace
 
 Result<Response> KubeClient::send(const Request& request) {
@@ -412,27 +439,7 @@ std::vector<Result<Response>> KubeClient::sendBatch(const std::vector<Request>& 
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &onHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (cfg.insecureSkipTlsVerify) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!cfg.caPem.empty()) {
-      setBlob(h, CURLOPT_CAINFO_BLOB, cfg.caPem);
-    }
-    if (!auth->clientCertPem.empty()) {
-      setBlob(h, CURLOPT_SSLCERT_BLOB, auth->clientCertPem);
-      curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-      setBlob(h, CURLOPT_SSLKEY_BLOB, auth->clientKeyPem);
-      curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    bool ok = appendHeader(t.headers, "Accept: " + r.accept);
-    if (!auth->bearerToken.empty()) {
-      ok = ok && appendHeader(t.headers, "Authorization: Bearer " + auth->bearerToken);
-    } else if (!auth->username.empty()) {
-      curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(h, CURLOPT_USERNAME, auth->username.c_str());
-      curl_easy_setopt(h, CURLOPT_PASSWORD, auth->password.c_str());
-    }
+    bool ok = setConnection(h, cfg, *auth, t.headers, r.accept);
     if (r.method == "GET") {
       curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
@@ -798,6 +805,9 @@ Result<std::vector<JsonValue>> KubeClient::list(const Gvk& gvk, std::string_view
     if (!page) return page.error();
     const JsonValue* meta = member(*page, "metadata");
     continueToken = meta != nullptr ? memberString(*meta, "continue") : "";
+    if (options.resourceVersion != nullptr && meta != nullptr) {
+      *options.resourceVersion = memberString(*meta, "resourceVersion");
+    }
     auto items = page->FindMember("items");
     if (items == page->MemberEnd() || !items->value.IsArray()) {
       if (items != page->MemberEnd() && items->value.IsNull()) continue;  // an empty list
@@ -812,6 +822,144 @@ Result<std::vector<JsonValue>> KubeClient::list(const Gvk& gvk, std::string_view
     }
   } while (!continueToken.empty());
   return out;
+}
+
+namespace {
+
+// The state of one watch stream: bytes not yet split into lines, and the outcome.
+struct WatchStream {
+  const std::function<void(const WatchEvent&)>* onEvent = nullptr;
+  const CancelToken* cancel = nullptr;
+  std::string pending;
+  std::string subject;
+  Status failure;  // an ERROR event or a malformed line
+  long httpStatus = 0;
+  std::string errorBody;  // the body of a non-2xx answer
+};
+
+// Hands every complete line of `w.pending` to the callback as an event.
+void drainLines(WatchStream& w) {
+  size_t start = 0;
+  while (w.failure.ok()) {
+    size_t nl = w.pending.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string_view line(w.pending.data() + start, nl - start);
+    start = nl + 1;
+    if (line.empty()) continue;
+    JsonAllocator alloc;
+    auto doc = parseJsonBody(line, alloc, w.subject);
+    if (!doc) {
+      w.failure = doc.error();
+      break;
+    }
+    std::string type = memberString(*doc, "type");
+    const JsonValue* object = member(*doc, "object");
+    if (type == "ERROR") {
+      long code = object != nullptr && member(*object, "code") != nullptr &&
+                          member(*object, "code")->IsInt()
+                      ? member(*object, "code")->GetInt()
+                      : 500;
+      std::string msg = object != nullptr ? memberString(*object, "message") : "";
+      w.failure = code == 410 ? Status::aborted(w.subject + ": watch expired (410 Gone): list again")
+                              : statusFromHttp(code, "", w.subject, "watch " + msg);
+      break;
+    }
+    WatchEvent e;
+    if (type == "ADDED") e.type = WatchEvent::Type::kAdded;
+    else if (type == "MODIFIED") e.type = WatchEvent::Type::kModified;
+    else if (type == "DELETED") e.type = WatchEvent::Type::kDeleted;
+    else if (type == "BOOKMARK") e.type = WatchEvent::Type::kBookmark;
+    else continue;
+    if (object == nullptr || !object->IsObject()) continue;
+    e.object = object;
+    const JsonValue* md = member(*object, "metadata");
+    e.resourceVersion = md != nullptr ? memberString(*md, "resourceVersion") : "";
+    (*w.onEvent)(e);
+  }
+  w.pending.erase(0, start);
+}
+
+size_t onWatchBody(char* data, size_t size, size_t n, void* self) {
+  auto* w = static_cast<WatchStream*>(self);
+  if (w->httpStatus >= 300) {  // the body of an error is a metav1.Status, not events
+    w->errorBody.append(data, size * n);
+    return size * n;
+  }
+  w->pending.append(data, size * n);
+  drainLines(*w);
+  return w->failure.ok() ? size * n : 0;  // 0 ends the transfer
+}
+
+int onWatchProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<WatchStream*>(self)->cancel->cancelled() ? 1 : 0;
+}
+
+size_t onWatchHeader(char* data, size_t size, size_t n, void* self) {
+  auto* w = static_cast<WatchStream*>(self);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    size_t sp = line.find(' ');
+    if (sp != std::string_view::npos) w->httpStatus = std::atol(std::string(line.substr(sp + 1, 3)).c_str());
+  }
+  return size * n;
+}
+
+}  // namespace
+
+Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions& options,
+                         const std::function<void(const WatchEvent&)>& onEvent,
+                         const CancelToken& cancel) {
+  auto base = resourcePath(gvk, ns, "");
+  if (!base) return base.error();
+  std::string url = config().server + *base + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
+                    std::to_string(options.timeout.count());
+  if (!options.labelSelector.empty()) url += "&labelSelector=" + percentEncode(options.labelSelector);
+  if (!options.resourceVersion.empty()) {
+    url += "&resourceVersion=" + percentEncode(options.resourceVersion);
+  }
+  auto auth = credentials_.current();
+  if (!auth) return auth.error();
+  WatchStream w;
+  w.onEvent = &onEvent;
+  w.cancel = &cancel;
+  w.subject = gvk.groupKind() + (ns.empty() ? std::string(" (all)") : " in " + std::string(ns));
+  EasyHandle easy(curl_easy_init());
+  CURL* h = easy.get();
+  if (h == nullptr) return Status::internal("libcurl: curl_easy_init failed");
+  SlistHandle headers;
+  std::array<char, CURL_ERROR_SIZE> error{};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connectTimeout.count()));
+  // The server closes the watch after `timeout`; a dead connection is caught a bit later.
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>((options.timeout.count() + 30) * 1000));
+  curl_easy_setopt(h, CURLOPT_USERAGENT, options_.userAgent.c_str());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error.data());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &onWatchBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &onWatchHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &w);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &onWatchProgress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  if (!setConnection(h, config(), *auth, headers, "application/json")) {
+    return Status::internal("libcurl: out of memory building headers");
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  CURLcode rc = curl_easy_perform(h);
+  if (cancel.cancelled()) return Status::aborted("cancelled");
+  if (!w.failure.ok()) return w.failure;
+  if (w.httpStatus == 410) return Status::aborted(w.subject + ": watch expired (410 Gone): list again");
+  if (w.httpStatus == 401) credentials_.invalidate();
+  if (w.httpStatus >= 300) return statusFromHttp(w.httpStatus, w.errorBody, w.subject, "watch");
+  if (rc == CURLE_OPERATION_TIMEDOUT) return {};  // a quiet watch: resume
+  if (rc != CURLE_OK) {
+    return Status::unavailable(w.subject + ": watch: " +
+                               (error[0] != '\0' ? std::string(error.data()) : curl_easy_strerror(rc)));
+  }
+  return {};
 }
 
 Result<Request> KubeClient::applyRequest(const JsonValue& object, const ApplyOptions& options) {

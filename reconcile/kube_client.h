@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/kubeconfig.h"
@@ -117,6 +119,22 @@ struct ListOptions {
   std::string labelSelector;  // "app=web,tier!=db"; empty: all
   std::string fieldSelector;
   size_t pageSize = 500;  // `limit` per page; the client follows `continue` to the end
+  // Out, when set: the list's metadata.resourceVersion, where a watch resumes.
+  std::string* resourceVersion = nullptr;
+};
+
+// One event of a watch. `object` lives only during the callback.
+struct WatchEvent {
+  enum class Type { kAdded, kModified, kDeleted, kBookmark };
+  Type type = Type::kAdded;
+  const JsonValue* object = nullptr;  // the object (for a bookmark: only its resourceVersion)
+  std::string resourceVersion;        // the object's metadata.resourceVersion
+};
+
+struct WatchOptions {
+  std::string labelSelector;
+  std::string resourceVersion;  // events after this version; empty: from "now" (not advised)
+  std::chrono::seconds timeout{300};  // the server ends the watch after this
 };
 
 // Maps an HTTP status and the server's body (a metav1.Status, when it is one) to a Status.
@@ -198,6 +216,17 @@ class KubeClient {
   // The request apply() would send, so callers can apply many objects with sendBatch().
   [[nodiscard]] Result<Request> applyRequest(const JsonValue& object,
                                              const ApplyOptions& options = {});
+
+  // Watches objects of `gvk` in `ns` (empty: every namespace) with bookmarks,
+  // calling `onEvent` for each event in order, from this thread. Returns ok when
+  // the server ends the watch (resume from the last resourceVersion seen),
+  // Aborted "cancelled" when `cancel` is tripped (checked at least once a
+  // second), Aborted "...: watch expired (410 Gone): list again" when the
+  // version is too old, or the error of the request. The watch has its own
+  // connection, so it never holds up other requests.
+  [[nodiscard]] Status watch(const Gvk& gvk, std::string_view ns, const WatchOptions& options,
+                             const std::function<void(const WatchEvent&)>& onEvent,
+                             const CancelToken& cancel);
 
   // Deletes one object. Ok once the server accepted the deletion (finalizers may keep it
   // a while); NotFound when it did not exist.
