@@ -831,7 +831,8 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   if (!isMap(v, path)) return;
   unknownFields(v, path,
                 {"name", "branch", "tag", "commit", "path", "namespace", "prune", "selfHeal",
-                 "healthTimeout", "maxPruneShare", "interval", "syncWindows", "images"});
+                 "healthTimeout", "maxPruneShare", "interval", "syncWindows", "images", "suspend",
+                 "resyncInterval"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -898,7 +899,11 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   }
   boolean(v, path, "prune", &out->prune);
   boolean(v, path, "selfHeal", &out->selfHeal);
+  boolean(v, path, "suspend", &out->suspend);
   duration(v, path, "healthTimeout", &out->healthTimeout);
+  if (duration(v, path, "resyncInterval", &out->resyncInterval) && out->resyncInterval.count() <= 0) {
+    problem(path + ".resyncInterval", "must be greater than 0");
+  }
   if (const JsonValue* share = get(v, "maxPruneShare")) {
     if (!share->IsNumber()) {
       problem(path + ".maxPruneShare",
@@ -1089,6 +1094,8 @@ std::string formatConfig(const AgentConfig& config) {
     if (!e.targetNamespace.empty()) env.AddMember("namespace", str(e.targetNamespace, a), a);
     env.AddMember("prune", e.prune, a);
     env.AddMember("selfHeal", e.selfHeal, a);
+    env.AddMember("suspend", e.suspend, a);
+    env.AddMember("resyncInterval", str(formatDuration(e.resyncInterval), a), a);
     env.AddMember("healthTimeout", str(formatDuration(e.healthTimeout), a), a);
     env.AddMember("maxPruneShare", e.maxPruneShare, a);
     env.AddMember("interval", str(formatDuration(e.interval), a), a);

@@ -146,6 +146,12 @@ struct Environment {
                                                       // when missing
   bool prune = true;                                  // delete objects removed from Git
   bool selfHeal = true;                               // revert changes made in the cluster
+  // No automatic sync and no self-heal while true (drift is still reported); a
+  // manual `windlass sync` still runs. Default false.
+  bool suspend = false;
+  // The agent plans a full sync this often even when nothing was seen to change,
+  // catching anything a watch missed. Default 10m, must be > 0.
+  Duration resyncInterval = std::chrono::minutes(10);
   Duration healthTimeout = std::chrono::minutes(5);   // wait for health after apply
   // Largest share of the inventory one sync may prune without
   // --allow-mass-prune, in [0, 1]; default 0.5 (half). 0 = every prune needs it.

@@ -10,7 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/log.h"
 #include "agent/wiring.h"
 #include "core/cancel.h"
 #include "core/file_source.h"
@@ -34,6 +36,9 @@ Usage:
   windlass sync [--config F] --env E [--dry-run] [--revision REV] [--prune] [--allow-mass-prune]
       Apply environment E: server-side apply of what changed, prune, health wait;
       recorded in the history. --dry-run plans and prints without writing.
+  windlass run [--config F] [--log-format json|text]
+      The agent: keep every environment converged with Git and heal drift until
+      SIGTERM or SIGINT (exit 0); SIGHUP reloads the config.
   windlass history [--config F] [--env E] [-o json]
       Print the sync history.
   windlass history verify [--config F]
@@ -250,6 +255,79 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   return 0;
 }
 
+// SIGHUP asks for a reload of the configuration.
+CancelToken gReload;
+extern "C" void onReloadSignal(int) { gReload.cancel(); }
+
+int runAgent(const std::vector<std::string>& argv) {
+  std::string configPath = "windlass.yaml", format;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    auto value = [&](std::string& into) {
+      size_t eq = a.find('=');
+      if (eq != std::string::npos) {
+        into = a.substr(eq + 1);
+        return true;
+      }
+      if (i + 1 == argv.size()) return false;
+      into = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--config" || a.rfind("--config=", 0) == 0) ok = value(configPath);
+    else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0) ok = value(format);
+    else return usageError("unknown argument " + a);
+    if (!ok) return usageError(a + " needs a value");
+  }
+  if (!format.empty() && format != "json" && format != "text") {
+    return usageError("--log-format must be json or text");
+  }
+  Log log(format.empty() ? ::isatty(STDERR_FILENO) == 0 : format == "json");
+  auto loaded = loadConfig(configPath);
+  if (!loaded) {
+    std::fprintf(stderr, "windlass: %s\n", loaded.error().message().c_str());
+    return 2;
+  }
+  AgentConfig config = std::move(*loaded);
+  cancelOnSignals();
+  struct sigaction sa {};
+  sa.sa_handler = onReloadSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGHUP, &sa, nullptr);
+  while (true) {
+    auto options = reconcilerOptions(config);
+    if (!options) {
+      log.error("cannot start", {{"error", options.error().message()}});
+      return 1;
+    }
+    auto reconciler = reconcile::Reconciler::create(std::move(*options));
+    if (!reconciler) {
+      log.error("cannot start", {{"error", reconciler.error().message()}});
+      return 1;
+    }
+    log.info("agent started", {{"config", configPath},
+                                {"environments", std::to_string(config.environments.size())},
+                                {"version", kVersion}});
+    {
+      Agent agent(config, **reconciler, log);
+      agent.run(gStop, gReload);
+    }
+    if (gStop.cancelled()) break;
+    // SIGHUP: a config that does not load is reported and the old one keeps running.
+    gReload.reset();
+    auto next = loadConfig(configPath);
+    if (next) {
+      config = std::move(*next);
+      log.info("configuration reloaded", {{"config", configPath}});
+    } else {
+      log.error("configuration not reloaded; the running one stays",
+                {{"config", configPath}, {"error", next.error().message()}});
+    }
+  }
+  log.info("agent stopped");
+  return 0;
+}
+
 int history(const std::vector<std::string>& argv) {
   CommonArgs args;
   std::string error;
@@ -321,6 +399,7 @@ int run(int argc, char** argv) {
   if (cmd == "diff") return diffOrSync(args, true);
   if (cmd == "sync") return diffOrSync(args, false);
   if (cmd == "history") return history(args);
+  if (cmd == "run") return runAgent(args);
   return usageError("unknown command \"" + cmd + "\"");
 }
 

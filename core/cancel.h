@@ -19,6 +19,9 @@ class CancelToken {
 
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
+  // Untrips the token (for one that is reused, such as a reload request).
+  void reset() { cancelled_.store(false, std::memory_order_release); }
+
   // Sleeps for `d`, or less when the token is cancelled meanwhile. Returns
   // true when the full time passed, false when cancelled.
   bool waitFor(std::chrono::milliseconds d) const;

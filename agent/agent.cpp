@@ -1,0 +1,658 @@
+#include "agent/agent.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "agent/wiring.h"
+#include "overlays/resource.h"
+#include "reconcile/drift.h"
+#include "reconcile/inventory.h"
+
+namespace windlass::agent {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+using reconcile::Trigger;
+
+std::optional<milliseconds> retryDelay(Code code, int attempt, milliseconds interval) {
+  switch (code) {
+    case Code::kInvalidArgument:
+    case Code::kFailedPrecondition:
+      return std::nullopt;
+    case Code::kConflict:
+    case Code::kAborted:
+      return milliseconds(1000);
+    case Code::kNotFound:
+      return interval;
+    default: {
+      milliseconds d(2000);
+      for (int i = 1; i < attempt && d < std::chrono::minutes(5); ++i) d *= 2;
+      return std::min<milliseconds>(d, std::chrono::minutes(5));
+    }
+  }
+}
+
+namespace {
+
+std::string shortId(const std::string& commit) { return commit.substr(0, 12); }
+
+std::string nowRfc3339() { return reconcile::formatRfc3339Utc(std::chrono::system_clock::now()); }
+
+// One managed group-kind of an environment, as its watch needs it.
+struct WatchedKind {
+  reconcile::Gvk gvk;
+  bool operator==(const WatchedKind& o) const { return gvk == o.gvk; }
+  bool operator<(const WatchedKind& o) const {
+    return std::tie(gvk.group, gvk.version, gvk.kind) < std::tie(o.gvk.group, o.gvk.version, o.gvk.kind);
+  }
+};
+
+}  // namespace
+
+struct Agent::Impl {
+  // Everything about one environment. Fields without a note are touched only on
+  // the event loop's thread.
+  struct Env {
+    const Environment* config = nullptr;
+    reconcile::EnvironmentSpec spec;
+    std::string lastCommit;     // the commit of the last sync that ran (or was skipped)
+    std::string stalledCommit;  // a commit whose sync failed for good: wait for the next
+    int failures = 0;           // failed syncs in a row
+    bool running = false;
+    bool pending = false;       // a sync was asked for while one ran
+    bool pendingFull = false;
+    Trigger pendingTrigger = Trigger::kPoll;
+    std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
+    std::string nextSync;       // RFC 3339, for status
+    std::string sourceError;    // why the last fetch or resolve failed, for status
+
+    std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
+
+    std::mutex mu;  // guards the fields below (event loop, workers, watchers)
+    std::shared_ptr<const reconcile::DesiredSet> desired;
+    reconcile::SyncRecord last;  // the last record of a sync (revision, outcome, health)
+    bool haveLast = false;
+    std::map<std::string, std::string> drifted;            // identity → what was seen
+    std::map<std::string, std::string> repairedVersion;    // identity → rv our repair left
+    std::map<std::string, std::vector<Clock::time_point>> repairs;  // for fights
+    std::map<std::string, Clock::time_point> fightUntil;
+    std::string fight;  // "apps/Deployment ns/web with <manager>" while one goes on
+    uint64_t driftCorrections = 0;
+
+    // Watches: one thread per group-kind, stopped through `watchStop`.
+    std::set<WatchedKind> watchedKinds;
+    std::unique_ptr<CancelToken> watchStop;
+    std::vector<std::thread> watchers;
+  };
+
+  Impl(const AgentConfig& c, reconcile::Reconciler& r, Log& l)
+      : config(c), reconciler(r), log(l), pool(4), rng(std::random_device{}()) {
+    for (const Environment& e : config.environments) {
+      auto env = std::make_unique<Env>();
+      env->config = &e;
+      env->spec = environmentSpec(e);
+      env->retryTimer = std::make_unique<asio::steady_timer>(io);
+      env->resyncTimer = std::make_unique<asio::steady_timer>(io);
+      envs.push_back(std::move(env));
+    }
+  }
+
+  const AgentConfig& config;
+  reconcile::Reconciler& reconciler;
+  Log& log;
+  asio::io_context io;
+  asio::thread_pool pool;
+  CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
+  std::vector<std::unique_ptr<Env>> envs;
+  std::mt19937 rng;
+  bool fetching = false;
+  int activeWork = 0;  // syncs and fetches on the pool
+
+  milliseconds interval(const Env& e) const {
+    auto d = e.config->interval.count() > 0 ? e.config->interval : config.repository.interval;
+    return std::chrono::duration_cast<milliseconds>(d);
+  }
+
+  // ---- polling ------------------------------------------------------------------------
+
+  void schedulePoll(milliseconds after) {
+    auto timer = std::make_shared<asio::steady_timer>(io, after);
+    timer->async_wait([this, timer](const boost::system::error_code& ec) {
+      if (!ec && !halt.cancelled()) poll();
+    });
+  }
+
+  milliseconds jittered(milliseconds d) {
+    std::uniform_int_distribution<long> j(0, std::max<long>(1, d.count() / 10));
+    return d + milliseconds(j(rng));
+  }
+
+  void poll() {
+    if (fetching) return;
+    fetching = true;
+    ++activeWork;
+    std::vector<std::string> revisions;
+    for (const auto& e : envs) {
+      if (!e->spec.pinnedCommit) revisions.push_back(e->spec.revision);
+    }
+    asio::post(pool, [this, revisions] {
+      auto start = Clock::now();
+      Status st = reconciler.fetch("default", revisions, &halt);
+      auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+      std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
+      if (st.ok()) {
+        for (const auto& e : envs) {
+          resolved.emplace_back(e.get(), reconciler.resolve("default", e->spec.revision));
+        }
+      }
+      asio::post(io, [this, st, ms, resolved = std::move(resolved)]() mutable {
+        --activeWork;
+        fetching = false;
+        afterFetch(st, ms, resolved);
+      });
+    });
+  }
+
+  void afterFetch(const Status& st, long ms,
+                  std::vector<std::pair<Env*, Result<sources::CommitInfo>>>& resolved) {
+    if (!st.ok()) {
+      log.warn("fetch failed", {{"repository", "default"}, {"error", st.message()}});
+      for (auto& e : envs) e->sourceError = "fetch failed: " + st.message();
+      for (auto& e : envs) writeStatus(*e);
+    } else {
+      log.info("fetched", {{"repository", "default"}, {"durationMs", std::to_string(ms)}});
+      for (auto& [env, commit] : resolved) {
+        if (!commit) {
+          env->sourceError = commit.error().message();
+          log.warn("revision not found", {{"environment", env->spec.name},
+                                          {"revision", env->spec.revision},
+                                          {"error", commit.error().message()}});
+          writeStatus(*env);
+          continue;
+        }
+        bool hadError = !env->sourceError.empty();
+        env->sourceError.clear();
+        if (commit->id != env->lastCommit && commit->id != env->stalledCommit) {
+          requestSync(*env, Trigger::kPoll, false);
+        } else if (hadError) {
+          writeStatus(*env);
+        }
+      }
+    }
+    if (!halt.cancelled()) schedulePoll(jittered(interval(*envs.front())));
+  }
+
+  // ---- syncs --------------------------------------------------------------------------
+
+  void requestSync(Env& e, Trigger trigger, bool full) {
+    if (halt.cancelled()) return;
+    if (e.config->suspend) {
+      log.info("sync skipped: environment suspended", {{"environment", e.spec.name}});
+      return;
+    }
+    if (e.running) {
+      e.pending = true;
+      e.pendingFull = e.pendingFull || full;
+      e.pendingTrigger = trigger;
+      return;
+    }
+    e.running = true;
+    ++activeWork;
+    e.retryTimer->cancel();
+    asio::post(pool, [this, &e, trigger, full] {
+      reconcile::SyncRequest req;
+      req.fetch = false;
+      req.trigger = trigger;
+      req.skipWhenUnchanged = !full;
+      reconcile::SyncReport report;
+      {
+        std::lock_guard<std::mutex> g(e.syncMu);
+        report = reconciler.sync(e.spec, req, halt);
+        if (report.desired) {
+          std::lock_guard<std::mutex> g2(e.mu);
+          e.desired = report.desired;
+        }
+      }
+      asio::post(io, [this, &e, report = std::move(report)]() mutable {
+        --activeWork;
+        afterSync(e, report);
+      });
+    });
+  }
+
+  void afterSync(Env& e, reconcile::SyncReport& report) {
+    e.running = false;
+    const std::string& env = e.spec.name;
+    if (report.skipped) {
+      log.info("render unchanged; nothing to apply",
+               {{"environment", env}, {"revision", shortId(report.commit)}});
+      e.lastCommit = report.commit;
+      {
+        std::lock_guard<std::mutex> g(e.mu);
+        if (e.haveLast) {
+          // The environment now runs this commit; its render is the same.
+          e.last.revision.commit = report.commit;
+        }
+      }
+    } else if (report.recorded || !report.status.ok()) {
+      if (report.recorded) {
+        std::lock_guard<std::mutex> g(e.mu);
+        e.last = report.record;
+        e.haveLast = true;
+      }
+      if (!report.commit.empty()) e.lastCommit = report.commit;
+      if (report.status.ok()) {
+        e.failures = 0;
+        e.stalledCommit.clear();
+        log.info("synced", {{"environment", env},
+                            {"revision", shortId(report.commit)},
+                            {"outcome", reconcile::reasonName(report.record.reason)},
+                            {"durationMs", std::to_string(report.record.durationMs)}});
+        startWatches(e);
+      } else if (!halt.cancelled()) {
+        ++e.failures;
+        auto delay = retryDelay(report.status.code(), e.failures, interval(e));
+        log.error("sync failed",
+                  {{"environment", env},
+                   {"revision", shortId(report.commit)},
+                   {"outcome", report.recorded ? reconcile::reasonName(report.record.reason) : "failed"},
+                   {"error", report.status.message()},
+                   {"retry", delay ? std::to_string(delay->count()) + "ms" : "on the next revision"}});
+        if (delay) {
+          // Source failures leave lastCommit as it was, so the next poll tries again too.
+          e.retryTimer->expires_after(*delay);
+          e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + *delay);
+          e.retryTimer->async_wait([this, &e](const boost::system::error_code& ec) {
+            if (!ec) requestSync(e, Trigger::kPoll, true);
+          });
+        } else {
+          e.stalledCommit = report.commit;
+        }
+      }
+    }
+    scheduleResync(e);
+    writeStatus(e);
+    if (e.pending && !halt.cancelled()) {
+      e.pending = false;
+      bool full = e.pendingFull;
+      e.pendingFull = false;
+      requestSync(e, e.pendingTrigger, full);
+    }
+  }
+
+  void scheduleResync(Env& e) {
+    auto d = std::chrono::duration_cast<milliseconds>(e.config->resyncInterval);
+    e.resyncTimer->expires_after(d);
+    if (e.nextSync.empty() || e.failures == 0) {
+      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + d);
+    }
+    e.resyncTimer->async_wait([this, &e](const boost::system::error_code& ec) {
+      if (ec || halt.cancelled()) return;
+      if (!e.stalledCommit.empty()) {
+        scheduleResync(e);  // a bad commit waits for the next one
+        return;
+      }
+      requestSync(e, Trigger::kPoll, true);
+    });
+  }
+
+  // ---- self-heal ----------------------------------------------------------------------
+
+  void startWatches(Env& e) {
+    std::set<WatchedKind> kinds;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      if (!e.desired) return;
+      JsonAllocator alloc;
+      for (const auto& [id, json] : e.desired->objects) {
+        JsonDocument d;
+        d.Parse(json.c_str(), json.size());
+        if (d.HasParseError()) continue;
+        kinds.insert(WatchedKind{reconcile::Gvk::fromApiVersion(
+            overlays::stringField(d, "apiVersion"), overlays::stringField(d, "kind"))});
+      }
+    }
+    if (kinds == e.watchedKinds && !e.watchers.empty()) return;  // the same watches serve
+    stopWatches(e);
+    e.watchedKinds = kinds;
+    e.watchStop = std::make_unique<CancelToken>();
+    for (const WatchedKind& k : kinds) {
+      e.watchers.emplace_back([this, &e, gvk = k.gvk, stop = e.watchStop.get()] {
+        watchLoop(e, gvk, *stop);
+      });
+    }
+  }
+
+  void stopWatches(Env& e) {
+    if (e.watchStop) e.watchStop->cancel();
+    for (std::thread& t : e.watchers) t.join();
+    e.watchers.clear();
+    e.watchedKinds.clear();
+  }
+
+  void watchLoop(Env& e, const reconcile::Gvk& gvk, const CancelToken& stop) {
+    std::string applySetId;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      applySetId = e.desired->applySetId;
+    }
+    std::string selector = std::string(reconcile::kApplySetPartOfLabel) + "=" + applySetId;
+    milliseconds backoff(500);
+    std::string version;
+    while (!stop.cancelled()) {
+      if (version.empty()) {
+        // List: the version to watch from, and drift that happened while not watching.
+        JsonAllocator alloc;
+        reconcile::ListOptions lo;
+        lo.labelSelector = selector;
+        lo.resourceVersion = &version;
+        auto items = reconciler.kube().list(gvk, "", alloc, lo);
+        if (!items) {
+          log.warn("watch: list failed", {{"environment", e.spec.name},
+                                           {"kind", gvk.groupKind()},
+                                           {"error", items.error().message()}});
+          version.clear();
+          stop.waitFor(backoff);
+          backoff = std::min(backoff * 2, milliseconds(30000));
+          continue;
+        }
+        std::set<std::string> seen;
+        for (const JsonValue& item : *items) {
+          seen.insert(reconcile::objectIdentity(item));
+          check(e, item, false);
+        }
+        checkMissing(e, gvk, seen);
+      }
+      reconcile::WatchOptions wo;
+      wo.labelSelector = selector;
+      wo.resourceVersion = version;
+      wo.timeout = std::chrono::seconds(240 + std::uniform_int_distribution<int>(0, 60)(rng_));
+      Status st = reconciler.kube().watch(
+          gvk, "", wo,
+          [&](const reconcile::WatchEvent& ev) {
+            version = ev.resourceVersion;
+            if (ev.type == reconcile::WatchEvent::Type::kBookmark) return;
+            check(e, *ev.object, ev.type == reconcile::WatchEvent::Type::kDeleted);
+          },
+          stop);
+      if (stop.cancelled()) break;
+      if (st.ok()) {
+        backoff = milliseconds(500);
+        continue;  // the server closed a quiet watch: resume from `version`
+      }
+      if (st.code() != Code::kAborted) {
+        log.warn("watch failed", {{"environment", e.spec.name},
+                                  {"kind", gvk.groupKind()},
+                                  {"error", st.message()}});
+        stop.waitFor(backoff);
+        backoff = std::min(backoff * 2, milliseconds(30000));
+      }
+      version.clear();  // 410 Gone or an error: list again
+    }
+  }
+
+  // Objects of `gvk` the environment manages that a list did not return: deleted.
+  void checkMissing(Env& e, const reconcile::Gvk& gvk, const std::set<std::string>& seen) {
+    std::vector<std::string> missing;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      std::string prefix = gvk.group + "|" + gvk.kind + "|";
+      for (const auto& [id, json] : e.desired->objects) {
+        if (id.rfind(prefix, 0) == 0 && seen.count(id) == 0) missing.push_back(id);
+      }
+    }
+    for (const std::string& id : missing) repair(e, id, "deleted", "");
+  }
+
+  // One observed state of a managed object: drift is reverted (or reported).
+  void check(Env& e, const JsonValue& live, bool deleted) {
+    std::string id = reconcile::objectIdentity(live);
+    std::string rv(overlays::metadataField(live, "resourceVersion"));
+    std::string desiredJson;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      if (!e.desired) return;
+      auto it = e.desired->objects.find(id);
+      if (it == e.desired->objects.end()) return;  // being pruned, or not ours any more
+      if (!deleted && e.repairedVersion[id] == rv) return;  // our own repair
+      desiredJson = it->second;
+    }
+    if (!deleted) {
+      JsonDocument desired;
+      desired.Parse(desiredJson.c_str(), desiredJson.size());
+      if (!desired.HasParseError() && reconcile::conforms(desired, live)) {
+        std::lock_guard<std::mutex> g(e.mu);
+        e.drifted.erase(id);
+        return;
+      }
+    }
+    repair(e, id, deleted ? "deleted" : "changed", deleted ? "" : reconcile::lastOtherManager(live));
+  }
+
+  void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager) {
+    std::string subject = subjectOf(id);
+    bool heal = e.config->selfHeal && !e.config->suspend;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      bool newEpisode = e.drifted.count(id) == 0;
+      e.drifted[id] = what;
+      if (!heal) {
+        if (newEpisode) {
+          log.warn("drift detected; not reverted (selfHeal is off or the environment is suspended)",
+                   {{"environment", e.spec.name}, {"object", subject}, {"drift", what}});
+          recordDrift(e, id, reconcile::ObjectAction::kUnchanged,
+                      "drifted (" + what + "); not reverted: selfHeal is off or suspended", "");
+        }
+        return;
+      }
+      // Fights: three repairs of one object within a minute → back off exponentially.
+      auto now = Clock::now();
+      auto& times = e.repairs[id];
+      times.erase(std::remove_if(times.begin(), times.end(),
+                                 [&](auto t) { return now - t > std::chrono::minutes(1); }),
+                  times.end());
+      auto until = e.fightUntil.find(id);
+      if (until != e.fightUntil.end() && now < until->second) return;
+      if (times.size() >= 3) {
+        auto pause = std::chrono::seconds(1 << std::min<size_t>(times.size() - 1, 8));
+        e.fightUntil[id] = now + pause;
+        e.fight = subject + (manager.empty() ? "" : " with " + manager);
+        log.warn("fight: another writer keeps changing a managed object; backing off",
+                 {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
+                  {"backoff", std::to_string(pause.count()) + "s"}});
+        auto timer = std::make_shared<asio::steady_timer>(io, pause);
+        timer->async_wait([this, &e, id, timer](const boost::system::error_code& ec) {
+          if (ec || halt.cancelled()) return;
+          asio::post(pool, [this, &e, id] { repairNow(e, id, "changed", ""); });
+        });
+        return;
+      }
+      times.push_back(now);
+    }
+    repairNow(e, id, what, manager);
+  }
+
+  void repairNow(Env& e, const std::string& id, const std::string& what, const std::string& manager) {
+    auto start = Clock::now();
+    std::lock_guard<std::mutex> g(e.syncMu);
+    std::string json;
+    {
+      std::lock_guard<std::mutex> g2(e.mu);
+      if (!e.desired) return;
+      auto it = e.desired->objects.find(id);
+      if (it == e.desired->objects.end()) return;
+      json = it->second;
+    }
+    JsonAllocator alloc;
+    JsonDocument desired(&alloc);
+    desired.Parse(json.c_str(), json.size());
+    if (desired.HasParseError()) return;
+    auto applied = reconciler.kube().apply(desired, alloc);
+    std::string subject = subjectOf(id);
+    auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    std::lock_guard<std::mutex> g2(e.mu);
+    if (!applied) {
+      log.error("drift repair failed", {{"environment", e.spec.name},
+                                        {"object", subject},
+                                        {"error", applied.error().message()}});
+      recordDrift(e, id, what == "deleted" ? reconcile::ObjectAction::kCreate
+                                           : reconcile::ObjectAction::kUpdate,
+                  "drift repair failed: " + applied.error().message(), applied.error().message());
+      return;
+    }
+    e.repairedVersion[id] = std::string(overlays::metadataField(*applied, "resourceVersion"));
+    e.drifted.erase(id);
+    ++e.driftCorrections;
+    log.info(what == "deleted" ? "drift repaired: re-created" : "drift repaired: reverted",
+             {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
+              {"durationMs", std::to_string(ms)}});
+    recordDrift(e, id,
+                what == "deleted" ? reconcile::ObjectAction::kCreate : reconcile::ObjectAction::kUpdate,
+                what == "deleted" ? "re-created " + subject + " (deleted in the cluster)"
+                                  : "reverted " + subject + " (changed in the cluster" +
+                                        (manager.empty() ? "" : " by " + manager) + ")",
+                "");
+  }
+
+  // Appends a drift record (called with e.mu held).
+  void recordDrift(Env& e, const std::string& id, reconcile::ObjectAction action,
+                   const std::string& message, const std::string& error) {
+    reconcile::SyncRecord r;
+    r.time = nowRfc3339();
+    r.environment = e.spec.name;
+    r.trigger = Trigger::kDrift;
+    if (e.haveLast) {
+      r.revision = e.last.revision;
+      r.images = e.last.images;
+    }
+    reconcile::ObjectRecord o;
+    size_t a = id.find('|'), b = id.find('|', a + 1), c = id.find('|', b + 1);
+    o.group = id.substr(0, a);
+    o.kind = id.substr(a + 1, b - a - 1);
+    o.ns = id.substr(b + 1, c - b - 1);
+    o.name = id.substr(c + 1);
+    o.action = action;
+    o.error = error;
+    r.objects.push_back(o);
+    r.reason = error.empty() ? reconcile::Reason::kSucceeded : reconcile::Reason::kApplyFailed;
+    r.message = message;
+    Status st = reconciler.history().append(r);
+    if (!st.ok()) log.error("recording drift failed", {{"environment", e.spec.name}, {"error", st.message()}});
+  }
+
+  static std::string subjectOf(const std::string& id) {
+    size_t a = id.find('|'), b = id.find('|', a + 1), c = id.find('|', b + 1);
+    reconcile::Gvk g{id.substr(0, a), "", id.substr(a + 1, b - a - 1)};
+    return reconcile::objectSubject(g, id.substr(b + 1, c - b - 1), id.substr(c + 1));
+  }
+
+  // ---- status -------------------------------------------------------------------------
+
+  void writeStatus(Env& e) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    auto kv = [&](const char* k, const std::string& v) {
+      w.Key(k);
+      w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    std::lock_guard<std::mutex> g(e.mu);
+    w.StartObject();
+    kv("environment", e.spec.name);
+    w.Key("pid");
+    w.Int(static_cast<int>(::getpid()));
+    kv("updated", nowRfc3339());
+    kv("branch", e.spec.revision);
+    kv("commit", e.lastCommit);
+    kv("nextSync", e.config->suspend ? "" : e.nextSync);
+    w.Key("suspended");
+    w.Bool(e.config->suspend);
+    w.Key("selfHeal");
+    w.Bool(e.config->selfHeal);
+    kv("sourceError", e.sourceError);
+    kv("stalledCommit", e.stalledCommit);
+    w.Key("failures");
+    w.Int(e.failures);
+    kv("fight", e.fight);
+    w.Key("driftCorrections");
+    w.Uint64(e.driftCorrections);
+    w.Key("drift");
+    w.StartArray();
+    for (const auto& [id, what] : e.drifted) {
+      std::string s = subjectOf(id) + " (" + what + ")";
+      w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+    }
+    w.EndArray();
+    w.EndObject();
+    std::string dir = config.stateDir + "/status";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::string path = dir + "/" + e.spec.name + ".json", tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << buf.GetString() << "\n";
+      if (!out) return;
+    }
+    std::filesystem::rename(tmp, path, ec);
+  }
+
+  // ---- the loop -----------------------------------------------------------------------
+
+  void run(const CancelToken& stop, const CancelToken& reload) {
+    for (auto& e : envs) writeStatus(*e);
+    asio::post(io, [this] { poll(); });
+    // Stop and reload come from signal handlers: look at them every 50 ms.
+    auto watch = std::make_shared<asio::steady_timer>(io);
+    std::function<void()> arm = [&, watch] {
+      watch->expires_after(milliseconds(50));
+      watch->async_wait([&, watch](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (!halt.cancelled() && (stop.cancelled() || reload.cancelled())) {
+          halt.cancel();
+          log.info(stop.cancelled() ? "stopping" : "reloading the configuration");
+          for (auto& e : envs) {
+            e->retryTimer->cancel();
+            e->resyncTimer->cancel();
+            if (e->watchStop) e->watchStop->cancel();
+          }
+        }
+        if (halt.cancelled() && activeWork == 0) {
+          io.stop();
+          return;
+        }
+        arm();
+      });
+    };
+    arm();
+    io.run();
+    for (auto& e : envs) stopWatches(*e);
+    pool.join();
+    for (auto& e : envs) writeStatus(*e);
+  }
+
+  std::mt19937 rng_{std::random_device{}()};  // watch timeouts (watch threads; jitter only)
+};
+
+Agent::Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log)
+    : impl_(std::make_unique<Impl>(config, reconciler, log)) {}
+
+Agent::~Agent() = default;
+
+void Agent::run(const CancelToken& stop, const CancelToken& reload) { impl_->run(stop, reload); }
+
+}  // namespace windlass::agent
