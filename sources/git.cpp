@@ -876,6 +876,7 @@ Status GitMirror::fetch(const std::vector<std::string>& refspecs, const CancelTo
 Status GitMirror::Impl::fetchLocked(const std::vector<std::string>& refspecs,
                                     const std::string& displayUrl, const GitCallScope& scope,
                                     FetchStats* stats) {
+  if (scope.stop() == StreamStop::kCancelled) return scopeError(scope, "git fetch " + displayUrl);
   std::vector<std::string> specs;
   if (refspecs.empty()) {
     specs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
