@@ -11,11 +11,16 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <utility>
+
+#include "core/cancel.h"
+#include "core/file_lock.h"
+#include "sources/git_stream.h"
 
 namespace windlass::sources {
 namespace {
@@ -51,9 +56,13 @@ struct Buf {
 
 // libgit2 is initialised once per process and never shut down (handles may live until
 // exit).
+// Our socket stream (timeouts, cancellation) is registered right after.
 void initLibgit2() {
   static std::once_flag once;
-  std::call_once(once, [] { git_libgit2_init(); });
+  std::call_once(once, [] {
+    git_libgit2_init();
+    registerGitStream();
+  });
 }
 
 std::string lastGitMessage() {
@@ -731,6 +740,46 @@ class GitTreeSource final : public FileSource {
   std::string prefix_;  // "<url>@<short id>:"
 };
 
+// Whether `url` goes over SSH (libssh2 reads the socket without our stream).
+bool isSshUrl(std::string_view url) {
+  for (std::string_view scheme : {"ssh://", "ssh+git://", "git+ssh://"}) {
+    if (url.rfind(scheme, 0) == 0) return true;
+  }
+  return url.find("://") == std::string_view::npos && !localPath(url).has_value();
+}
+
+// Removes the libgit2 lock files (`*.lock`) a killed process left in the mirror, all
+// but those under objects/ (libgit2 takes none there). Only called with the mirror's
+// own lock held, so no live writer owns them. Errors are ignored: a lock file that
+// stays makes the next libgit2 write fail with its own message.
+void removeStaleLocks(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (it.depth() == 0 && p.filename() == "objects") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code statEc;
+    if (p.extension() == ".lock" && it->is_regular_file(statEc)) fs::remove(p, statEc);
+  }
+}
+
+// The Status of a failed network call that the stream stopped: DeadlineExceeded naming
+// the timeout, or Aborted when cancelled. Ok when the scope did not stop it.
+Status scopeError(const GitCallScope& scope, const std::string& prefix) {
+  switch (scope.stop()) {
+    case StreamStop::kNone:
+      return Status();
+    case StreamStop::kCancelled:
+      return Status::aborted(prefix + ": cancelled");
+    default:
+      return Status::deadlineExceeded(prefix + ": timed out: " + scope.stopReason());
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -738,8 +787,10 @@ class GitTreeSource final : public FileSource {
 
 struct GitMirror::Impl {
   std::string dir;
+  std::string lockPath;  // <dir>.lock
   std::string url;
   GitCredentials credentials;
+  GitTimeouts timeouts;
   RepoPtr repo;
 
   RemoteSession session(const std::string& displayUrl) const {
@@ -749,6 +800,20 @@ struct GitMirror::Impl {
     s.displayUrl = displayUrl;
     return s;
   }
+
+  // Takes the mirror's lock within what is left of the call's total time, then clears
+  // stale libgit2 lock files. `prefix` names the call in errors.
+  Result<FileLock> lock(const GitCallScope& scope, const CancelToken* cancel,
+                        const std::string& prefix) const {
+    auto held = FileLock::acquire(lockPath, "git mirror " + dir, scope.remaining(), cancel);
+    if (!held) return held.error().withContext(prefix);
+    removeStaleLocks(dir);
+    return held;
+  }
+
+  // fetch() without taking the lock: the caller holds it and `scope` is current.
+  Status fetchLocked(const std::vector<std::string>& refspecs, const std::string& displayUrl,
+                     const GitCallScope& scope, FetchStats* stats);
 };
 
 GitMirror::GitMirror(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
@@ -759,42 +824,66 @@ GitMirror& GitMirror::operator=(GitMirror&&) noexcept = default;
 GitMirror::~GitMirror() = default;
 
 Result<GitMirror> GitMirror::open(const std::string& mirrorDir, const std::string& url,
-                                  const GitCredentials& credentials) {
+                                  const GitCredentials& credentials,
+                                  const GitTimeouts& timeouts) {
   initLibgit2();
   if (url.empty()) return Status::invalidArgument("git: the repository URL is empty");
   if (mirrorDir.empty()) return Status::invalidArgument("git: the mirror folder is empty");
   auto impl = std::make_unique<Impl>();
   impl->dir = mirrorDir;
+  while (impl->dir.size() > 1 && impl->dir.back() == '/') impl->dir.pop_back();
+  impl->lockPath = impl->dir + ".lock";
   impl->url = url;
   impl->credentials = credentials;
+  impl->timeouts = timeouts;
+  std::string prefix = "git mirror " + mirrorDir + " for " + redactUrl(url);
+
+  // The lock file lives beside the mirror: its folder must exist first.
+  std::filesystem::path parent = std::filesystem::path(impl->dir).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return Status::failedPrecondition(prefix + ": cannot create " + parent.string() +
+                                            ": " + ec.message());
+  GitCallScope scope(timeouts, nullptr, false);
+  auto lock = impl->lock(scope, nullptr, prefix);
+  if (!lock) return lock.error();
+
   git_repository* raw = nullptr;
   struct stat st {};
   if (::stat(mirrorDir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
       ::stat((mirrorDir + "/HEAD").c_str(), &st) == 0) {
     if (git_repository_open_bare(&raw, mirrorDir.c_str()) != 0) {
-      return Status::failedPrecondition("git mirror " + mirrorDir + " for " + redactUrl(url) +
-                                        ": not a bare repository: " + lastGitMessage());
+      return Status::failedPrecondition(prefix + ": not a bare repository: " + lastGitMessage());
     }
   } else {
     git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
     opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
     if (git_repository_init_ext(&raw, mirrorDir.c_str(), &opts) != 0) {
-      return Status::failedPrecondition("git mirror " + mirrorDir + " for " + redactUrl(url) +
-                                        ": cannot create: " + lastGitMessage());
+      return Status::failedPrecondition(prefix + ": cannot create: " + lastGitMessage());
     }
   }
   impl->repo.reset(raw);
   return GitMirror(std::move(impl));
 }
 
-Status GitMirror::fetch(const std::vector<std::string>& refspecs) {
+Status GitMirror::fetch(const std::vector<std::string>& refspecs, const CancelToken* cancel) {
+  GitCallScope scope(impl_->timeouts, cancel, isSshUrl(impl_->url));
+  auto lock = impl_->lock(scope, cancel, "git fetch " + displayUrl_);
+  if (!lock) return lock.error();
+  return impl_->fetchLocked(refspecs, displayUrl_, scope, &stats_);
+}
+
+Status GitMirror::Impl::fetchLocked(const std::vector<std::string>& refspecs,
+                                    const std::string& displayUrl, const GitCallScope& scope,
+                                    FetchStats* stats) {
+  if (scope.stop() == StreamStop::kCancelled) return scopeError(scope, "git fetch " + displayUrl);
   std::vector<std::string> specs;
   if (refspecs.empty()) {
     specs = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
   }
   for (const std::string& spec : refspecs) {
     auto full = expandRefspec(spec);
-    if (!full) return full.error().withContext("git fetch " + displayUrl_);
+    if (!full) return full.error().withContext("git fetch " + displayUrl);
     specs.push_back(*full);
   }
   std::vector<char*> ptrs;
@@ -802,26 +891,30 @@ Status GitMirror::fetch(const std::vector<std::string>& refspecs) {
   for (std::string& spec : specs) ptrs.push_back(spec.data());
   git_strarray array{ptrs.data(), ptrs.size()};
 
-  if (auto local = localPath(impl_->url)) {
+  if (auto local = localPath(url)) {
     struct stat st {};
     if (::stat(local->c_str(), &st) != 0) {
-      return Status::notFound("git fetch " + displayUrl_ + ": no repository at " + *local + ": " +
+      return Status::notFound("git fetch " + displayUrl + ": no repository at " + *local + ": " +
                               std::strerror(errno));
     }
   }
-  RemoteSession session = impl_->session(displayUrl_);
-  auto remote = anonymousRemote(impl_->repo.get(), impl_->url, impl_->credentials);
-  if (!remote) return remote.error().withContext("git fetch " + displayUrl_);
+  RemoteSession s = session(displayUrl);
+  auto remote = anonymousRemote(repo.get(), url, credentials);
+  if (!remote) return remote.error().withContext("git fetch " + displayUrl);
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-  opts.callbacks = makeCallbacks(&session);
+  opts.callbacks = makeCallbacks(&s);
   opts.prune = GIT_FETCH_PRUNE;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_AUTO;
   int rc = git_remote_fetch(remote->get(), &array, &opts, "windlass fetch");
-  if (rc != 0) return remoteError("fetch", rc, session);
+  if (rc != 0) {
+    Status stopped = scopeError(scope, "git fetch " + displayUrl);
+    if (!stopped.ok()) return stopped;
+    return remoteError("fetch", rc, s);
+  }
   const git_indexer_progress* progress = git_remote_stats(remote->get());
-  stats_.receivedObjects = progress->received_objects;
-  stats_.receivedBytes = progress->received_bytes;
-  stats_.updatedRefs = session.updatedRefs;
+  stats->receivedObjects = progress->received_objects;
+  stats->receivedBytes = progress->received_bytes;
+  stats->updatedRefs = s.updatedRefs;
   return Status();
 }
 
@@ -920,7 +1013,8 @@ Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId)
       std::make_unique<GitTreeSource>(std::move(repo), treeId, std::move(describePrefix)));
 }
 
-Result<std::string> GitMirror::commitAndPush(const CommitRequest& request) {
+Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
+                                             const CancelToken* cancel) {
   std::string prefix = "git push " + displayUrl_ + " " + request.branch;
   auto path = normalisePath(request.path);
   if (!path || path->empty())
@@ -931,7 +1025,11 @@ Result<std::string> GitMirror::commitAndPush(const CommitRequest& request) {
       valid == 0) {
     return Status::invalidArgument(prefix + ": invalid branch name");
   }
-  WINDLASS_RETURN_IF_ERROR(fetch({"+" + branchRef + ":" + branchRef}));
+  GitCallScope scope(impl_->timeouts, cancel, isSshUrl(impl_->url));
+  auto lock = impl_->lock(scope, cancel, prefix);
+  if (!lock) return lock.error();
+  WINDLASS_RETURN_IF_ERROR(
+      impl_->fetchLocked({"+" + branchRef + ":" + branchRef}, displayUrl_, scope, &stats_));
   auto head = resolve(branchRef);
   if (!head) return head.error();
   git_repository* repo = impl_->repo.get();
@@ -1005,7 +1103,11 @@ Result<std::string> GitMirror::commitAndPush(const CommitRequest& request) {
   opts.callbacks = makeCallbacks(&session);
   int rc = git_remote_push(remote->get(), &array, &opts);
   git_reference_delete(tmpRef.get());
-  if (rc != 0) return remoteError("push", rc, session);
+  if (rc != 0) {
+    Status stopped = scopeError(scope, prefix);
+    if (!stopped.ok()) return stopped;
+    return remoteError("push", rc, session);
+  }
   if (!session.pushRejection.empty()) {
     return Status::conflict(prefix + ": the server rejected " + session.pushRejection);
   }

@@ -15,9 +15,16 @@
 //                       configuration is unusable (unreadable key file);
 //   Unavailable         the server could not be reached or broke off the transfer;
 //   NotFound            the repository, branch, tag or commit does not exist (yet);
-//   InvalidArgument     a malformed URL, refspec or revision.
+//   InvalidArgument     a malformed URL, refspec or revision;
+//   DeadlineExceeded    a timeout of GitTimeouts ran out ("git fetch <url>: timed out: no
+//                       data from the server for 60s (idle timeout)"); the mirror keeps
+//                       what it had;
+//   Aborted             the CancelToken was cancelled ("git fetch <url>: cancelled"), or
+//                       another process held the mirror's lock for the whole total
+//                       timeout.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,7 +34,25 @@
 #include "core/file_source.h"
 #include "core/status.h"
 
+namespace windlass {
+class CancelToken;
+}
+
 namespace windlass::sources {
+
+// Limits on each network call of a GitMirror (fetch(), commitAndPush()). They apply to
+// http://, https://, git:// and ssh:// remotes; file:// and local paths use no network
+// and have none. Name resolution (DNS) is not bounded by them.
+struct GitTimeouts {
+  // Establishing the TCP connection to the server. Default 30 s.
+  std::chrono::milliseconds connect{std::chrono::seconds(30)};
+  // The longest the server may stay silent (send nothing, or take none of the data we
+  // send) in the middle of a transfer. Default 60 s.
+  std::chrono::milliseconds idle{std::chrono::seconds(60)};
+  // The whole call: the wait for the mirror's lock and every transfer in it (for
+  // commitAndPush(), its fetch and its push together). Default 5 min.
+  std::chrono::milliseconds total{std::chrono::minutes(5)};
+};
 
 // How to authenticate to the remote and how to verify it. Every field is optional;
 // empty means "not configured".
@@ -84,17 +109,28 @@ struct CommitRequest {
 // state folder). The mirror holds only Git objects and references; nothing is
 // checked out.
 //
-// Not thread-safe: one thread at a time per GitMirror. Two GitMirror objects must
-// not share a folder at the same time. The FileSources returned by tree() are
-// independent of the mirror (they may outlive it) and are thread-safe.
+// Locking: every step that writes the mirror (its creation in open(), each fetch()
+// and commitAndPush()) holds an exclusive file lock, `<mirrorDir>.lock` beside the
+// mirror folder (flock(2): free again when its holder dies, however it dies). So any
+// number of GitMirror objects, in one process or in several, may share a folder; their
+// writes take turns. Right after taking the lock, libgit2 lock files that a killed
+// process left in the mirror (`*.lock` outside objects/: config.lock, HEAD.lock,
+// packed-refs.lock, FETCH_HEAD.lock, refs/**.lock, logs/**.lock, ...) are removed:
+// while the lock is held no other windlass process can be writing them.
+//
+// Not thread-safe: one thread at a time per GitMirror object. The FileSources returned
+// by tree() are independent of the mirror (they may outlive it) and are thread-safe.
 class GitMirror {
  public:
   // Opens the bare repository at `mirrorDir`, creating the folder (and its parents)
-  // and an empty bare repository when missing. Nothing touches the network.
-  // InvalidArgument when the URL is empty; FailedPrecondition when `mirrorDir`
-  // exists but is not a bare repository, or cannot be created.
+  // and an empty bare repository when missing, under the mirror's lock (waiting for it
+  // at most `timeouts.total`). Nothing touches the network; `timeouts` are kept for
+  // fetch() and commitAndPush(). InvalidArgument when the URL is empty;
+  // FailedPrecondition when `mirrorDir` exists but is not a bare repository, or cannot
+  // be created; Aborted when another process held the lock for the whole wait.
   static Result<GitMirror> open(const std::string& mirrorDir, const std::string& url,
-                                const GitCredentials& credentials);
+                                const GitCredentials& credentials,
+                                const GitTimeouts& timeouts = {});
 
   GitMirror(GitMirror&&) noexcept;
   GitMirror& operator=(GitMirror&&) noexcept;
@@ -107,7 +143,12 @@ class GitMirror {
   // under the fetched patterns that the remote deleted are deleted locally. A branch
   // named in a refspec but absent on the remote is not an error here: resolve()
   // reports it as NotFound. On failure the mirror keeps what it had.
-  Status fetch(const std::vector<std::string>& refspecs);
+  //
+  // Holds the mirror's lock (waiting for it within the total timeout). Network
+  // transfers obey the timeouts given to open() (DeadlineExceeded naming the URL and
+  // the timeout) and `cancel` (may be null; borrowed for the call; Aborted
+  // "...: cancelled"), checked at least every 100 ms while waiting on the server.
+  Status fetch(const std::vector<std::string>& refspecs, const CancelToken* cancel = nullptr);
 
   // The commit that `revision` names in the mirror: a branch ("main",
   // "env/prod"), a tag (annotated tags are peeled), a full reference name
@@ -128,8 +169,11 @@ class GitMirror {
   // `request.branch` (fetched first) and pushes it. Returns the new commit id; when
   // the file already has that content nothing is committed and the current id is
   // returned. Conflict when the branch moved on the remote between fetch and push
-  // (fetch and retry); other codes as fetch().
-  Result<std::string> commitAndPush(const CommitRequest& request);
+  // (fetch and retry); other codes as fetch(). Holds the mirror's lock for the whole
+  // call; the timeouts (the total one covers fetch and push together) and `cancel`
+  // apply as in fetch().
+  Result<std::string> commitAndPush(const CommitRequest& request,
+                                    const CancelToken* cancel = nullptr);
 
   // Counters of the last successful fetch().
   const FetchStats& lastFetchStats() const { return stats_; }

@@ -1,16 +1,31 @@
 #include "sources/git.h"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "core/cancel.h"
+#include "sources/git_stream.h"
 
 namespace windlass::sources {
 namespace {
@@ -446,6 +461,230 @@ TEST_CASE("known_hosts matching: plain, [host]:port, patterns, hashed, revoked")
   CHECK(matchKnownHost(revoked, "host", 22, key) == HostKeyMatch::kMismatch);
   std::string twoKeys = "host ssh-ed25519 " + o64 + "\nhost ssh-ed25519 " + k64 + "\n";
   CHECK(matchKnownHost(twoKeys, "host", 22, key) == HostKeyMatch::kOk);
+}
+
+// ---------------------------------------------------------------------------------------
+// Timeouts and cancellation
+
+// A TCP server on 127.0.0.1 (port 0) that accepts every connection and never sends a
+// byte. Connections stay open until it is destroyed.
+class SilentServer {
+ public:
+  SilentServer() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener_, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SilentServer() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : accepted_) ::close(fd);
+    ::close(listener_);
+  }
+
+  int port() const { return port_; }
+
+  // Blocks until at least `n` connections were accepted.
+  void waitForConnections(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return accepted_.size() >= n; });
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      pollfd p{listener_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      accepted_.push_back(fd);
+      cv_.notify_all();
+    }
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> accepted_;
+  std::thread thread_;
+};
+
+GitTimeouts quickTimeouts() {
+  GitTimeouts t;
+  t.connect = std::chrono::seconds(5);
+  t.idle = std::chrono::milliseconds(300);
+  t.total = std::chrono::seconds(30);
+  return t;
+}
+
+TEST_CASE("formatDuration spells a timeout the short way") {
+  CHECK(formatDuration(std::chrono::milliseconds(300)) == "300ms");
+  CHECK(formatDuration(std::chrono::milliseconds(1500)) == "1500ms");
+  CHECK(formatDuration(std::chrono::seconds(30)) == "30s");
+  CHECK(formatDuration(std::chrono::seconds(60)) == "60s");
+  CHECK(formatDuration(std::chrono::minutes(5)) == "5m");
+}
+
+TEST_CASE("a server that never answers: fetch stops at the idle timeout, the mirror keeps its refs") {
+  Fixture f;
+  {  // the mirror has main from a first, good fetch
+    GitMirror good = openMirror(f, f.origin.string());
+    REQUIRE(good.fetch({"main"}).ok());
+  }
+  std::string mainId = f.git("rev-parse main");
+  SilentServer server;
+  // ssh: libssh2 reads the socket itself; the scope's watchdog stops it.
+  for (std::string scheme : {"http", "git", "ssh"}) {
+    CAPTURE(scheme);
+    std::string user = scheme == "ssh" ? "git@" : "";
+    std::string url = scheme + "://" + user + "127.0.0.1:" + std::to_string(server.port()) + "/x.git";
+    auto mirror = GitMirror::open(f.mirrorDir(), url, GitCredentials{}, quickTimeouts());
+    REQUIRE(mirror.has_value());
+    auto start = std::chrono::steady_clock::now();
+    Status st = mirror->fetch({"main"});
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(st.code() == Code::kDeadlineExceeded);
+    CHECK(st.message() ==
+          "git fetch " + url + ": timed out: no data from the server for 300ms (idle timeout)");
+    CHECK(took < std::chrono::seconds(5));
+    auto commit = mirror->resolve("main");
+    REQUIRE(commit.has_value());
+    CHECK(commit->id == mainId);
+  }
+}
+
+TEST_CASE("a server that never answers: the total timeout bounds fetch and commitAndPush") {
+  Fixture f;
+  SilentServer server;
+  std::string url = "http://user:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/x.git";
+  std::string shown = "http://user@127.0.0.1:" + std::to_string(server.port()) + "/x.git";
+  GitTimeouts t = quickTimeouts();
+  t.idle = std::chrono::seconds(20);
+  t.total = std::chrono::milliseconds(400);
+  auto mirror = GitMirror::open(f.mirrorDir(), url, GitCredentials{}, t);
+  REQUIRE(mirror.has_value());
+  Status st = mirror->fetch({});
+  CHECK(st.code() == Code::kDeadlineExceeded);
+  CHECK(st.message() == "git fetch " + shown + ": timed out: not done within 400ms (total timeout)");
+
+  CommitRequest req;
+  req.branch = "main";
+  req.path = "a.txt";
+  req.content = "a\n";
+  auto pushed = mirror->commitAndPush(req);
+  REQUIRE_FALSE(pushed.has_value());
+  CHECK(pushed.error().code() == Code::kDeadlineExceeded);
+  CHECK(pushed.error().message() ==
+        "git fetch " + shown + ": timed out: not done within 400ms (total timeout)");
+}
+
+TEST_CASE("a fetch waiting on a silent server stops when its token is cancelled") {
+  Fixture f;
+  SilentServer server;
+  GitTimeouts t = quickTimeouts();
+  t.idle = std::chrono::seconds(60);
+  t.total = std::chrono::seconds(120);
+  size_t connections = 0;
+  for (std::string url : {"git://127.0.0.1:" + std::to_string(server.port()) + "/x.git",
+                          "ssh://git@127.0.0.1:" + std::to_string(server.port()) + "/x.git"}) {
+    CAPTURE(url);
+    auto mirror = GitMirror::open(f.mirrorDir(), url, GitCredentials{}, t);
+    REQUIRE(mirror.has_value());
+    CancelToken cancel;
+    std::thread canceller([&] {
+      server.waitForConnections(++connections);  // the fetch is now waiting for the server
+      cancel.cancel();
+    });
+    auto start = std::chrono::steady_clock::now();
+    Status st = mirror->fetch({"main"}, &cancel);
+    auto took = std::chrono::steady_clock::now() - start;
+    canceller.join();
+    CHECK(st.code() == Code::kAborted);
+    CHECK(st.message() == "git fetch " + url + ": cancelled");
+    CHECK(took < std::chrono::seconds(5));
+
+    // A token cancelled before the call stops it at once.
+    Status again = mirror->fetch({"main"}, &cancel);
+    CHECK(again.code() == Code::kAborted);
+    CHECK(again.message() == "git fetch " + url + ": cancelled");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One mirror folder shared by several processes
+
+TEST_CASE("first syncs of several processes on one new mirror all succeed") {
+  Fixture f;
+  std::string bare = (f.dir / "bare.git").string();
+  sh("git clone -q --bare " + f.origin.string() + " " + bare);
+  std::string mainId = f.git("rev-parse main");
+  constexpr int kRounds = 10, kChildren = 4;
+  int failures = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string dir = (f.dir / ("state" + std::to_string(round)) / "mirror.git").string();
+    int gate[2];
+    REQUIRE(::pipe(gate) == 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kChildren; ++i) {
+      pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        ::close(gate[1]);
+        char c;
+        (void)::read(gate[0], &c, 1);  // all start together when the parent closes it
+        auto mirror = GitMirror::open(dir, "file://" + bare, GitCredentials{});
+        Status st = mirror ? mirror->fetch({}) : mirror.error();
+        if (st.ok() && mirror->resolve("main").has_value()) ::_exit(0);
+        std::fprintf(stderr, "child %d: %s\n", i, st.ok() ? "main missing" : st.message().c_str());
+        ::_exit(1);
+      }
+      children.push_back(pid);
+    }
+    ::close(gate[0]);
+    ::close(gate[1]);
+    for (pid_t pid : children) {
+      int status = 0;
+      REQUIRE(::waitpid(pid, &status, 0) == pid);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+    }
+  }
+  CHECK(failures == 0);
+  MESSAGE(failures << " of " << kRounds * kChildren << " children failed");
+}
+
+TEST_CASE("stale libgit2 lock files left by a killed process do not break the next fetch") {
+  Fixture f;
+  {
+    GitMirror mirror = openMirror(f, f.origin.string());
+    REQUIRE(mirror.fetch({}).ok());
+  }
+  fs::path dir = f.mirrorDir();
+  writeFile(dir / "config.lock", "[core]\n");
+  writeFile(dir / "packed-refs.lock", "");
+  writeFile(dir / "refs" / "heads" / "main.lock", "0000000000000000000000000000000000000000\n");
+  writeFile(dir / "FETCH_HEAD.lock", "");
+  std::string second = f.commitFile("top.txt", "top 2\n", "second");
+
+  GitMirror mirror = openMirror(f, f.origin.string());
+  Status st = mirror.fetch({});
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto commit = mirror.resolve("main");
+  REQUIRE(commit.has_value());
+  CHECK(commit->id == second);
+  CHECK_FALSE(fs::exists(dir / "config.lock"));
+  CHECK_FALSE(fs::exists(dir / "refs" / "heads" / "main.lock"));
+  CHECK(fs::exists(fs::path(f.mirrorDir() + ".lock")));  // our own flock file, beside it
 }
 
 }  // namespace
