@@ -695,7 +695,7 @@ bool classifyUrl(std::string_view url, UrlScheme* scheme, std::string* why) {
 void Parser::repository(const JsonValue& v, Repository* out) {
   const std::string path = "repository";
   if (!isMap(v, path)) return;
-  unknownFields(v, path, {"url", "credentials", "interval"});
+  unknownFields(v, path, {"url", "credentials", "interval", "timeout"});
   if (string(v, path, "url", &out->url, true)) {
     std::string why;
     urlOk_ = classifyUrl(out->url, &out->scheme, &why);
@@ -706,6 +706,9 @@ void Parser::repository(const JsonValue& v, Repository* out) {
     }
   }
   duration(v, path, "interval", &out->interval);
+  if (duration(v, path, "timeout", &out->timeout) && out->timeout.count() <= 0) {
+    problem(path + ".timeout", "must be greater than 0");
+  }
   if (const JsonValue* c = get(v, "credentials")) credentials(*c, *out, &out->credentials);
 }
 
@@ -1072,6 +1075,7 @@ std::string formatConfig(const AgentConfig& config) {
   }
   if (creds.MemberCount() > 0) repo.AddMember("credentials", creds, a);
   repo.AddMember("interval", str(formatDuration(config.repository.interval), a), a);
+  repo.AddMember("timeout", str(formatDuration(config.repository.timeout), a), a);
   doc.AddMember("repository", repo, a);
 
   if (!config.cluster.inCluster()) {

@@ -110,6 +110,9 @@ struct Repository {
   UrlScheme scheme = UrlScheme::kHttps;
   Credentials credentials;                      // default: anonymous
   Duration interval = std::chrono::minutes(1);  // poll interval; default 1m, must be > 0
+  // Every fetch and push: the longest silence from the server and the longest
+  // whole call (connecting: at most 30s of it). Default 60s, as Flux's timeout.
+  Duration timeout = std::chrono::seconds(60);
 
   bool operator==(const Repository&) const = default;
 };

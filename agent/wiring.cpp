@@ -62,7 +62,12 @@ Result<reconcile::Reconciler::Options> reconcilerOptions(const AgentConfig& conf
   o.cluster = std::move(*cluster);
   auto creds = gitCredentials(config.repository.credentials);
   if (!creds) return creds.error();
-  o.repositories.push_back({"default", config.repository.url, std::move(*creds)});
+  reconcile::RepositorySpec repo{"default", config.repository.url, std::move(*creds), {}};
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.repository.timeout);
+  repo.timeouts.idle = timeout;
+  repo.timeouts.total = timeout;
+  repo.timeouts.connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(30));
+  o.repositories.push_back(std::move(repo));
   return o;
 }
 

@@ -252,17 +252,17 @@ Result<Reconciler::Mirror*> Reconciler::mirror(const std::string& repo) {
 
 Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>& revisions,
                          const CancelToken* cancel) {
-  (void)cancel;
   auto m = mirror(repo);
   if (!m) return m.error();
   std::lock_guard<std::mutex> g((*m)->mu);
   if (!(*m)->git) {
     std::string dir = options_.stateDir + "/git/" + sha256Hex((*m)->spec.url).substr(0, 16);
-    auto opened = sources::GitMirror::open(dir, (*m)->spec.url, (*m)->spec.credentials);
+    auto opened = sources::GitMirror::open(dir, (*m)->spec.url, (*m)->spec.credentials,
+                                           (*m)->spec.timeouts);
     if (!opened) return opened.error();
     (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
   }
-  return (*m)->git->fetch(revisions);
+  return (*m)->git->fetch(revisions, cancel);
 }
 
 Result<sources::CommitInfo> Reconciler::resolve(const std::string& repo,

@@ -36,6 +36,7 @@ struct RepositorySpec {
   std::string name;  // "default" for the single `repository:`
   std::string url;
   sources::GitCredentials credentials;
+  sources::GitTimeouts timeouts;
 };
 
 struct EnvironmentSpec {
