@@ -183,7 +183,8 @@ struct HistoryOptions {
   // Default true; turn it off only to generate benchmark fixtures.
   bool sync = true;
   // The longest line written or read, in bytes. append() refuses a longer
-  // record; load() and verify() report a longer line as an error. Default 16 MiB.
+  // record; open(), load() and verify() report a longer line as an error, read()
+  // as a bad line (skipped unread). Default 16 MiB.
   size_t maxLineBytes = size_t{16} << 20;
   // Append to a history whose chain is broken (verify() fails), continuing from
   // its last record, after one warning per store and file. Default false:
@@ -223,7 +224,9 @@ struct HistoryStats {
 //
 // Thread-safe: appends from many threads are serialised by a mutex, appends
 // from many processes (or many stores on the same folder) by flock() on the
-// file; load() and verify() take a shared flock and so see whole records only.
+// file; read(), load() and verify() take a shared flock and so see whole records
+// only. The first open()/append() of an environment holds the exclusive flock
+// while it checks the whole chain.
 // Environment names must be 1-253 characters of [A-Za-z0-9._-], not "." or "..".
 class HistoryStore {
  public:
