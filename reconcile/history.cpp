@@ -559,7 +559,9 @@ class ChainChecker {
     bodyHasher.update(prefix);
     Sha256 lineHasher = bodyHasher;
     bodyHasher.update("}");
-    if (hexDigest(bodyHasher.finish()) != record->hash) return bad("hash mismatch (record altered)");
+    if (hexDigest(bodyHasher.finish()) != record->hash) {
+      return bad("hash mismatch (record altered)");
+    }
     lineHasher.update(line.substr(prefix.size()));
     prevLineHash_ = hexDigest(lineHasher.finish());
     ++records_;
