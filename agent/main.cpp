@@ -40,7 +40,8 @@ Usage:
       The agent: keep every environment converged with Git and heal drift until
       SIGTERM or SIGINT (exit 0); SIGHUP reloads the config.
   windlass history [--config F] [--env E] [-o json]
-      Print the sync history.
+      Print the sync history: every readable record; a line that does not read
+      is named in a warning on stderr and makes the exit status 1.
   windlass history verify [--config F]
       Check the hash chain of every environment's history.
   windlass version
@@ -355,25 +356,34 @@ int history(const std::vector<std::string>& argv) {
       }
       continue;
     }
-    auto records = store.load(name);
-    if (!records) {
-      std::fprintf(stderr, "windlass: %s\n", records.error().message().c_str());
+    auto read = store.read(name);
+    if (!read) {
+      std::fprintf(stderr, "windlass: %s\n", read.error().message().c_str());
       return 1;
     }
-    for (const reconcile::SyncRecord& r : *records) {
+    for (const reconcile::SyncRecord& r : read->records) {
       if (args.output == "json") {
         std::printf("%s\n", reconcile::serializeRecord(r).c_str());
         continue;
       }
+      // Objects the sync changed: created, updated or deleted without an error.
       size_t changed = 0;
       for (const auto& o : r.objects) {
-        if (o.action != reconcile::ObjectAction::kUnchanged) ++changed;
+        bool changes = o.action == reconcile::ObjectAction::kCreate ||
+                       o.action == reconcile::ObjectAction::kUpdate ||
+                       o.action == reconcile::ObjectAction::kDelete;
+        if (changes && o.error.empty()) ++changed;
       }
       std::printf("%s  %-8s #%llu %-9s %-12s %.12s %zu changed, health %s: %s\n", r.time.c_str(),
                   r.environment.c_str(), static_cast<unsigned long long>(r.sequence),
                   reconcile::triggerName(r.trigger), reconcile::reasonName(r.reason),
                   r.revision.commit.c_str(), changed, reconcile::healthName(r.health.status),
                   r.message.c_str());
+    }
+    std::fflush(stdout);
+    for (const reconcile::HistoryBadLine& bad : read->badLines) {
+      std::fprintf(stderr, "windlass: warning: %s\n", bad.message.c_str());
+      status = 1;
     }
   }
   return status;

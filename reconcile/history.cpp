@@ -403,19 +403,25 @@ Status syncDirectory(const fs::path& dir) {
   return {};
 }
 
+// The message for line `n` of `label` being longer than `maxLine` bytes.
+Status lineTooLong(const std::string& label, uint64_t n, size_t maxLine) {
+  return Status::failedPrecondition(label + ":" + std::to_string(n) + ": line longer than " +
+                                    std::to_string(maxLine) + " bytes");
+}
+
 // Calls fn(lineNumber, line, terminated) for each line of `fd` from its current
-// offset, the last one with terminated=false when the file does not end in
-// '\n'. Stops at the first error fn returns.
-template <class Fn>
-Status scanLines(int fd, const std::string& label, size_t maxLine, Fn&& fn) {
+// offset, numbering lines from `firstLine`, the last one with terminated=false
+// when the file does not end in '\n'. A line longer than `maxLine` is never held
+// whole: tooLong(lineNumber) is called instead, and the scan goes on with the
+// next line when that returns ok. Stops at the first error either returns.
+template <class Fn, class TooLong>
+Status scanLines(int fd, const std::string& label, size_t maxLine, uint64_t firstLine, Fn&& fn,
+                 TooLong&& tooLong) {
   std::vector<char> buffer(kReadChunk);
   size_t begin = 0;  // start of the current line
   size_t end = 0;    // end of the bytes read
-  uint64_t lineNumber = 0;
-  auto tooLong = [&](uint64_t n) {
-    return Status::failedPrecondition(label + ":" + std::to_string(n) + ": line longer than " +
-                                      std::to_string(maxLine) + " bytes");
-  };
+  uint64_t lineNumber = firstLine - 1;
+  bool skipping = false;  // inside a line already reported as too long
   for (;;) {
     if (end == buffer.size()) {
       if (begin > 0) {
@@ -437,15 +443,24 @@ Status scanLines(int fd, const std::string& label, size_t maxLine, Fn&& fn) {
     while (const void* p = std::memchr(buffer.data() + scanFrom, '\n', end - scanFrom)) {
       size_t newline = static_cast<size_t>(static_cast<const char*>(p) - buffer.data());
       ++lineNumber;
-      if (newline - begin > maxLine) return tooLong(lineNumber);
-      WINDLASS_RETURN_IF_ERROR(
-          fn(lineNumber, std::string_view(buffer.data() + begin, newline - begin), true));
+      if (skipping) {
+        skipping = false;
+      } else if (newline - begin > maxLine) {
+        WINDLASS_RETURN_IF_ERROR(tooLong(lineNumber));
+      } else {
+        WINDLASS_RETURN_IF_ERROR(
+            fn(lineNumber, std::string_view(buffer.data() + begin, newline - begin), true));
+      }
       begin = newline + 1;
       scanFrom = begin;
     }
-    if (end - begin > maxLine) return tooLong(lineNumber + 1);
+    if (!skipping && end - begin > maxLine) {
+      WINDLASS_RETURN_IF_ERROR(tooLong(lineNumber + 1));
+      skipping = true;
+    }
+    if (skipping) begin = end = 0;  // drop the long line's bytes as they come
   }
-  if (end > begin) {
+  if (!skipping && end > begin) {
     return fn(lineNumber + 1, std::string_view(buffer.data() + begin, end - begin), false);
   }
   return {};
@@ -490,6 +505,80 @@ class LineParser {
   static constexpr size_t kBufferSize = size_t{64} << 10;
   std::vector<char> buffer_;
   JsonAllocator allocator_;
+};
+
+// Checks the lines of one environment's history in order: each is complete,
+// parses, is canonical, names the environment, has the next sequence number,
+// the hash of the previous line and its own hash. Starts after `records` good
+// records whose last line hashed to `prevLineHash` (0 and 64 zeros for a whole
+// file). The one definition of a good chain, for verify() and for appends.
+class ChainChecker {
+ public:
+  ChainChecker(std::string_view env, const std::string& label, uint64_t records,
+               std::string prevLineHash)
+      : env_(env), label_(label), records_(records), prevLineHash_(std::move(prevLineHash)) {}
+  ChainChecker(const ChainChecker&) = delete;
+  ChainChecker& operator=(const ChainChecker&) = delete;
+
+  // FailedPrecondition "<label>:<n>: <what>" for a bad line; the state is then
+  // unspecified.
+  Status check(uint64_t n, std::string_view line, bool terminated) {
+    auto bad = [&](const std::string& what) {
+      return Status::failedPrecondition(label_ + ":" + std::to_string(n) + ": " + what);
+    };
+    if (!terminated) {
+      return bad(
+          "incomplete last record (no newline): an interrupted write, removed "
+          "when the history is next opened for writing");
+    }
+    if (line.empty()) return bad("empty line");
+    auto record = parser_.parse(line);
+    if (!record) return bad(record.error().message());
+    if (record->environment != env_) {
+      return bad("a record of environment \"" + record->environment + "\" in the history of \"" +
+                 std::string(env_) + "\"");
+    }
+    if (record->sequence != records_ + 1) {
+      return bad("sequence " + std::to_string(record->sequence) + " where " +
+                 std::to_string(records_ + 1) +
+                 " was expected (a record is missing, repeated or out of order)");
+    }
+    if (record->prevHash != prevLineHash_) {
+      return bad(
+          "prevHash does not match the previous line (a record before it was "
+          "removed, inserted or altered)");
+    }
+    if (!isLowerHex64(record->hash)) return bad("hash mismatch (record altered)");
+    if (serializeRecord(*record, /*withHash=*/true) != line) {
+      return bad("not in canonical form (record altered)");
+    }
+    // Canonical, so the line is the hashed text with `,"hash":"<64 hex>"` before its
+    // '}'. Both digests share that prefix: hash it once and fork the hasher.
+    std::string_view prefix = line.substr(0, line.size() - kHashMemberSize - 1);
+    Sha256 bodyHasher;
+    bodyHasher.update(prefix);
+    Sha256 lineHasher = bodyHasher;
+    bodyHasher.update("}");
+    if (hexDigest(bodyHasher.finish()) != record->hash) {
+      return bad("hash mismatch (record altered)");
+    }
+    lineHasher.update(line.substr(prefix.size()));
+    prevLineHash_ = hexDigest(lineHasher.finish());
+    ++records_;
+    lastHash_ = record->hash;
+    return {};
+  }
+
+  uint64_t records() const { return records_; }
+  const std::string& lastHash() const { return lastHash_; }  // "" before the first good line
+
+ private:
+  std::string_view env_;
+  const std::string& label_;
+  uint64_t records_;
+  std::string prevLineHash_;
+  std::string lastHash_;
+  LineParser parser_;
 };
 
 }  // namespace
@@ -688,6 +777,17 @@ Status HistoryStore::open(std::string_view env) {
   return {};
 }
 
+namespace {
+// An error opening `path` for appending. A file or folder that is not writable
+// stays so until someone changes it: FailedPrecondition; anything else is I/O.
+Status openForAppendError(const std::string& path, int error) {
+  if (error == EACCES || error == EPERM || error == EROFS || error == EISDIR) {
+    return Status::failedPrecondition(path + ": cannot open for appending: " + errnoText(error));
+  }
+  return ioError(path, "open for appending", error);
+}
+}  // namespace
+
 Status HistoryStore::openLocked(std::string_view env, int* fdOut, Tail** tailOut) {
   WINDLASS_RETURN_IF_ERROR(checkEnvironmentName(env));
   const std::string label = labelFor(env);
@@ -723,27 +823,30 @@ Status HistoryStore::openLocked(std::string_view env, int* fdOut, Tail** tailOut
       raw = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
     }
   }
-  if (raw < 0) return ioError(label, "open", errno);
+  if (raw < 0) return openForAppendError(path, errno);
   UniqueFd fd(raw);
   WINDLASS_RETURN_IF_ERROR(lockFile(fd.get(), LOCK_EX, label));
   auto it = tails_.find(env);
   if (it == tails_.end()) it = tails_.emplace(std::string(env), Tail{}).first;
-  WINDLASS_RETURN_IF_ERROR(refreshTail(fd.get(), label, it->second));
+  WINDLASS_RETURN_IF_ERROR(refreshTail(fd.get(), env, label, it->second));
   *tailOut = &it->second;
   *fdOut = fd.release();
   return {};
 }
 
-Status HistoryStore::refreshTail(int fd, const std::string& label, Tail& tail) {
+Status HistoryStore::refreshTail(int fd, std::string_view env, const std::string& label,
+                                 Tail& tail) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return ioError(label, "stat", errno);
   uint64_t size = static_cast<uint64_t>(st.st_size);
+  const bool sameFile = tail.known && tail.device == static_cast<uint64_t>(st.st_dev) &&
+                        tail.inode == static_cast<uint64_t>(st.st_ino);
   // Sizes only grow by whole records and shrink only back to a record boundary,
   // so an unchanged identity and size means an unchanged last record.
-  if (!tail.lastLineHash.empty() && tail.device == static_cast<uint64_t>(st.st_dev) &&
-      tail.inode == static_cast<uint64_t>(st.st_ino) && tail.size == size) {
-    return {};
-  }
+  if (sameFile && tail.size == size) return {};
+  // From here on `tail` is unknown until the end, so an error makes the next
+  // call read the file afresh.
+  const Tail previous = std::move(tail);
   tail = Tail{};
   const uint64_t window = static_cast<uint64_t>(options_.maxLineBytes) + 1;
 
@@ -769,10 +872,16 @@ Status HistoryStore::refreshTail(int fd, const std::string& label, Tail& tail) {
       size = keep;
     }
   }
+  if (sameFile && previous.size == size) {  // only a torn record had been added
+    tail = previous;
+    return {};
+  }
 
-  if (size == 0) {
-    tail.lastLineHash = std::string(kZeroHash);
-  } else {
+  // The last record, which the next one continues. Unreadable, it stops appends
+  // even with allowBrokenChain.
+  uint64_t lastSequence = 0;
+  std::string lastLineHash(kZeroHash);
+  if (size > 0) {
     auto newline = findLastNewline(fd, size - 1, window, label);
     if (!newline) return newline.error();
     if (*newline < 0 && size - 1 > options_.maxLineBytes) {
@@ -788,12 +897,48 @@ Status HistoryStore::refreshTail(int fd, const std::string& label, Tail& tail) {
                                         record.error().message() +
                                         "); run `windlass history verify`");
     }
-    tail.lastSequence = record->sequence;
-    tail.lastLineHash = sha256Hex(line);
+    lastSequence = record->sequence;
+    lastLineHash = sha256Hex(line);
   }
+
+  // The chain: the whole file the first time this store sees it, then only the
+  // lines other writers added since. A chain accepted as broken is not checked again.
+  bool broken = sameFile && previous.broken;
+  if (!broken) {
+    const bool grown = sameFile && size > previous.size;
+    const uint64_t from = grown ? previous.size : 0;
+    if (::lseek(fd, static_cast<off_t>(from), SEEK_SET) < 0) return ioError(label, "seek", errno);
+    ChainChecker chain(env, label, grown ? previous.lastSequence : 0,
+                       grown ? previous.lastLineHash : std::string(kZeroHash));
+    const uint64_t before = chain.records();
+    const size_t maxLine = options_.maxLineBytes;
+    Status checked = scanLines(
+        fd, label, maxLine, chain.records() + 1,
+        [&](uint64_t n, std::string_view line, bool terminated) {
+          return chain.check(n, line, terminated);
+        },
+        [&](uint64_t n) { return lineTooLong(label, n, maxLine); });
+    if (!checked.ok()) {
+      if (checked.code() != Code::kFailedPrecondition) return checked;  // I/O
+      if (!options_.allowBrokenChain) {
+        return Status::failedPrecondition(
+            checked.message() +
+            "; refusing to append to a broken history (move the file aside, or set "
+            "allowBrokenChain)");
+      }
+      warn(checked.message() +
+           "; appending anyway, continuing from the last record (allowBrokenChain is set)");
+      broken = true;
+    }
+    stats_.linesChecked += chain.records() - before;
+  }
+  tail.known = true;
+  tail.broken = broken;
   tail.device = static_cast<uint64_t>(st.st_dev);
   tail.inode = static_cast<uint64_t>(st.st_ino);
   tail.size = size;
+  tail.lastSequence = lastSequence;
+  tail.lastLineHash = std::move(lastLineHash);
   return {};
 }
 
@@ -830,13 +975,13 @@ Status HistoryStore::append(SyncRecord& record) {
   Status written = writeAll(fd.get(), line, label);
   if (!written.ok()) {
     // Cut a partial line away now rather than leave it for the next open.
-    if (::ftruncate(fd.get(), static_cast<off_t>(tail->size)) != 0) tail->lastLineHash.clear();
+    if (::ftruncate(fd.get(), static_cast<off_t>(tail->size)) != 0) tail->known = false;
     return written;
   }
   if (options_.sync) {
     if (::fsync(fd.get()) != 0) {
       int error = errno;
-      tail->lastLineHash.clear();  // unknown what reached the disk: read it again next time
+      tail->known = false;  // unknown what reached the disk: read it again next time
       return ioError(label, "fsync", error);
     }
     ++stats_.fileSyncs;
@@ -847,13 +992,13 @@ Status HistoryStore::append(SyncRecord& record) {
   return {};
 }
 
-Result<std::vector<SyncRecord>> HistoryStore::load(std::string_view env) const {
+Result<HistoryRead> HistoryStore::read(std::string_view env) const {
   WINDLASS_RETURN_IF_ERROR(checkEnvironmentName(env));
   const std::string label = labelFor(env);
-  std::vector<SyncRecord> records;
+  HistoryRead result;
   UniqueFd fd(::open(filePath(env).c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    if (errno == ENOENT) return records;
+    if (errno == ENOENT) return result;
     return ioError(label, "open", errno);
   }
   WINDLASS_RETURN_IF_ERROR(lockFile(fd.get(), LOCK_SH, label));
@@ -865,77 +1010,49 @@ Result<std::vector<SyncRecord>> HistoryStore::load(std::string_view env) const {
       return {};
     }
     auto record = parser.parse(line);
-    if (!record) return Status::failedPrecondition(at + record.error().message());
-    records.push_back(std::move(*record));
+    if (record) {
+      result.records.push_back(std::move(*record));
+    } else {
+      result.badLines.push_back({n, at + record.error().message()});
+    }
     return {};
   };
-  Status scanned = scanLines(fd.get(), label, options_.maxLineBytes, onLine);
-  if (!scanned.ok()) return scanned;
-  return records;
+  auto onTooLong = [&](uint64_t n) -> Status {
+    result.badLines.push_back({n, lineTooLong(label, n, options_.maxLineBytes).message()});
+    return {};
+  };
+  WINDLASS_RETURN_IF_ERROR(scanLines(fd.get(), label, options_.maxLineBytes, 1, onLine, onTooLong));
+  return result;
+}
+
+Result<std::vector<SyncRecord>> HistoryStore::load(std::string_view env) const {
+  auto got = read(env);
+  if (!got) return got.error();
+  if (!got->badLines.empty()) return Status::failedPrecondition(got->badLines[0].message);
+  return std::move(got->records);
 }
 
 Status HistoryStore::verify(std::string_view env, ChainSummary* summary) const {
   WINDLASS_RETURN_IF_ERROR(checkEnvironmentName(env));
   const std::string label = labelFor(env);
-  ChainSummary chain;
+  ChainSummary result;
   UniqueFd fd(::open(filePath(env).c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno != ENOENT) return ioError(label, "open", errno);
   } else {
     WINDLASS_RETURN_IF_ERROR(lockFile(fd.get(), LOCK_SH, label));
-    std::string prevLineHash(kZeroHash);
-    LineParser parser;
-    Status scanned = scanLines(
-        fd.get(), label, options_.maxLineBytes,
-        [&](uint64_t n, std::string_view line, bool terminated) -> Status {
-          auto bad = [&](const std::string& what) {
-            return Status::failedPrecondition(label + ":" + std::to_string(n) + ": " + what);
-          };
-          if (!terminated) {
-            return bad(
-                "incomplete last record (no newline): an interrupted write, removed "
-                "when the history is next opened for writing");
-          }
-          if (line.empty()) return bad("empty line");
-          auto record = parser.parse(line);
-          if (!record) return bad(record.error().message());
-          if (record->environment != env) {
-            return bad("a record of environment \"" + record->environment +
-                       "\" in the history of \"" + std::string(env) + "\"");
-          }
-          if (record->sequence != chain.records + 1) {
-            return bad("sequence " + std::to_string(record->sequence) + " where " +
-                       std::to_string(chain.records + 1) +
-                       " was expected (a record is missing, repeated or out of order)");
-          }
-          if (record->prevHash != prevLineHash) {
-            return bad(
-                "prevHash does not match the previous line (a record before it was "
-                "removed, inserted or altered)");
-          }
-          if (!isLowerHex64(record->hash)) return bad("hash mismatch (record altered)");
-          if (serializeRecord(*record, /*withHash=*/true) != line) {
-            return bad("not in canonical form (record altered)");
-          }
-          // Canonical, so the line is the hashed text with `,"hash":"<64 hex>"` before its
-          // '}'. Both digests share that prefix: hash it once and fork the hasher.
-          std::string_view prefix = line.substr(0, line.size() - kHashMemberSize - 1);
-          Sha256 bodyHasher;
-          bodyHasher.update(prefix);
-          Sha256 lineHasher = bodyHasher;
-          bodyHasher.update("}");
-          if (hexDigest(bodyHasher.finish()) != record->hash) {
-            return bad("hash mismatch (record altered)");
-          }
-          lineHasher.update(line.substr(prefix.size()));
-          prevLineHash = hexDigest(lineHasher.finish());
-          ++chain.records;
-          chain.lastHash = record->hash;
-          return {};
-        });
-    WINDLASS_RETURN_IF_ERROR(scanned);
+    ChainChecker chain(env, label, 0, std::string(kZeroHash));
+    const size_t maxLine = options_.maxLineBytes;
+    WINDLASS_RETURN_IF_ERROR(scanLines(
+        fd.get(), label, maxLine, 1,
+        [&](uint64_t n, std::string_view line, bool terminated) {
+          return chain.check(n, line, terminated);
+        },
+        [&](uint64_t n) { return lineTooLong(label, n, maxLine); }));
+    result.records = chain.records();
+    result.lastHash = chain.lastHash();
   }
-  if (summary != nullptr) *summary = std::move(chain);
+  if (summary != nullptr) *summary = std::move(result);
   return {};
 }
 

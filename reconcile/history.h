@@ -13,6 +13,11 @@
 // records from the end cannot be seen from the file alone; an auditor who needs
 // that keeps the last hash elsewhere (verify() reports it).
 //
+// Before it appends, a store checks the whole chain of an environment once (the
+// first open() or append() of that environment, O(n)); later appends extend
+// what it knows of the tail and check only lines other writers added. It
+// refuses to append to a broken chain unless HistoryOptions::allowBrokenChain.
+//
 // Durability: a record is acknowledged (append() returns ok) only after its line
 // is written with O_APPEND and fsynced; the folder is fsynced when the file is
 // created. An agent killed mid-write leaves a last line without '\n': that
@@ -178,12 +183,33 @@ struct HistoryOptions {
   // Default true; turn it off only to generate benchmark fixtures.
   bool sync = true;
   // The longest line written or read, in bytes. append() refuses a longer
-  // record; load() and verify() report a longer line as an error. Default 16 MiB.
+  // record; open(), load() and verify() report a longer line as an error, read()
+  // as a bad line (skipped unread). Default 16 MiB.
   size_t maxLineBytes = size_t{16} << 20;
-  // Receives warnings (an incomplete last line removed or skipped). Called from
+  // Append to a history whose chain is broken (verify() fails), continuing from
+  // its last record, after one warning per store and file. Default false:
+  // append() and open() refuse with FailedPrecondition naming the first bad
+  // line. The last record must still parse either way.
+  bool allowBrokenChain = false;
+  // Receives warnings (an incomplete last line removed or skipped, a broken
+  // chain appended to with allowBrokenChain). Called from
   // the calling thread, possibly with the store's lock held: it must not call
   // back into the store. Default: print "windlass: warning: ..." to stderr.
   std::function<void(std::string_view)> warn;
+};
+
+// A line of a history file that is not a readable record.
+struct HistoryBadLine {
+  uint64_t lineNumber = 0;  // 1-based
+  std::string message;      // 'history/prod.jsonl:3: field "time": expected a string'
+
+  bool operator==(const HistoryBadLine&) const = default;
+};
+
+// What HistoryStore::read() made of a history file.
+struct HistoryRead {
+  std::vector<SyncRecord> records;       // every readable record, oldest first
+  std::vector<HistoryBadLine> badLines;  // the others, in file order; empty when all read
 };
 
 // Counters, for tests and metrics.
@@ -191,13 +217,16 @@ struct HistoryStats {
   uint64_t fileSyncs = 0;          // fsync of a history file
   uint64_t dirSyncs = 0;           // fsync of a folder after creating an entry in it
   uint64_t incompleteRemoved = 0;  // incomplete last lines truncated away
+  uint64_t linesChecked = 0;       // lines whose chain link open()/append() checked
 };
 
 // The history of every environment under one state folder.
 //
 // Thread-safe: appends from many threads are serialised by a mutex, appends
 // from many processes (or many stores on the same folder) by flock() on the
-// file; load() and verify() take a shared flock and so see whole records only.
+// file; read(), load() and verify() take a shared flock and so see whole records
+// only. The first open()/append() of an environment holds the exclusive flock
+// while it checks the whole chain.
 // Environment names must be 1-253 characters of [A-Za-z0-9._-], not "." or "..".
 class HistoryStore {
  public:
@@ -206,12 +235,22 @@ class HistoryStore {
   HistoryStore(const HistoryStore&) = delete;
   HistoryStore& operator=(const HistoryStore&) = delete;
 
-  // Prepares `env` for appending: creates `<stateDir>/history/<env>.jsonl`
-  // (and the folders) when missing, removes an incomplete last line with a
-  // warning, and reads the last record. append() does this itself; calling it
-  // at start-up reports a broken tail early. Errors: InvalidArgument for a bad
-  // name; FailedPrecondition when the last record is unreadable or a line is
-  // longer than maxLineBytes; Unavailable for I/O errors.
+  // The pre-flight of a sync: call it before the first cluster write, so that a
+  // sync whose history cannot be written changes nothing. It creates
+  // `<stateDir>/history/<env>.jsonl` (and the folders) when missing, opens the
+  // file for writing (O_WRONLY|O_APPEND must succeed), removes an incomplete
+  // last line with a warning, reads the last record and checks the chain (the
+  // whole file the first time, see the top of this file). On success an
+  // append() to `env` from this store can write, barring what changes in
+  // between (a full disk, someone else's edit or chmod), which append() reports.
+  // append() does all this itself. Errors: InvalidArgument for a bad name;
+  // FailedPrecondition when the file or its folder is not writable
+  // ("/var/lib/windlass/history/prod.jsonl: cannot open for appending:
+  // Permission denied"), the last record is unreadable, a line is longer than
+  // maxLineBytes, or the chain is broken and allowBrokenChain is not set
+  // ("history/prod.jsonl:17: hash mismatch (record altered); refusing to append
+  // to a broken history (move the file aside, or set allowBrokenChain)");
+  // Unavailable for other I/O errors.
   Status open(std::string_view env);
 
   // Appends `record` to the history of record.environment: sets
@@ -226,11 +265,17 @@ class HistoryStore {
   // On failure sequence/prevHash/hash of `record` are unspecified.
   Status append(SyncRecord& record);
 
-  // All records of `env`, oldest first. A missing file is an empty history.
-  // An incomplete last line (an interrupted write) is skipped with a warning.
-  // Does not check the chain (see verify). Errors: InvalidArgument for a bad
-  // name; FailedPrecondition "history/<env>.jsonl:<line>: <what>" for a line
-  // that does not parse or is too long; Unavailable for I/O errors.
+  // Every readable record of `env`, oldest first, and every line that is not
+  // one ("history/<env>.jsonl:<line>: <what>": does not parse, or is longer
+  // than maxLineBytes, which is skipped unread). A missing file is an empty
+  // history. An incomplete last line (an interrupted write) is skipped with a
+  // warning and is not a bad line. Does not check the chain (see verify).
+  // Errors: InvalidArgument for a bad name; Unavailable for I/O errors.
+  Result<HistoryRead> read(std::string_view env) const;
+
+  // All records of `env`, oldest first: read() when it found no bad line.
+  // Errors: those of read(), and FailedPrecondition with the message of the
+  // first bad line.
   Result<std::vector<SyncRecord>> load(std::string_view env) const;
 
   // What verify() saw of a good chain.
@@ -259,6 +304,8 @@ class HistoryStore {
   // What is known of a file's end after the last append or open, valid while
   // the file's identity and size are unchanged.
   struct Tail {
+    bool known = false;   // the fields below describe the file (and its chain was checked)
+    bool broken = false;  // the chain is broken and allowBrokenChain let appends go on
     uint64_t device = 0;
     uint64_t inode = 0;
     uint64_t size = 0;
@@ -267,7 +314,7 @@ class HistoryStore {
   };
 
   // Called with mutex_ held and the file flocked exclusively.
-  Status refreshTail(int fd, const std::string& label, Tail& tail);
+  Status refreshTail(int fd, std::string_view env, const std::string& label, Tail& tail);
   Status openLocked(std::string_view env, int* fd, Tail** tail);
   void warn(std::string_view message) const;
 

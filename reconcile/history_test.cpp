@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -560,6 +562,218 @@ TEST_CASE("an unreadable last record stops appends with a clear message") {
   CHECK(st.message() ==
         "history/prod.jsonl: the last record does not parse (field \"time\": missing); "
         "run `windlass history verify`");
+}
+
+TEST_CASE("a broken chain stops appends until it is moved aside") {
+  TempDir dir;
+  {
+    HistoryStore writer(dir.path);
+    appendSamples(writer, 5);
+  }
+  HistoryStore store(dir.path);
+  const std::string path = store.filePath("prod");
+  std::string text = readFile(path);
+  size_t at = text.find("Release 3");
+  REQUIRE(at != std::string::npos);
+  text[at + 8] = '9';
+  writeFile(path, text);
+  const std::string refused =
+      "history/prod.jsonl:3: hash mismatch (record altered); refusing to append to a broken "
+      "history (move the file aside, or set allowBrokenChain)";
+
+  Status st = store.open("prod");
+  CHECK(st.code() == Code::kFailedPrecondition);
+  CHECK(st.message() == refused);
+  SyncRecord r = sampleRecord(6);
+  st = store.append(r);
+  CHECK(st.code() == Code::kFailedPrecondition);
+  CHECK(st.message() == refused);
+  CHECK(readFile(path) == text);  // nothing written
+
+  // Moved aside, a new history starts.
+  fs::rename(path, path + ".broken");
+  r = sampleRecord(6);
+  REQUIRE(store.append(r).ok());
+  CHECK(r.sequence == 1);
+  CHECK(r.prevHash == kZeros);
+  CHECK(store.verify("prod").ok());
+}
+
+TEST_CASE("allowBrokenChain continues from the last record after one warning") {
+  TempDir dir;
+  {
+    HistoryStore writer(dir.path);
+    appendSamples(writer, 5);
+  }
+  const std::string path = dir.path + "/history/prod.jsonl";
+  std::vector<std::string> lines = readLines(path);
+  lines.erase(lines.begin() + 1);
+  writeLines(path, lines);
+
+  Collected log;
+  HistoryOptions options = log.options();
+  options.allowBrokenChain = true;
+  HistoryStore store(dir.path, options);
+  SyncRecord a = sampleRecord(6);
+  Status st = store.append(a);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  SyncRecord b = sampleRecord(7);
+  REQUIRE(store.append(b).ok());
+  CHECK(a.sequence == 6);
+  CHECK(a.prevHash == sha256Hex(lines.back()));
+  CHECK(b.sequence == 7);
+  REQUIRE(log.warnings.size() == 1);
+  CHECK(log.warnings[0] ==
+        "history/prod.jsonl:2: sequence 3 where 2 was expected (a record is missing, repeated or "
+        "out of order); appending anyway, continuing from the last record (allowBrokenChain is "
+        "set)");
+  CHECK(store.verify("prod").message().rfind("history/prod.jsonl:2: sequence 3", 0) == 0);
+}
+
+TEST_CASE("the chain is checked once per store, then only lines others added") {
+  TempDir dir;
+  {
+    HistoryStore writer(dir.path);
+    appendSamples(writer, 5);
+  }
+  HistoryStore store(dir.path);
+  REQUIRE(store.open("prod").ok());
+  CHECK(store.stats().linesChecked == 5);
+  REQUIRE(store.open("prod").ok());
+  appendSamples(store, 2);
+  CHECK(store.stats().linesChecked == 5);  // its own appends are not read back
+
+  HistoryStore other(dir.path);
+  appendSamples(other, 1);
+  CHECK(other.stats().linesChecked == 7);
+  SyncRecord r = sampleRecord(9);
+  REQUIRE(store.append(r).ok());
+  CHECK(r.sequence == 9);
+  CHECK(store.stats().linesChecked == 6);  // the one line `other` added
+
+  // A line another writer added that breaks the chain is caught too.
+  {
+    std::vector<std::string> lines = readLines(store.filePath("prod"));
+    auto forged = parseRecord(lines.back());
+    REQUIRE(forged);
+    forged->sequence += 1;
+    forged->hash = sha256Hex(serializeRecord(*forged, false));
+    std::ofstream out(store.filePath("prod"), std::ios::app);
+    out << serializeRecord(*forged) << "\n";
+  }
+  CHECK(store.open("prod").message() ==
+        "history/prod.jsonl:10: prevHash does not match the previous line (a record before it "
+        "was removed, inserted or altered); refusing to append to a broken history (move the "
+        "file aside, or set allowBrokenChain)");
+}
+
+TEST_CASE("read() returns the readable records and names each bad line") {
+  TempDir dir;
+  HistoryOptions options;
+  options.maxLineBytes = 2000;
+  HistoryStore store(dir.path, options);
+  std::vector<SyncRecord> stored = appendSamples(store, 4);
+  const std::string path = store.filePath("prod");
+  std::vector<std::string> lines = readLines(path);
+  std::string& third = lines[2];
+  size_t at = third.find(R"("time":")");
+  REQUIRE(at != std::string::npos);
+  third.replace(at, 7 + 26, R"("time":7)");  // "time":"2024-05-01T12:00:03.250Z"
+  lines.insert(lines.begin() + 1, std::string(3000, 'x'));
+  writeLines(path, lines);
+
+  auto read = store.read("prod");
+  REQUIRE_MESSAGE(read, read.error().message());
+  REQUIRE(read->records.size() == 3);
+  CHECK(read->records[0] == stored[0]);
+  CHECK(read->records[1] == stored[1]);
+  CHECK(read->records[2] == stored[3]);
+  CHECK(read->badLines ==
+        std::vector<HistoryBadLine>{
+            {2, "history/prod.jsonl:2: line longer than 2000 bytes"},
+            {4, "history/prod.jsonl:4: field \"time\": expected a string"},
+        });
+  // load() is the strict reading of the same scan.
+  CHECK(store.load("prod").error().message() ==
+        "history/prod.jsonl:2: line longer than 2000 bytes");
+
+  auto none = store.read("staging");
+  REQUIRE(none);
+  CHECK(none->records.empty());
+  CHECK(none->badLines.empty());
+}
+
+// Runs `fn` as user nobody in a child when this process is root (for whom file
+// modes do not stop writes); returns fn()'s result.
+bool asUnprivileged(const std::function<bool()>& fn) {
+  if (::geteuid() != 0) return fn();
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    bool ok = ::setgid(65534) == 0 && ::setuid(65534) == 0 && fn();
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST_CASE("open() is the pre-flight: an unwritable history fails it, naming the file") {
+  TempDir dir;
+  Collected log;
+  HistoryStore store(dir.path, log.options());
+  const std::string path = store.filePath("prod");
+
+  SUBCASE("a read-only file") {
+    appendSamples(store, 2);
+    REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+    REQUIRE(::chmod(path.c_str(), 0444) == 0);
+    bool refused = asUnprivileged([&] {
+      HistoryStore fresh(dir.path);
+      Status st = fresh.open("prod");
+      return st.code() == Code::kFailedPrecondition &&
+             st.message() == path + ": cannot open for appending: Permission denied";
+    });
+    CHECK(refused);
+  }
+  SUBCASE("a read-only folder") {
+    fs::create_directories(dir.path + "/history");
+    REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+    REQUIRE(::chmod((dir.path + "/history").c_str(), 0555) == 0);
+    bool refused = asUnprivileged([&] {
+      HistoryStore fresh(dir.path);
+      Status st = fresh.open("prod");
+      return st.code() == Code::kFailedPrecondition &&
+             st.message() == path + ": cannot open for appending: Permission denied";
+    });
+    CHECK(refused);
+  }
+  SUBCASE("a folder where the file should be (unwritable even for root)") {
+    fs::create_directories(path);
+    Status st = store.open("prod");
+    CHECK(st.code() == Code::kFailedPrecondition);
+    CHECK(st.message() == path + ": cannot open for appending: Is a directory");
+  }
+  SUBCASE("an unparseable last line") {
+    appendSamples(store, 2);
+    {
+      std::ofstream out(path, std::ios::app);
+      out << "{\"seq\":3,\"time\":7}\n";
+    }
+    HistoryStore fresh(dir.path);
+    Status st = fresh.open("prod");
+    CHECK(st.code() == Code::kFailedPrecondition);
+    CHECK(st.message() ==
+          "history/prod.jsonl: the last record does not parse (field \"time\": expected a "
+          "string); run `windlass history verify`");
+  }
+  SUBCASE("after open() succeeds, append() writes") {
+    appendSamples(store, 1);
+    REQUIRE(store.open("prod").ok());
+    SyncRecord r = sampleRecord(2);
+    REQUIRE(store.append(r).ok());
+    CHECK(r.sequence == 2);
+  }
 }
 
 TEST_CASE("missing histories are empty and environments are listed") {
