@@ -2,10 +2,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +23,10 @@
 #include "core/json.h"
 #include "overlays/render.h"
 #include "reconcile/history.h"
+
+// After core/json.h, which sets RAPIDJSON_ASSERT.
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
 
 namespace windlass::agent {
 namespace {
@@ -39,6 +47,9 @@ Usage:
   windlass run [--config F] [--log-format json|text]
       The agent: keep every environment converged with Git and heal drift until
       SIGTERM or SIGINT (exit 0); SIGHUP reloads the config.
+  windlass status [--config F] [--env E] [-o json]
+      Per environment: the revision, the last sync and its outcome, health,
+      whether the cluster matches Git now, drift seen by the agent, next sync.
   windlass history [--config F] [--env E] [-o json]
       Print the sync history: every readable record; a line that does not read
       is named in a warning on stderr and makes the exit status 1.
@@ -256,6 +267,151 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   return 0;
 }
 
+// The agent's status file of `env`, when an agent that is still alive wrote it.
+std::optional<JsonDocument> agentStatus(const std::string& stateDir, const std::string& env) {
+  std::ifstream in(stateDir + "/status/" + env + ".json");
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  JsonDocument doc;
+  doc.Parse(text.c_str(), text.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("pid") || !doc["pid"].IsInt()) {
+    return std::nullopt;
+  }
+  if (::kill(doc["pid"].GetInt(), 0) != 0 && errno != EPERM) return std::nullopt;
+  return doc;
+}
+
+std::string field(const JsonValue& o, const char* key) {
+  return o.IsObject() && o.HasMember(key) && o[key].IsString() ? o[key].GetString() : "";
+}
+
+int status(const std::vector<std::string>& argv) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (args.output != "text" && args.output != "json") return usageError("-o must be json");
+  AgentConfig config;
+  const Environment* only = nullptr;
+  if (!loadFor(args, false, config, &only)) return 2;
+  auto options = reconcilerOptions(config);
+  if (!options) {
+    std::fprintf(stderr, "windlass: %s\n", options.error().message().c_str());
+    return 1;
+  }
+  auto reconciler = reconcile::Reconciler::create(std::move(*options));
+  if (!reconciler) {
+    std::fprintf(stderr, "windlass: %s\n", reconciler.error().message().c_str());
+    return 1;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+  auto kv = [&](const char* k, const std::string& v) {
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartArray();
+  int rc = 0;
+  bool fetched = false;
+  for (const Environment& env : config.environments) {
+    if (only != nullptr && only->name != env.name) continue;
+    // The history: the last sync and the last drift record.
+    reconcile::SyncRecord last;
+    bool haveLast = false;
+    auto read = (*reconciler)->history().read(env.name);
+    if (read) {
+      for (const auto& r : read->records) {
+        if (r.trigger != reconcile::Trigger::kDrift) {
+          last = r;
+          haveLast = true;
+        }
+      }
+    }
+    // The cluster: what a sync would change now (Git head against the live objects).
+    reconcile::SyncRequest req;
+    req.planOnly = true;
+    req.fetch = !fetched;
+    reconcile::SyncReport plan = (*reconciler)->sync(environmentSpec(env), req, gStop);
+    fetched = fetched || plan.status.ok();
+    std::string sync;
+    if (!plan.status.ok()) {
+      sync = "unknown: " + plan.status.message();
+      rc = 1;
+    } else if (!plan.changes) {
+      sync = "in sync";
+    } else {
+      std::string summary = plan.planText;
+      if (!summary.empty() && summary.back() == '\n') summary.pop_back();
+      summary = summary.substr(summary.rfind('\n') + 1);
+      sync = "out of sync: " + summary;
+    }
+    auto agent = agentStatus(config.stateDir, env.name);
+    std::string drift, next = agent ? field(*agent, "nextSync") : "";
+    if (agent && (*agent)["drift"].IsArray()) {
+      for (const auto& d : (*agent)["drift"].GetArray()) {
+        drift += (drift.empty() ? "" : ", ") + std::string(d.GetString());
+      }
+    }
+    bool suspended = env.suspend;
+    std::string subject = last.revision.message.substr(0, last.revision.message.find('\n'));
+    if (args.output == "json") {
+      w.StartObject();
+      kv("name", env.name);
+      w.Key("revision");
+      w.StartObject();
+      kv("commit", last.revision.commit);
+      kv("branch", last.revision.branch);
+      kv("author", last.revision.author);
+      kv("subject", subject);
+      w.EndObject();
+      kv("lastSyncTime", haveLast ? last.time : "");
+      kv("lastSyncOutcome", haveLast ? reconcile::reasonName(last.reason) : "");
+      kv("lastSyncMessage", haveLast ? last.message : "");
+      kv("health", haveLast ? reconcile::healthName(last.health.status) : "Unknown");
+      kv("sync", sync);
+      kv("drift", drift);
+      w.Key("suspended");
+      w.Bool(suspended);
+      w.Key("held");
+      w.Bool(false);
+      w.Key("agentRunning");
+      w.Bool(agent.has_value());
+      kv("nextSync", next);
+      kv("sourceError", agent ? field(*agent, "sourceError") : "");
+      kv("fight", agent ? field(*agent, "fight") : "");
+      w.EndObject();
+      continue;
+    }
+    std::printf("%s\n", env.name.c_str());
+    std::printf("  revision:   %s %s (%s) %s\n", last.revision.branch.c_str(),
+                last.revision.commit.substr(0, 12).c_str(), last.revision.author.c_str(),
+                subject.c_str());
+    std::printf("  last sync:  %s %s%s%s\n", haveLast ? last.time.c_str() : "never",
+                haveLast ? reconcile::reasonName(last.reason) : "",
+                haveLast && last.reason != reconcile::Reason::kSucceeded ? ": " : "",
+                haveLast && last.reason != reconcile::Reason::kSucceeded ? last.message.c_str()
+                                                                          : "");
+    std::printf("  health:     %s\n",
+                haveLast ? reconcile::healthName(last.health.status) : "Unknown");
+    std::printf("  sync:       %s\n", sync.c_str());
+    std::printf("  drift:      %s\n", drift.empty() ? "none seen" : drift.c_str());
+    std::printf("  suspended:  %s\n", suspended ? "yes" : "no");
+    std::printf("  agent:      %s\n",
+                agent ? ("running, next sync " + (next.empty() ? "-" : next)).c_str()
+                      : "not running");
+    if (agent && !field(*agent, "sourceError").empty()) {
+      std::printf("  source:     %s\n", field(*agent, "sourceError").c_str());
+    }
+    if (agent && !field(*agent, "fight").empty()) {
+      std::printf("  fight:      %s\n", field(*agent, "fight").c_str());
+    }
+  }
+  w.EndArray();
+  if (args.output == "json") std::printf("%s\n", buf.GetString());
+  return rc;
+}
+
 // SIGHUP asks for a reload of the configuration.
 CancelToken gReload;
 extern "C" void onReloadSignal(int) { gReload.cancel(); }
@@ -410,6 +566,7 @@ int run(int argc, char** argv) {
   if (cmd == "sync") return diffOrSync(args, false);
   if (cmd == "history") return history(args);
   if (cmd == "run") return runAgent(args);
+  if (cmd == "status") return status(args);
   return usageError("unknown command \"" + cmd + "\"");
 }
 

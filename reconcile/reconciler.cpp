@@ -1,6 +1,12 @@
 #include "reconcile/reconciler.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 
@@ -71,19 +77,26 @@ class Run {
   }
 
   SyncReport run() {
-    // Nothing may write the cluster for this environment while we do.
-    std::error_code ec;
-    std::filesystem::create_directories(r_.stateDir() + "/locks", ec);
-    auto lock = FileLock::acquire(r_.stateDir() + "/locks/" + env_.name + ".lock",
-                                  "environment " + env_.name, std::chrono::minutes(10), &cancel_);
-    if (!lock) {
-      report_.status = lock.error();
-      return std::move(report_);  // another process is syncing it and records its own run
-    }
+    // Nothing may write the cluster for this environment while we do (a plan writes
+    // nothing and needs no lock).
+    FileLock lock;
     if (!request_.planOnly) {
+      std::error_code ec;
+      std::filesystem::create_directories(r_.stateDir() + "/locks", ec);
+      auto taken = FileLock::acquire(r_.stateDir() + "/locks/" + env_.name + ".lock",
+                                     "environment " + env_.name, r_.lockWait(), &cancel_);
+      if (!taken) {
+        report_.status = taken.error();
+        return std::move(report_);  // another process is syncing it and records its own run
+      }
+      lock = std::move(*taken);
       // A sync that cannot be recorded does not run.
       if (Status st = r_.history().open(env_.name); !st.ok()) {
         report_.status = st.withContext("the history cannot be written, so nothing was synced");
+        return std::move(report_);
+      }
+      if (Status st = recordKilledSync(); !st.ok()) {
+        report_.status = st;
         return std::move(report_);
       }
     }
@@ -143,6 +156,9 @@ class Run {
     if (request_.planOnly) return std::move(report_);
     if (cancel_.cancelled()) return interrupted();
 
+    // Until the record is written, a marker says a sync is under way: if the process
+    // is killed, the next sync of this environment records the lost one as failed.
+    if (Status st = writeMarker(); !st.ok()) return finish(Reason::kApplyFailed, st);
     SyncOutcome outcome = executePlan(r_.kube(), *plan, options, alloc_);
     record_.objects = std::move(outcome.objects);
     record_.health = std::move(outcome.health);
@@ -162,6 +178,41 @@ class Run {
   }
 
  private:
+  std::string markerPath() const { return r_.stateDir() + "/locks/" + env_.name + ".inflight"; }
+
+  Status writeMarker() {
+    std::string path = markerPath(), tmp = path + ".tmp";
+    std::string text = serializeRecord(record_) + "\n";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr) return Status::unavailable(tmp + ": " + std::strerror(errno));
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = std::fflush(f) == 0 && ok;
+    ok = ::fsync(::fileno(f)) == 0 && ok;
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      return Status::unavailable(path + ": cannot write: " + std::strerror(errno));
+    }
+    return {};
+  }
+
+  // A marker left by a sync whose process died (we hold the environment's lock, so
+  // no live process owns it) becomes a failed record.
+  Status recordKilledSync() {
+    std::ifstream in(markerPath());
+    if (!in) return {};
+    std::string line;
+    std::getline(in, line);
+    auto lost = parseRecord(line);
+    if (lost) {
+      lost->reason = Reason::kApplyFailed;
+      lost->message =
+          "interrupted: the agent stopped during this sync (killed); what it applied is not known";
+      WINDLASS_RETURN_IF_ERROR(r_.history().append(*lost));
+    }
+    std::remove(markerPath().c_str());
+    return {};
+  }
+
   SyncReport interrupted() {
     return finish(Reason::kSourceFailed, Status::aborted("interrupted before anything was applied"));
   }
@@ -175,6 +226,7 @@ class Run {
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
     Status appended = r_.history().append(record_);
     if (appended.ok()) {
+      std::remove(markerPath().c_str());
       report_.recorded = true;
     } else if (report_.status.ok()) {
       report_.status = appended.withContext("recording the sync in the history");

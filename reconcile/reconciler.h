@@ -127,6 +127,7 @@ class Reconciler {
   KubeClient& kube() { return *kube_; }
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
+  std::chrono::milliseconds lockWait() const { return options_.lockWait; }
 
  private:
   struct Mirror {
