@@ -52,6 +52,13 @@ namespace {
 
 std::string shortId(const std::string& commit) { return commit.substr(0, 12); }
 
+std::string compactJson(const JsonValue& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string nowRfc3339() { return reconcile::formatRfc3339Utc(std::chrono::system_clock::now()); }
 
 // One managed group-kind of an environment, as its watch needs it.
@@ -171,12 +178,12 @@ struct Agent::Impl {
 
   void afterFetch(const Status& st, long ms,
                   std::vector<std::pair<Env*, Result<sources::CommitInfo>>>& resolved) {
+    if (!st.ok() && halt.cancelled()) return;  // stopping: the fetch was cancelled
     if (!st.ok()) {
       log.warn("fetch failed", {{"repository", "default"}, {"error", st.message()}});
       for (auto& e : envs) e->sourceError = "fetch failed: " + st.message();
       for (auto& e : envs) writeStatus(*e);
     } else {
-      log.info("fetched", {{"repository", "default"}, {"durationMs", std::to_string(ms)}});
       for (auto& [env, commit] : resolved) {
         if (!commit) {
           env->sourceError = commit.error().message();
@@ -189,6 +196,9 @@ struct Agent::Impl {
         bool hadError = !env->sourceError.empty();
         env->sourceError.clear();
         if (commit->id != env->lastCommit && commit->id != env->stalledCommit) {
+          log.info("new revision", {{"environment", env->spec.name},
+                                    {"revision", shortId(commit->id)},
+                                    {"fetchMs", std::to_string(ms)}});
           requestSync(*env, Trigger::kPoll, false);
         } else if (hadError) {
           writeStatus(*env);
@@ -243,12 +253,11 @@ struct Agent::Impl {
       log.info("render unchanged; nothing to apply",
                {{"environment", env}, {"revision", shortId(report.commit)}});
       e.lastCommit = report.commit;
-      {
+      e.failures = 0;
+      e.stalledCommit.clear();
+      if (report.recorded) {
         std::lock_guard<std::mutex> g(e.mu);
-        if (e.haveLast) {
-          // The environment now runs this commit; its render is the same.
-          e.last.revision.commit = report.commit;
-        }
+        e.last.revision = report.record.revision;  // same render, so the same health
       }
     } else if (report.recorded || !report.status.ok()) {
       if (report.recorded) {
@@ -369,7 +378,7 @@ struct Agent::Impl {
                                            {"error", items.error().message()}});
           version.clear();
           stop.waitFor(backoff);
-          backoff = std::min(backoff * 2, milliseconds(30000));
+          backoff = std::min(backoff * 2, milliseconds(5000));
           continue;
         }
         std::set<std::string> seen;
@@ -401,7 +410,7 @@ struct Agent::Impl {
                                   {"kind", gvk.groupKind()},
                                   {"error", st.message()}});
         stop.waitFor(backoff);
-        backoff = std::min(backoff * 2, milliseconds(30000));
+        backoff = std::min(backoff * 2, milliseconds(5000));
       }
       version.clear();  // 410 Gone or an error: list again
     }
@@ -417,7 +426,7 @@ struct Agent::Impl {
         if (id.rfind(prefix, 0) == 0 && seen.count(id) == 0) missing.push_back(id);
       }
     }
-    for (const std::string& id : missing) repair(e, id, "deleted", "");
+    for (const std::string& id : missing) repair(e, id, "deleted", "", "");
   }
 
   // One observed state of a managed object: drift is reverted (or reported).
@@ -442,10 +451,14 @@ struct Agent::Impl {
         return;
       }
     }
-    repair(e, id, deleted ? "deleted" : "changed", deleted ? "" : reconcile::lastOtherManager(live));
+    repair(e, id, deleted ? "deleted" : "changed", deleted ? "" : reconcile::lastOtherManager(live),
+           deleted ? std::string() : compactJson(live));
   }
 
-  void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager) {
+  // `liveJson`: the object as seen ("" when deleted), checked again against the
+  // desired state once no sync runs, since a sync may have just changed both.
+  void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager,
+              const std::string& liveJson) {
     std::string subject = subjectOf(id);
     bool heal = e.config->selfHeal && !e.config->suspend;
     {
@@ -458,37 +471,41 @@ struct Agent::Impl {
                    {{"environment", e.spec.name}, {"object", subject}, {"drift", what}});
           recordDrift(e, id, reconcile::ObjectAction::kUnchanged,
                       "drifted (" + what + "); not reverted: selfHeal is off or suspended", "");
+          postStatus(e);
         }
         return;
       }
-      // Fights: three repairs of one object within a minute → back off exponentially.
+      // Fights: a sixth repair of one object within a minute → back off
+      // exponentially (2 s, 4 s, ... 256 s) and say who the other writer is.
       auto now = Clock::now();
       auto& times = e.repairs[id];
       times.erase(std::remove_if(times.begin(), times.end(),
                                  [&](auto t) { return now - t > std::chrono::minutes(1); }),
                   times.end());
       auto until = e.fightUntil.find(id);
-      if (until != e.fightUntil.end() && now < until->second) return;
-      if (times.size() >= 3) {
-        auto pause = std::chrono::seconds(1 << std::min<size_t>(times.size() - 1, 8));
+      if (until != e.fightUntil.end() && now < until->second) return;  // its timer repairs
+      if (times.size() >= 5) {
+        auto pause = std::chrono::seconds(1 << std::min<size_t>(times.size() - 4, 8));
         e.fightUntil[id] = now + pause;
         e.fight = subject + (manager.empty() ? "" : " with " + manager);
         log.warn("fight: another writer keeps changing a managed object; backing off",
                  {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
                   {"backoff", std::to_string(pause.count()) + "s"}});
+        postStatus(e);
         auto timer = std::make_shared<asio::steady_timer>(io, pause);
         timer->async_wait([this, &e, id, timer](const boost::system::error_code& ec) {
           if (ec || halt.cancelled()) return;
-          asio::post(pool, [this, &e, id] { repairNow(e, id, "changed", ""); });
+          asio::post(pool, [this, &e, id] { repairNow(e, id, "changed", "", ""); });
         });
         return;
       }
-      times.push_back(now);
+      if (times.empty()) e.fight.clear();  // no repair for a minute: the fight is over
     }
-    repairNow(e, id, what, manager);
+    repairNow(e, id, what, manager, liveJson);
   }
 
-  void repairNow(Env& e, const std::string& id, const std::string& what, const std::string& manager) {
+  void repairNow(Env& e, const std::string& id, const std::string& what, const std::string& manager,
+                 const std::string& liveJson) {
     auto start = Clock::now();
     std::lock_guard<std::mutex> g(e.syncMu);
     std::string json;
@@ -503,6 +520,15 @@ struct Agent::Impl {
     JsonDocument desired(&alloc);
     desired.Parse(json.c_str(), json.size());
     if (desired.HasParseError()) return;
+    if (!liveJson.empty()) {
+      JsonDocument live;
+      live.Parse(liveJson.c_str(), liveJson.size());
+      if (!live.HasParseError() && reconcile::conforms(desired, live)) {
+        std::lock_guard<std::mutex> g2(e.mu);
+        e.drifted.erase(id);
+        return;  // a sync applied this state meanwhile
+      }
+    }
     auto applied = reconciler.kube().apply(desired, alloc);
     std::string subject = subjectOf(id);
     auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
@@ -516,9 +542,11 @@ struct Agent::Impl {
                   "drift repair failed: " + applied.error().message(), applied.error().message());
       return;
     }
+    e.repairs[id].push_back(Clock::now());  // only real repairs count towards a fight
     e.repairedVersion[id] = std::string(overlays::metadataField(*applied, "resourceVersion"));
     e.drifted.erase(id);
     ++e.driftCorrections;
+    postStatus(e);
     log.info(what == "deleted" ? "drift repaired: re-created" : "drift repaired: reverted",
              {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
               {"durationMs", std::to_string(ms)}});
@@ -563,6 +591,11 @@ struct Agent::Impl {
   }
 
   // ---- status -------------------------------------------------------------------------
+
+  // From any thread: the status file is written on the event loop.
+  void postStatus(Env& e) {
+    asio::post(io, [this, &e] { writeStatus(e); });
+  }
 
   void writeStatus(Env& e) {
     rapidjson::StringBuffer buf;

@@ -319,12 +319,16 @@ int status(const std::vector<std::string>& argv) {
     // The history: the last sync and the last drift record.
     reconcile::SyncRecord last;
     bool haveLast = false;
+    reconcile::HealthStatus health = reconcile::HealthStatus::kUnknown;
     auto read = (*reconciler)->history().read(env.name);
     if (read) {
       for (const auto& r : read->records) {
-        if (r.trigger != reconcile::Trigger::kDrift) {
-          last = r;
-          haveLast = true;
+        if (r.trigger == reconcile::Trigger::kDrift) continue;
+        last = r;
+        haveLast = true;
+        // A record of an unchanged render keeps the health of the one before.
+        if (!r.health.objects.empty() || r.reason != reconcile::Reason::kSucceeded) {
+          health = r.health.status;
         }
       }
     }
@@ -368,7 +372,7 @@ int status(const std::vector<std::string>& argv) {
       kv("lastSyncTime", haveLast ? last.time : "");
       kv("lastSyncOutcome", haveLast ? reconcile::reasonName(last.reason) : "");
       kv("lastSyncMessage", haveLast ? last.message : "");
-      kv("health", haveLast ? reconcile::healthName(last.health.status) : "Unknown");
+      kv("health", reconcile::healthName(health));
       kv("sync", sync);
       kv("drift", drift);
       w.Key("suspended");
@@ -392,8 +396,7 @@ int status(const std::vector<std::string>& argv) {
                 haveLast && last.reason != reconcile::Reason::kSucceeded ? ": " : "",
                 haveLast && last.reason != reconcile::Reason::kSucceeded ? last.message.c_str()
                                                                           : "");
-    std::printf("  health:     %s\n",
-                haveLast ? reconcile::healthName(last.health.status) : "Unknown");
+    std::printf("  health:     %s\n", reconcile::healthName(health));
     std::printf("  sync:       %s\n", sync.c_str());
     std::printf("  drift:      %s\n", drift.empty() ? "none seen" : drift.c_str());
     std::printf("  suspended:  %s\n", suspended ? "yes" : "no");

@@ -129,7 +129,13 @@ class Run {
     auto path = normalisePath(env_.path);
     if (!path) return finish(Reason::kRenderFailed, path.error());
     auto rendered = overlays::render(**tree, *path, alloc_);
-    if (!rendered) return finish(Reason::kRenderFailed, rendered.error());
+    if (!rendered) {
+      // A file missing from a commit stays missing until the next commit: not a
+      // NotFound to retry at the interval, but a bad input.
+      Status st = rendered.error();
+      if (st.code() == Code::kNotFound) st = Status::invalidArgument(st.message());
+      return finish(Reason::kRenderFailed, st);
+    }
     leaveReplicasToAutoscalers(rendered->objects);
     record_.images = imagesOf(rendered->objects);
     report_.renderDigest = sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
@@ -137,8 +143,11 @@ class Run {
       std::lock_guard<std::mutex> g(mu_);
       auto it = lastDigest_.find(env_.name);
       if (it != lastDigest_.end() && it->second == report_.renderDigest) {
+        // The commit moved but the render did not: the new revision is recorded,
+        // and nothing is asked of the cluster.
         report_.skipped = true;
-        return std::move(report_);
+        std::string msg = "render unchanged: nothing to apply";
+        return finish(Reason::kSucceeded, Status(), msg);
       }
     }
     if (cancel_.cancelled()) return interrupted();
@@ -217,11 +226,11 @@ class Run {
     return finish(Reason::kSourceFailed, Status::aborted("interrupted before anything was applied"));
   }
 
-  SyncReport finish(Reason reason, const Status& status) {
+  SyncReport finish(Reason reason, const Status& status, const std::string& summary = {}) {
     report_.status = status;
     if (request_.planOnly) return std::move(report_);
     record_.reason = status.ok() ? Reason::kSucceeded : reason;
-    record_.message = status.ok() ? "sync succeeded" : status.message();
+    record_.message = status.ok() ? (summary.empty() ? "sync succeeded" : summary) : status.message();
     record_.durationMs =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
     Status appended = r_.history().append(record_);

@@ -57,7 +57,9 @@ struct SyncRequest {
   Trigger trigger = Trigger::kManual;
   // Skip plan and apply when the rendered digest equals that of the last
   // successful sync of this environment in this process (the agent's steady
-  // state). The report then has skipped = true and nothing is recorded.
+  // state). The report then has skipped = true, and the new revision is
+  // recorded as succeeded with "render unchanged: nothing to apply", without a
+  // request to the cluster.
   bool skipWhenUnchanged = false;
 };
 

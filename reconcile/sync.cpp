@@ -79,10 +79,23 @@ HealthStatus toHealthStatus(Health h) {
 }
 
 // A dry-run failure that no object can fix (credentials, permissions, the server
-// gone): it stops the sync as it is, instead of joining the per-object list.
+// gone or busy, a conflict or timeout worth retrying): it stops the sync with its
+// own code, instead of joining the per-object list, which is InvalidArgument and
+// would stall the environment until the next commit.
 bool stopsDryRuns(const Status& st) {
-  return st.code() == Code::kPermissionDenied || st.code() == Code::kUnauthenticated ||
-         st.code() == Code::kUnavailable;
+  switch (st.code()) {
+    case Code::kPermissionDenied:
+    case Code::kUnauthenticated:
+    case Code::kUnavailable:
+    case Code::kConflict:
+    case Code::kAborted:
+    case Code::kDeadlineExceeded:
+    case Code::kResourceExhausted:
+    case Code::kInternal:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The error for objects whose dry run failed, one line each; ok when there are none.
