@@ -459,7 +459,7 @@ struct Agent::Impl {
   // desired state once no sync runs, since a sync may have just changed both.
   void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager,
               const std::string& liveJson) {
-    std::string subject = subjectOf(id);
+    std::string subject = reconcile::identitySubject(id);
     bool heal = e.config->selfHeal && !e.config->suspend;
     {
       std::lock_guard<std::mutex> g(e.mu);
@@ -530,7 +530,7 @@ struct Agent::Impl {
       }
     }
     auto applied = reconciler.kube().apply(desired, alloc);
-    std::string subject = subjectOf(id);
+    std::string subject = reconcile::identitySubject(id);
     auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
     std::lock_guard<std::mutex> g2(e.mu);
     if (!applied) {
@@ -584,11 +584,6 @@ struct Agent::Impl {
     if (!st.ok()) log.error("recording drift failed", {{"environment", e.spec.name}, {"error", st.message()}});
   }
 
-  static std::string subjectOf(const std::string& id) {
-    size_t a = id.find('|'), b = id.find('|', a + 1), c = id.find('|', b + 1);
-    reconcile::Gvk g{id.substr(0, a), "", id.substr(a + 1, b - a - 1)};
-    return reconcile::objectSubject(g, id.substr(b + 1, c - b - 1), id.substr(c + 1));
-  }
 
   // ---- status -------------------------------------------------------------------------
 
@@ -627,7 +622,7 @@ struct Agent::Impl {
     w.Key("drift");
     w.StartArray();
     for (const auto& [id, what] : e.drifted) {
-      std::string s = subjectOf(id) + " (" + what + ")";
+      std::string s = reconcile::identitySubject(id) + " (" + what + ")";
       w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
     }
     w.EndArray();

@@ -31,53 +31,6 @@ constexpr size_t kReadChunk = size_t{1} << 20;
 // The size of `,"hash":"<64 hex digits>"`, the last member of a canonical line.
 constexpr size_t kHashMemberSize = 9 + 64 + 1;
 
-// ---- Vocabulary -------------------------------------------------------------
-
-template <class E, size_t N>
-std::optional<E> lookup(const std::pair<E, const char*> (&table)[N], std::string_view name) {
-  for (const auto& [value, text] : table) {
-    if (name == text) return value;
-  }
-  return std::nullopt;
-}
-
-template <class E, size_t N>
-const char* nameOf(const std::pair<E, const char*> (&table)[N], E value) {
-  for (const auto& [v, text] : table) {
-    if (v == value) return text;
-  }
-  return "?";
-}
-
-constexpr std::pair<Trigger, const char*> kTriggers[] = {
-    {Trigger::kPoll, "poll"},   {Trigger::kWebhook, "webhook"}, {Trigger::kDrift, "drift"},
-    {Trigger::kImage, "image"}, {Trigger::kManual, "manual"},   {Trigger::kRollback, "rollback"},
-};
-constexpr std::pair<Reason, const char*> kReasons[] = {
-    {Reason::kSourceFailed, "SourceFailed"}, {Reason::kRenderFailed, "RenderFailed"},
-    {Reason::kApplyFailed, "ApplyFailed"},   {Reason::kPruneFailed, "PruneFailed"},
-    {Reason::kHealthFailed, "HealthFailed"}, {Reason::kSucceeded, "Succeeded"},
-};
-constexpr std::pair<ObjectAction, const char*> kActions[] = {
-    {ObjectAction::kCreate, "create"},
-    {ObjectAction::kUpdate, "update"},
-    {ObjectAction::kUnchanged, "unchanged"},
-    {ObjectAction::kDelete, "delete"},
-    {ObjectAction::kPruneSkipped, "prune-skipped"},
-};
-constexpr std::pair<HealthStatus, const char*> kHealths[] = {
-    {HealthStatus::kHealthy, "Healthy"},
-    {HealthStatus::kProgressing, "Progressing"},
-    {HealthStatus::kDegraded, "Degraded"},
-    {HealthStatus::kUnknown, "Unknown"},
-};
-constexpr std::pair<SignatureStatus, const char*> kSignatures[] = {
-    {SignatureStatus::kUnknown, "Unknown"},
-    {SignatureStatus::kUnsigned, "Unsigned"},
-    {SignatureStatus::kValid, "Valid"},
-    {SignatureStatus::kInvalid, "Invalid"},
-};
-
 // ---- UTF-8 ------------------------------------------------------------------
 
 // Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
@@ -584,20 +537,6 @@ class ChainChecker {
 }  // namespace
 
 // ---- Public free functions --------------------------------------------------
-
-const char* triggerName(Trigger trigger) { return nameOf(kTriggers, trigger); }
-const char* reasonName(Reason reason) { return nameOf(kReasons, reason); }
-const char* actionName(ObjectAction action) { return nameOf(kActions, action); }
-const char* healthName(HealthStatus status) { return nameOf(kHealths, status); }
-const char* signatureName(SignatureStatus status) { return nameOf(kSignatures, status); }
-
-std::optional<Trigger> parseTrigger(std::string_view name) { return lookup(kTriggers, name); }
-std::optional<Reason> parseReason(std::string_view name) { return lookup(kReasons, name); }
-std::optional<ObjectAction> parseAction(std::string_view name) { return lookup(kActions, name); }
-std::optional<HealthStatus> parseHealth(std::string_view name) { return lookup(kHealths, name); }
-std::optional<SignatureStatus> parseSignature(std::string_view name) {
-  return lookup(kSignatures, name);
-}
 
 std::string formatRfc3339Utc(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();

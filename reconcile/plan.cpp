@@ -7,6 +7,7 @@
 
 #include "overlays/resource.h"
 #include "overlays/yaml.h"
+#include "reconcile/history.h"  // maskSecrets
 
 namespace windlass::reconcile {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/json.h"
-#include "reconcile/history.h"
+#include "reconcile/vocabulary.h"
 
 namespace windlass::reconcile {
 

@@ -258,12 +258,6 @@ class Run {
 
 }  // namespace
 
-std::string objectIdentity(const JsonValue& obj) {
-  Gvk g = Gvk::fromApiVersion(stringField(obj, "apiVersion"), stringField(obj, "kind"));
-  return g.group + "|" + g.kind + "|" + std::string(metadataField(obj, "namespace")) + "|" +
-         std::string(metadataField(obj, "name"));
-}
-
 size_t leaveReplicasToAutoscalers(std::vector<JsonValue>& objects) {
   std::set<std::tuple<std::string, std::string, std::string>> scaled;  // kind, namespace, name
   for (const JsonValue& o : objects) {

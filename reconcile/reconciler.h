@@ -85,9 +85,6 @@ struct SyncReport {
   std::shared_ptr<const DesiredSet> desired;  // set after a successful sync
 };
 
-// "group|kind|namespace|name": an object's identity across API versions.
-std::string objectIdentity(const JsonValue& object);
-
 // Removes spec.replicas from every Deployment, StatefulSet or ReplicaSet in
 // `objects` that a HorizontalPodAutoscaler in `objects` scales, so a sync never
 // fights the autoscaler over it. Returns how many were changed.

@@ -29,13 +29,6 @@ std::string subjectOf(const JsonValue& obj) {
   return objectSubject(gvkOf(obj), metadataField(obj, "namespace"), metadataField(obj, "name"));
 }
 
-// "group|kind|namespace|name": identity across API versions.
-std::string identity(const JsonValue& obj) {
-  Gvk g = gvkOf(obj);
-  return g.group + "|" + g.kind + "|" + std::string(metadataField(obj, "namespace")) + "|" +
-         std::string(metadataField(obj, "name"));
-}
-
 ObjectRecord recordOf(const JsonValue& obj, ObjectAction action, std::string error = {}) {
   Gvk g = gvkOf(obj);
   ObjectRecord r;
@@ -193,7 +186,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
   // Listed members that are still rendered serve as their live objects, so a steady-state
   // plan reads the cluster with one LIST per kind instead of one GET per object.
   std::map<std::string, size_t> renderedIndex;  // identity → index in `rendered`
-  for (size_t i = 0; i < rendered.size(); ++i) renderedIndex.emplace(identity(rendered[i]), i);
+  for (size_t i = 0; i < rendered.size(); ++i) renderedIndex.emplace(objectIdentity(rendered[i]), i);
   std::vector<JsonValue> listedLive(rendered.size());  // null: not listed, GET it
   std::string parentKinds;
   auto parent = kube.get(Gvk{"", "v1", "Secret"}, plan.targetNamespace, plan.inventoryName, alloc);
@@ -232,7 +225,7 @@ Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const S
       if (!members) return members.error();
       for (JsonValue& m : *members) {
         ++plan.inventorySize;
-        auto it = renderedIndex.find(identity(m));
+        auto it = renderedIndex.find(objectIdentity(m));
         if (it != renderedIndex.end()) {
           // Compared with the dry run only in the version that was rendered.
           if (stringField(m, "apiVersion") == stringField(rendered[it->second], "apiVersion")) {
@@ -606,9 +599,9 @@ class Executor {
       auto members = kube_.list(gvkOf(plan_.objects[indices.front()].desired), "", alloc, lo);
       if (!members) continue;  // read one by one below
       std::map<std::string, const JsonValue*> live;
-      for (const JsonValue& m : *members) live.emplace(identity(m), &m);
+      for (const JsonValue& m : *members) live.emplace(objectIdentity(m), &m);
       for (size_t i : indices) {
-        auto it = live.find(identity(plan_.objects[i].desired));
+        auto it = live.find(objectIdentity(plan_.objects[i].desired));
         if (it != live.end()) found[i] = assessHealth(*it->second);
       }
     }
