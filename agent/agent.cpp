@@ -128,20 +128,19 @@ struct Agent::Impl {
   CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
   std::vector<std::unique_ptr<Env>> envs;
   std::mt19937 rng;
-  bool fetching = false;
+  std::map<std::string, bool> fetching;  // repository → a fetch is under way
   int activeWork = 0;  // syncs and fetches on the pool
 
   milliseconds interval(const Env& e) const {
-    auto d = e.config->interval.count() > 0 ? e.config->interval : config.repository.interval;
-    return std::chrono::duration_cast<milliseconds>(d);
+    return std::chrono::duration_cast<milliseconds>(e.config->interval);
   }
 
-  // ---- polling ------------------------------------------------------------------------
+  // ---- polling: each repository at its interval, one fetch for all its environments ----
 
-  void schedulePoll(milliseconds after) {
+  void schedulePoll(const Repository& repo, milliseconds after) {
     auto timer = std::make_shared<asio::steady_timer>(io, after);
-    timer->async_wait([this, timer](const boost::system::error_code& ec) {
-      if (!ec && !halt.cancelled()) poll();
+    timer->async_wait([this, timer, &repo](const boost::system::error_code& ec) {
+      if (!ec && !halt.cancelled()) poll(repo);
     });
   }
 
@@ -150,39 +149,46 @@ struct Agent::Impl {
     return d + milliseconds(j(rng));
   }
 
-  void poll() {
-    if (fetching) return;
-    fetching = true;
+  std::vector<Env*> envsOf(const Repository& repo) {
+    std::vector<Env*> out;
+    for (const auto& e : envs) {
+      if (e->spec.repository == repo.name) out.push_back(e.get());
+    }
+    return out;
+  }
+
+  void poll(const Repository& repo) {
+    std::vector<Env*> mine = envsOf(repo);
+    if (fetching[repo.name] || mine.empty()) return;
+    fetching[repo.name] = true;
     ++activeWork;
     std::vector<std::string> revisions;
-    for (const auto& e : envs) {
+    for (Env* e : mine) {
       if (!e->spec.pinnedCommit) revisions.push_back(e->spec.revision);
     }
-    asio::post(pool, [this, revisions] {
+    asio::post(pool, [this, &repo, revisions, mine] {
       auto start = Clock::now();
-      Status st = reconciler.fetch("default", revisions, &halt);
+      Status st = reconciler.fetch(repo.name, revisions, &halt);
       auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
       std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
       if (st.ok()) {
-        for (const auto& e : envs) {
-          resolved.emplace_back(e.get(), reconciler.resolve("default", e->spec.revision));
-        }
+        for (Env* e : mine) resolved.emplace_back(e, reconciler.resolve(repo.name, e->spec.revision));
       }
-      asio::post(io, [this, st, ms, resolved = std::move(resolved)]() mutable {
+      asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved)]() mutable {
         --activeWork;
-        fetching = false;
-        afterFetch(st, ms, resolved);
+        fetching[repo.name] = false;
+        afterFetch(repo, mine, st, ms, resolved);
       });
     });
   }
 
-  void afterFetch(const Status& st, long ms,
+  void afterFetch(const Repository& repo, const std::vector<Env*>& mine, const Status& st, long ms,
                   std::vector<std::pair<Env*, Result<sources::CommitInfo>>>& resolved) {
     if (!st.ok() && halt.cancelled()) return;  // stopping: the fetch was cancelled
     if (!st.ok()) {
-      log.warn("fetch failed", {{"repository", "default"}, {"error", st.message()}});
-      for (auto& e : envs) e->sourceError = "fetch failed: " + st.message();
-      for (auto& e : envs) writeStatus(*e);
+      log.warn("fetch failed", {{"repository", repo.name}, {"error", st.message()}});
+      for (Env* e : mine) e->sourceError = "fetch failed: " + st.message();
+      for (Env* e : mine) writeStatus(*e);
     } else {
       for (auto& [env, commit] : resolved) {
         if (!commit) {
@@ -197,6 +203,7 @@ struct Agent::Impl {
         env->sourceError.clear();
         if (commit->id != env->lastCommit && commit->id != env->stalledCommit) {
           log.info("new revision", {{"environment", env->spec.name},
+                                    {"repository", repo.name},
                                     {"revision", shortId(commit->id)},
                                     {"fetchMs", std::to_string(ms)}});
           requestSync(*env, Trigger::kPoll, false);
@@ -205,7 +212,9 @@ struct Agent::Impl {
         }
       }
     }
-    if (!halt.cancelled()) schedulePoll(jittered(interval(*envs.front())));
+    auto every = std::chrono::duration_cast<milliseconds>(repo.interval);
+    for (Env* e : mine) every = std::min(every, interval(*e));  // the shortest interval asked for
+    if (!halt.cancelled()) schedulePoll(repo, jittered(every));
   }
 
   // ---- syncs --------------------------------------------------------------------------
@@ -643,7 +652,9 @@ struct Agent::Impl {
 
   void run(const CancelToken& stop, const CancelToken& reload) {
     for (auto& e : envs) writeStatus(*e);
-    asio::post(io, [this] { poll(); });
+    for (const Repository& repo : config.repositories) {
+      asio::post(io, [this, &repo] { poll(repo); });
+    }
     // Stop and reload come from signal handlers: look at them every 50 ms.
     auto watch = std::make_shared<asio::steady_timer>(io);
     std::function<void()> arm = [&, watch] {

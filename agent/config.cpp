@@ -608,8 +608,9 @@ class Parser {
     }
   }
 
-  void repository(const JsonValue& v, Repository* out);
-  void credentials(const JsonValue& v, const Repository& repo, Credentials* out);
+  void repository(const JsonValue& v, const std::string& path, bool named, Repository* out);
+  void credentials(const JsonValue& v, const std::string& repoPath, const Repository& repo,
+                   Credentials* out);
   void cluster(const JsonValue& v, Cluster* out);
   void environment(const JsonValue& v, const std::string& path, Environment* out);
   void syncWindow(const JsonValue& v, const std::string& path, SyncWindow* out);
@@ -692,28 +693,39 @@ bool classifyUrl(std::string_view url, UrlScheme* scheme, std::string* why) {
   return true;
 }
 
-void Parser::repository(const JsonValue& v, Repository* out) {
-  const std::string path = "repository";
+void Parser::repository(const JsonValue& v, const std::string& path, bool named,
+                        Repository* out) {
   if (!isMap(v, path)) return;
-  unknownFields(v, path, {"url", "credentials", "interval", "timeout"});
+  if (named) {
+    unknownFields(v, path, {"name", "url", "credentials", "interval", "timeout"});
+    if (string(v, path, "name", &out->name, true) &&
+        checkDnsLabel(out->name) != LabelProblem::kNone) {
+      problem(path + ".name",
+              quote(out->name) + " is not a valid name (lowercase letters, digits and '-')");
+    }
+  } else {
+    unknownFields(v, path, {"url", "credentials", "interval", "timeout"});
+  }
+  urlOk_ = false;
   if (string(v, path, "url", &out->url, true)) {
     std::string why;
     urlOk_ = classifyUrl(out->url, &out->scheme, &why);
     if (!urlOk_) {
-      problem("repository.url", quote(out->url) + ": " + why);
+      problem(path + ".url", quote(out->url) + ": " + why);
     } else if (out->scheme == UrlScheme::kLocal) {
-      out->url = resolvePath(out->url, "repository.url");
+      out->url = resolvePath(out->url, path + ".url");
     }
   }
   duration(v, path, "interval", &out->interval);
   if (duration(v, path, "timeout", &out->timeout) && out->timeout.count() <= 0) {
     problem(path + ".timeout", "must be greater than 0");
   }
-  if (const JsonValue* c = get(v, "credentials")) credentials(*c, *out, &out->credentials);
+  if (const JsonValue* c = get(v, "credentials")) credentials(*c, path, *out, &out->credentials);
 }
 
-void Parser::credentials(const JsonValue& v, const Repository& repo, Credentials* out) {
-  const std::string path = "repository.credentials";
+void Parser::credentials(const JsonValue& v, const std::string& repoPath, const Repository& repo,
+                         Credentials* out) {
+  const std::string path = repoPath + ".credentials";
   if (!isMap(v, path)) return;
   unknownFields(v, path,
                 {"tokenFile", "tokenEnv", "usernameFile", "usernameEnv", "passwordFile",
@@ -833,7 +845,8 @@ void Parser::syncWindow(const JsonValue& v, const std::string& path, SyncWindow*
 void Parser::environment(const JsonValue& v, const std::string& path, Environment* out) {
   if (!isMap(v, path)) return;
   unknownFields(v, path,
-                {"name", "branch", "tag", "commit", "path", "namespace", "prune", "selfHeal",
+                {"name", "repository", "branch", "tag", "commit", "path", "namespace", "prune",
+                 "selfHeal",
                  "healthTimeout", "maxPruneShare", "interval", "syncWindows", "images", "suspend",
                  "resyncInterval"});
   if (string(v, path, "name", &out->name, true)) {
@@ -854,6 +867,8 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
         break;
     }
   }
+
+  string(v, path, "repository", &out->repository);
 
   int revisions = 0;
   for (const char* kind : {"branch", "tag", "commit"}) revisions += get(v, kind) != nullptr ? 1 : 0;
@@ -950,7 +965,8 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
     return;
   }
   unknownFields(doc, "",
-                {"apiVersion", "kind", "repository", "cluster", "stateDir", "environments"});
+                {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir",
+                 "environments"});
   std::string apiVersion;
   if (string(doc, "", "apiVersion", &apiVersion, true) && apiVersion != kApiVersion) {
     problem("apiVersion",
@@ -960,10 +976,32 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
   if (string(doc, "", "kind", &kind, true) && kind != kKind) {
     problem("kind", quote(kind) + " is not supported (expected " + std::string(kKind) + ")");
   }
-  if (const JsonValue* r = get(doc, "repository"))
-    repository(*r, &out->repository);
-  else
+  const JsonValue* one = get(doc, "repository");
+  const JsonValue* many = get(doc, "repositories");
+  if (one != nullptr && many != nullptr) {
+    problem("repositories", "only one of repository, repositories may be set");
+  } else if (one != nullptr) {
+    out->repositories.emplace_back();
+    repository(*one, "repository", false, &out->repositories.back());
+  } else if (many == nullptr) {
     problem("repository", "is required");
+  } else if (!many->IsArray() || many->Size() == 0) {
+    problem("repositories", "must be a list of at least one repository");
+  } else {
+    for (rapidjson::SizeType i = 0; i < many->Size(); ++i) {
+      std::string path = "repositories[" + std::to_string(i) + "]";
+      Repository r;
+      repository((*many)[i], path, true, &r);
+      for (size_t j = 0; j < out->repositories.size(); ++j) {
+        if (!r.name.empty() && out->repositories[j].name == r.name) {
+          problem(path + ".name",
+                  quote(r.name) + " is already used by repositories[" + std::to_string(j) + "]");
+          break;
+        }
+      }
+      out->repositories.push_back(std::move(r));
+    }
+  }
   if (const JsonValue* c = get(doc, "cluster")) cluster(*c, &out->cluster);
   if (string(doc, "", "stateDir", &out->stateDir)) {
     out->stateDir = resolvePath(out->stateDir, "stateDir");
@@ -979,8 +1017,17 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
     for (rapidjson::SizeType i = 0; i < envs->Size(); ++i) {
       std::string path = "environments[" + std::to_string(i) + "]";
       Environment e;
+      bool namedRepo = (*envs)[i].IsObject() && get((*envs)[i], "repository") != nullptr;
       environment((*envs)[i], path, &e);
-      if (e.interval.count() == 0) e.interval = out->repository.interval;
+      if (!namedRepo && out->repositories.size() == 1) e.repository = out->repositories[0].name;
+      if (!namedRepo && out->repositories.size() > 1) {
+        problem(path + ".repository", "is required when there are several repositories");
+      }
+      const Repository* repo = findRepository(*out, e.repository);
+      if (repo == nullptr && namedRepo && !out->repositories.empty()) {
+        problem(path + ".repository", quote(e.repository) + " names no repository");
+      }
+      if (e.interval.count() == 0 && repo != nullptr) e.interval = repo->interval;
       for (size_t j = 0; j < out->environments.size(); ++j) {
         if (!e.name.empty() && out->environments[j].name == e.name) {
           problem(path + ".name",
@@ -1055,28 +1102,38 @@ std::string formatConfig(const AgentConfig& config) {
   doc.AddMember("apiVersion", str(kApiVersion, a), a);
   doc.AddMember("kind", str(kKind, a), a);
 
-  JsonValue repo(rapidjson::kObjectType);
-  repo.AddMember("url", str(config.repository.url, a), a);
-  JsonValue creds(rapidjson::kObjectType);
-  const Credentials& c = config.repository.credentials;
-  const std::pair<const char*, const std::string*> fields[] = {
-      {"tokenFile", &c.tokenFile},
-      {"tokenEnv", &c.tokenEnv},
-      {"usernameFile", &c.usernameFile},
-      {"usernameEnv", &c.usernameEnv},
-      {"passwordFile", &c.passwordFile},
-      {"passwordEnv", &c.passwordEnv},
-      {"sshKeyFile", &c.sshKeyFile},
-      {"knownHostsFile", &c.knownHostsFile},
-      {"caFile", &c.caFile},
-  };
-  for (const auto& [name, value] : fields) {
-    if (!value->empty()) creds.AddMember(JsonValue(rapidjson::StringRef(name)), str(*value, a), a);
+  JsonValue repos(rapidjson::kArrayType);
+  bool single = config.repositories.size() == 1 && config.repositories[0].name == "default";
+  for (const Repository& r : config.repositories) {
+    JsonValue repo(rapidjson::kObjectType);
+    if (!single) repo.AddMember("name", str(r.name, a), a);
+    repo.AddMember("url", str(r.url, a), a);
+    JsonValue creds(rapidjson::kObjectType);
+    const Credentials& c = r.credentials;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"tokenFile", &c.tokenFile},
+        {"tokenEnv", &c.tokenEnv},
+        {"usernameFile", &c.usernameFile},
+        {"usernameEnv", &c.usernameEnv},
+        {"passwordFile", &c.passwordFile},
+        {"passwordEnv", &c.passwordEnv},
+        {"sshKeyFile", &c.sshKeyFile},
+        {"knownHostsFile", &c.knownHostsFile},
+        {"caFile", &c.caFile},
+    };
+    for (const auto& [name, value] : fields) {
+      if (!value->empty()) creds.AddMember(JsonValue(rapidjson::StringRef(name)), str(*value, a), a);
+    }
+    if (creds.MemberCount() > 0) repo.AddMember("credentials", creds, a);
+    repo.AddMember("interval", str(formatDuration(r.interval), a), a);
+    repo.AddMember("timeout", str(formatDuration(r.timeout), a), a);
+    if (single) {
+      doc.AddMember("repository", repo, a);
+    } else {
+      repos.PushBack(repo, a);
+    }
   }
-  if (creds.MemberCount() > 0) repo.AddMember("credentials", creds, a);
-  repo.AddMember("interval", str(formatDuration(config.repository.interval), a), a);
-  repo.AddMember("timeout", str(formatDuration(config.repository.timeout), a), a);
-  doc.AddMember("repository", repo, a);
+  if (!single) doc.AddMember("repositories", repos, a);
 
   if (!config.cluster.inCluster()) {
     JsonValue cluster(rapidjson::kObjectType);
@@ -1092,6 +1149,7 @@ std::string formatConfig(const AgentConfig& config) {
   for (const Environment& e : config.environments) {
     JsonValue env(rapidjson::kObjectType);
     env.AddMember("name", str(e.name, a), a);
+    if (!single) env.AddMember("repository", str(e.repository, a), a);
     env.AddMember(JsonValue(rapidjson::StringRef(revisionKindName(e.revisionKind))),
                   str(e.revision, a), a);
     env.AddMember("path", str(e.path, a), a);
@@ -1127,6 +1185,13 @@ std::string formatConfig(const AgentConfig& config) {
   std::string out;
   overlays::emitYaml(doc, out);
   return out;
+}
+
+const Repository* findRepository(const AgentConfig& config, std::string_view name) {
+  for (const Repository& r : config.repositories) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
 }
 
 const Environment* findEnvironment(const AgentConfig& config, std::string_view name) {

@@ -106,6 +106,9 @@ struct Credentials {
 };
 
 struct Repository {
+  // `repositories[].name` (a DNS label, unique); "default" for the single
+  // `repository:` form.
+  std::string name = "default";
   std::string url;  // required
   UrlScheme scheme = UrlScheme::kHttps;
   Credentials credentials;                      // default: anonymous
@@ -144,6 +147,8 @@ struct Environment {
   std::string name;                                   // required: DNS label, unique
   RevisionKind revisionKind = RevisionKind::kBranch;  // at most one of branch, tag, commit
   std::string revision = "main";                      // branch or tag name, or a full commit id
+  std::string repository = "default";                 // the repository's name; may be omitted when
+                                                      // there is only one
   std::string path = ".";                             // folder in the repository; default its root
   std::string targetNamespace;                        // `namespace`: empty = as rendered; created
                                                       // when missing
@@ -159,7 +164,7 @@ struct Environment {
   // Largest share of the inventory one sync may prune without
   // --allow-mass-prune, in [0, 1]; default 0.5 (half). 0 = every prune needs it.
   double maxPruneShare = 0.5;
-  Duration interval{};                  // default: repository.interval
+  Duration interval{};                  // default: its repository's interval
   std::vector<SyncWindow> syncWindows;  // default: always allowed
   // Image policies, kept as compact JSON text of the list ("[]" when absent)
   // until the image automation reads them.
@@ -169,7 +174,9 @@ struct Environment {
 };
 
 struct AgentConfig {
-  Repository repository;
+  // `repository:` (one, named "default") or `repositories:` (each named);
+  // never empty after a successful parse.
+  std::vector<Repository> repositories;
   Cluster cluster;
   std::string stateDir = "/var/lib/windlass";  // Git mirrors and the history
   std::vector<Environment> environments;       // at least one
@@ -211,6 +218,9 @@ std::string formatConfig(const AgentConfig& config);
 
 // The environment called `name`, or nullptr. The pointer borrows `config`.
 const Environment* findEnvironment(const AgentConfig& config, std::string_view name);
+
+// The repository called `name`, or nullptr. The pointer borrows `config`.
+const Repository* findRepository(const AgentConfig& config, std::string_view name);
 
 // "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit";
 // "allow", "deny". Never null.

@@ -94,12 +94,12 @@ environments:
 
 TEST_CASE("a full config is read field by field") {
   AgentConfig c = parseOk(kFull);
-  CHECK(c.repository.url == "https://git.example.com/platform/manifests.git");
-  CHECK(c.repository.scheme == UrlScheme::kHttps);
-  CHECK(c.repository.credentials.tokenFile == "/etc/windlass/git-token");
-  CHECK(c.repository.credentials.caFile == "/etc/windlass/ca.pem");
-  CHECK(c.repository.credentials.tokenEnv.empty());
-  CHECK(c.repository.interval == seconds(90));
+  CHECK(c.repositories[0].url == "https://git.example.com/platform/manifests.git");
+  CHECK(c.repositories[0].scheme == UrlScheme::kHttps);
+  CHECK(c.repositories[0].credentials.tokenFile == "/etc/windlass/git-token");
+  CHECK(c.repositories[0].credentials.caFile == "/etc/windlass/ca.pem");
+  CHECK(c.repositories[0].credentials.tokenEnv.empty());
+  CHECK(c.repositories[0].interval == seconds(90));
   CHECK(c.cluster.kubeconfig == "/home/op/.kube/config");
   CHECK(c.cluster.context == "prod-eu");
   CHECK(!c.cluster.inCluster());
@@ -163,8 +163,8 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
 
 TEST_CASE("defaults") {
   AgentConfig c = parseOk(withEnvironments("- name: dev\n"));
-  CHECK(c.repository.interval == minutes(1));
-  CHECK(c.repository.credentials == Credentials{});
+  CHECK(c.repositories[0].interval == minutes(1));
+  CHECK(c.repositories[0].credentials == Credentials{});
   CHECK(c.cluster.inCluster());
   CHECK(c.cluster.context.empty());
   CHECK(c.stateDir == "/var/lib/windlass");
@@ -204,8 +204,8 @@ TEST_CASE("repository URLs") {
     std::string text = "apiVersion: windlass.dev/v1alpha1\nkind: Agent\nrepository: {url: '" +
                        std::string(c.url) + "'}\nenvironments: [{name: dev}]\n";
     AgentConfig config = parseOk(text);
-    CHECK(config.repository.scheme == c.scheme);
-    CHECK(config.repository.url == c.url);
+    CHECK(config.repositories[0].scheme == c.scheme);
+    CHECK(config.repositories[0].url == c.url);
   }
 }
 
@@ -384,11 +384,11 @@ TEST_CASE("credentials must fit together and fit the URL") {
   // Valid combinations.
   AgentConfig basic =
       parseOk(with("https://h/r.git", "{usernameEnv: GIT_USER, passwordFile: /p, caFile: /ca}"));
-  CHECK(basic.repository.credentials.usernameEnv == "GIT_USER");
-  CHECK(basic.repository.credentials.passwordFile == "/p");
+  CHECK(basic.repositories[0].credentials.usernameEnv == "GIT_USER");
+  CHECK(basic.repositories[0].credentials.passwordFile == "/p");
   AgentConfig ssh = parseOk(with("ssh://git@h:22/r.git", "{sshKeyFile: /k, knownHostsFile: /kh}"));
-  CHECK(ssh.repository.credentials.sshKeyFile == "/k");
-  CHECK(ssh.repository.credentials.knownHostsFile == "/kh");
+  CHECK(ssh.repositories[0].credentials.sshKeyFile == "/k");
+  CHECK(ssh.repositories[0].credentials.knownHostsFile == "/kh");
 }
 
 // A fresh folder under /tmp, removed at the end of the test.
@@ -450,7 +450,7 @@ TEST_CASE("files, environment variables and time zones are checked when asked") 
         std::vector<std::string>{"windlass.yaml: repository.credentials.passwordEnv: "
                                  "WINDLASS_CONFIG_TEST_UNSET is not set"});
   ::setenv("WINDLASS_CONFIG_TEST_UNSET", "pw", 1);
-  CHECK(parseOk(envText, options).repository.credentials.passwordEnv ==
+  CHECK(parseOk(envText, options).repositories[0].credentials.passwordEnv ==
         "WINDLASS_CONFIG_TEST_UNSET");
   ::unsetenv("WINDLASS_CONFIG_TEST_UNSET");
   // Turned off, nothing on the host is looked at.
@@ -458,7 +458,7 @@ TEST_CASE("files, environment variables and time zones are checked when asked") 
   off.checkFiles = false;
   off.checkEnvironment = false;
   CHECK(parseOk(text, off).cluster.kubeconfig == dir.path + "/kube");
-  CHECK(parseOk(envText, off).repository.credentials.passwordEnv == "WINDLASS_CONFIG_TEST_UNSET");
+  CHECK(parseOk(envText, off).repositories[0].credentials.passwordEnv == "WINDLASS_CONFIG_TEST_UNSET");
 }
 
 TEST_CASE("loadConfig resolves relative paths against the file's folder") {
@@ -480,8 +480,8 @@ TEST_CASE("loadConfig resolves relative paths against the file's folder") {
             "repository: {url: ./repo}\nstateDir: state\nenvironments: [{name: dev}]\n");
   auto good = loadConfig(dir.path + "/windlass.yaml");
   REQUIRE_MESSAGE(good, good.error().message());
-  CHECK(good->repository.url == dir.path + "/./repo");
-  CHECK(good->repository.scheme == UrlScheme::kLocal);
+  CHECK(good->repositories[0].url == dir.path + "/./repo");
+  CHECK(good->repositories[0].scheme == UrlScheme::kLocal);
   CHECK(good->stateDir == dir.path + "/state");
   auto missing = loadConfig(dir.path + "/nope.yaml");
   REQUIRE(!missing);
@@ -643,4 +643,48 @@ TEST_CASE("names") {
 }
 
 }  // namespace
+}  // namespace windlass::agent
+
+namespace windlass::agent {
+
+TEST_CASE("several repositories: each named, each environment names one") {
+  ConfigOptions o;
+  o.checkFiles = false;
+  const char* text = R"(apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repositories:
+- {name: platform, url: 'https://git.example.com/platform.git', interval: 30s}
+- {name: apps, url: 'https://git.example.com/apps.git'}
+environments:
+- {name: dev, repository: apps, branch: main}
+- {name: infra, repository: platform, branch: main}
+)";
+  auto c = parseConfig(text, "windlass.yaml", o);
+  REQUIRE(c);
+  REQUIRE(c->repositories.size() == 2);
+  CHECK(c->environments[0].repository == "apps");
+  CHECK(c->environments[1].repository == "platform");
+  CHECK(c->environments[1].interval == std::chrono::seconds(30));  // its repository's
+  auto again = parseConfig(formatConfig(*c), "windlass.yaml", o);
+  REQUIRE(again);
+  CHECK(*again == *c);
+
+  auto bad = parseConfig(R"(apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repositories:
+- {name: apps, url: 'https://git.example.com/apps.git'}
+- {name: apps, url: 'https://git.example.com/other.git'}
+environments:
+- {name: dev, branch: main}
+- {name: qa, repository: nowhere, branch: main}
+)",
+                         "windlass.yaml", o);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message() ==
+        "windlass.yaml: repositories[1].name: \"apps\" is already used by repositories[0]\n"
+        "windlass.yaml: environments[0].repository: is required when there are several "
+        "repositories\n"
+        "windlass.yaml: environments[1].repository: \"nowhere\" names no repository");
+}
+
 }  // namespace windlass::agent

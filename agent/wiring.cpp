@@ -60,21 +60,23 @@ Result<reconcile::Reconciler::Options> reconcilerOptions(const AgentConfig& conf
                      : reconcile::loadKubeconfig(config.cluster.kubeconfig, config.cluster.context);
   if (!cluster) return cluster.error();
   o.cluster = std::move(*cluster);
-  auto creds = gitCredentials(config.repository.credentials);
-  if (!creds) return creds.error();
-  reconcile::RepositorySpec repo{"default", config.repository.url, std::move(*creds), {}};
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.repository.timeout);
-  repo.timeouts.idle = timeout;
-  repo.timeouts.total = timeout;
-  repo.timeouts.connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(30));
-  o.repositories.push_back(std::move(repo));
+  for (const Repository& r : config.repositories) {
+    auto creds = gitCredentials(r.credentials);
+    if (!creds) return creds.error().withContext("repository " + r.name);
+    reconcile::RepositorySpec repo{r.name, r.url, std::move(*creds), {}};
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(r.timeout);
+    repo.timeouts.idle = timeout;
+    repo.timeouts.total = timeout;
+    repo.timeouts.connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(30));
+    o.repositories.push_back(std::move(repo));
+  }
   return o;
 }
 
 reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   reconcile::EnvironmentSpec s;
   s.name = env.name;
-  s.repository = "default";
+  s.repository = env.repository;
   s.revision = env.revision;
   s.pinnedCommit = env.revisionKind == RevisionKind::kCommit;
   s.path = env.path;

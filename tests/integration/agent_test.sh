@@ -31,8 +31,8 @@ REPO="agent-$id"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" --wait=false >/dev/null 2>&1
-  rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
+  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" "$NS-tools" --wait=false >/dev/null 2>&1
+  rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git" "$WINDLASS_TEST_GIT_ROOT/$REPO-tools.git"
 }
 trap cleanup EXIT
 
@@ -78,22 +78,37 @@ YAML
 push() { git push -q origin "HEAD:$1" 2>/dev/null; }
 git add -A && git commit -qm "first release" && push main && push env/prod
 
+# A second repository with its own environment: one fetch per repository.
+git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/$REPO-tools.git"
+git clone -q "$WINDLASS_TEST_GIT_ROOT/$REPO-tools.git" "$W/tools" 2>/dev/null
+(cd "$W/tools" && git config user.name "Tess Tools" && git config user.email tess@example.com &&
+ printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tools}\ndata: {from: tools-repo}\n' > tools.yaml &&
+ printf 'resources: [tools.yaml]\n' > kustomization.yaml &&
+ git add -A && git commit -qm tools && git push -q origin HEAD:main 2>/dev/null)
+
 printf '%s\n' "$WINDLASS_TEST_GIT_TOKEN" > "$W/token"
 printf '%s\n' "${WINDLASS_TEST_GIT_USER:-git}" > "$W/user"
 cat > "$W/windlass.yaml" <<YAML
 apiVersion: windlass.dev/v1alpha1
 kind: Agent
-repository:
+repositories:
+- name: apps
   url: https://127.0.0.1:$git_port$git_path/$REPO.git
+  credentials: {usernameFile: $W/user, passwordFile: $W/token, caFile: $WINDLASS_TEST_GIT_CA}
+  interval: 1s
+  timeout: 5s
+- name: tools
+  url: https://127.0.0.1:$git_port$git_path/$REPO-tools.git
   credentials: {usernameFile: $W/user, passwordFile: $W/token, caFile: $WINDLASS_TEST_GIT_CA}
   interval: 1s
   timeout: 5s
 cluster: {kubeconfig: $W/kubeconfig}
 stateDir: $W/state
 environments:
-- {name: dev, branch: main, path: app, namespace: $NS-dev, healthTimeout: 60s}
-- {name: prod, branch: env/prod, path: app, namespace: $NS-prod, healthTimeout: 60s}
-- {name: staging, branch: main, path: app, namespace: $NS-stg, healthTimeout: 60s, selfHeal: false}
+- {name: dev, repository: apps, branch: main, path: app, namespace: $NS-dev, healthTimeout: 60s}
+- {name: prod, repository: apps, branch: env/prod, path: app, namespace: $NS-prod, healthTimeout: 60s}
+- {name: staging, repository: apps, branch: main, path: app, namespace: $NS-stg, healthTimeout: 60s, selfHeal: false}
+- {name: tools, repository: tools, branch: main, namespace: $NS-tools, healthTimeout: 60s}
 YAML
 start_agent() {
   "$WINDLASS" run --config "$W/windlass.yaml" --log-format json 2>> "$W/agent.log" &
@@ -107,6 +122,8 @@ is_level() { [[ $(level "$1") == "$2" ]]; }
 start_agent
 check "the agent brings up dev, prod and staging" \
   wait_for 60 bash -c "[[ \$($K -n $NS-dev get deploy web -o name 2>/dev/null) && \$($K -n $NS-prod get deploy web -o name 2>/dev/null) && \$($K -n $NS-stg get deploy web -o name 2>/dev/null) ]]"
+check "an environment of a second repository converges too" \
+  wait_for 30 bash -c "[[ \$($K -n $NS-tools get configmap tools -o jsonpath='{.data.from}' 2>/dev/null) == tools-repo ]]"
 check "the log is JSON lines with the environment and revision of each sync" \
   bash -c "grep '\"msg\":\"synced\"' '$W/agent.log' | grep -q '\"environment\":\"dev\",\"revision\":\"'"
 
@@ -237,7 +254,7 @@ check "after kill -9 mid-sync the restarted agent converges" \
 check "the interrupted sync is recorded as failed" \
   wait_for 30 bash -c "'$WINDLASS' history --config '$W/windlass.yaml' --env dev | grep -q 'agent stopped during this sync'"
 check "the history verifies after kill -9" \
-  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 3"
+  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 4"
 kill -TERM "$agent"; wait "$agent" 2>/dev/null
 
 echo "$passed passed, $failed failed"
