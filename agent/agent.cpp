@@ -371,6 +371,13 @@ struct Agent::Impl {
       applySetId = e.desired->applySetId;
     }
     std::string selector = std::string(reconcile::kApplySetPartOfLabel) + "=" + applySetId;
+    // An impersonated identity may only be allowed its own namespace: watch there.
+    std::string ns;
+    if (!e.spec.impersonate.empty()) {
+      auto info = reconciler.kubeFor(e.spec).resolve(gvk);
+      std::lock_guard<std::mutex> g(e.mu);
+      if (info && info->namespaced) ns = e.desired->targetNamespace;
+    }
     milliseconds backoff(500);
     std::string version;
     while (!stop.cancelled()) {
@@ -380,7 +387,7 @@ struct Agent::Impl {
         reconcile::ListOptions lo;
         lo.labelSelector = selector;
         lo.resourceVersion = &version;
-        auto items = reconciler.kube().list(gvk, "", alloc, lo);
+        auto items = reconciler.kubeFor(e.spec).list(gvk, ns, alloc, lo);
         if (!items) {
           log.warn("watch: list failed", {{"environment", e.spec.name},
                                            {"kind", gvk.groupKind()},
@@ -401,8 +408,8 @@ struct Agent::Impl {
       wo.labelSelector = selector;
       wo.resourceVersion = version;
       wo.timeout = std::chrono::seconds(240 + std::uniform_int_distribution<int>(0, 60)(rng_));
-      Status st = reconciler.kube().watch(
-          gvk, "", wo,
+      Status st = reconciler.kubeFor(e.spec).watch(
+          gvk, ns, wo,
           [&](const reconcile::WatchEvent& ev) {
             version = ev.resourceVersion;
             if (ev.type == reconcile::WatchEvent::Type::kBookmark) return;
@@ -538,7 +545,7 @@ struct Agent::Impl {
         return;  // a sync applied this state meanwhile
       }
     }
-    auto applied = reconciler.kube().apply(desired, alloc);
+    auto applied = reconciler.kubeFor(e.spec).apply(desired, alloc);
     std::string subject = reconcile::identitySubject(id);
     auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
     std::lock_guard<std::mutex> g2(e.mu);

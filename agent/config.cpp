@@ -848,7 +848,7 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
                 {"name", "repository", "branch", "tag", "commit", "path", "namespace", "prune",
                  "selfHeal",
                  "healthTimeout", "maxPruneShare", "interval", "syncWindows", "images", "suspend",
-                 "resyncInterval"});
+                 "resyncInterval", "serviceAccountName"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -918,6 +918,16 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   boolean(v, path, "prune", &out->prune);
   boolean(v, path, "selfHeal", &out->selfHeal);
   boolean(v, path, "suspend", &out->suspend);
+  if (string(v, path, "serviceAccountName", &out->serviceAccountName)) {
+    if (checkDnsLabel(out->serviceAccountName) != LabelProblem::kNone &&
+        out->serviceAccountName.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") !=
+            std::string::npos) {
+      problem(path + ".serviceAccountName",
+              quote(out->serviceAccountName) + " is not a valid ServiceAccount name");
+    } else if (get(v, "namespace") == nullptr) {
+      problem(path + ".serviceAccountName", "needs the environment's namespace");
+    }
+  }
   duration(v, path, "healthTimeout", &out->healthTimeout);
   if (duration(v, path, "resyncInterval", &out->resyncInterval) && out->resyncInterval.count() <= 0) {
     problem(path + ".resyncInterval", "must be greater than 0");
@@ -1157,6 +1167,9 @@ std::string formatConfig(const AgentConfig& config) {
     env.AddMember("prune", e.prune, a);
     env.AddMember("selfHeal", e.selfHeal, a);
     env.AddMember("suspend", e.suspend, a);
+    if (!e.serviceAccountName.empty()) {
+      env.AddMember("serviceAccountName", str(e.serviceAccountName, a), a);
+    }
     env.AddMember("resyncInterval", str(formatDuration(e.resyncInterval), a), a);
     env.AddMember("healthTimeout", str(formatDuration(e.healthTimeout), a), a);
     env.AddMember("maxPruneShare", e.maxPruneShare, a);

@@ -154,6 +154,10 @@ struct Environment {
                                                       // when missing
   bool prune = true;                                  // delete objects removed from Git
   bool selfHeal = true;                               // revert changes made in the cluster
+  // Every request of this environment's syncs and repairs impersonates this
+  // ServiceAccount of `namespace` (which it then requires), so a team grants
+  // each environment only what it needs. Empty: the agent's own identity.
+  std::string serviceAccountName;
   // No automatic sync and no self-heal while true (drift is still reported); a
   // manual `windlass sync` still runs. Default false.
   bool suspend = false;

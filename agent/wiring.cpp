@@ -77,6 +77,9 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   reconcile::EnvironmentSpec s;
   s.name = env.name;
   s.repository = env.repository;
+  if (!env.serviceAccountName.empty()) {
+    s.impersonate = "system:serviceaccount:" + env.targetNamespace + ":" + env.serviceAccountName;
+  }
   s.revision = env.revision;
   s.pinnedCommit = env.revisionKind == RevisionKind::kCommit;
   s.path = env.path;

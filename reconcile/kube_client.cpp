@@ -351,7 +351,7 @@ void setBlob(CURL* h, CURLoption opt, const std::string& data) {
 
 // TLS, credentials and the Accept header of one request to the API server.
 bool setConnection(CURL* h, const ClusterConfig& cfg, const AuthInfo& auth, SlistHandle& headers,
-                   const std::string& accept) {
+                   const std::string& accept, const std::string& impersonateUser) {
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   if (cfg.insecureSkipTlsVerify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -366,6 +366,7 @@ bool setConnection(CURL* h, const ClusterConfig& cfg, const AuthInfo& auth, Slis
     curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
   bool ok = appendHeader(headers, "Accept: " + accept);
+  if (!impersonateUser.empty()) ok = ok && appendHeader(headers, "Impersonate-User: " + impersonateUser);
   if (!auth.bearerToken.empty()) {
     ok = ok && appendHeader(headers, "Authorization: Bearer " + auth.bearerToken);
   } else if (!auth.username.empty()) {
@@ -439,7 +440,7 @@ std::vector<Result<Response>> KubeClient::sendBatch(const std::vector<Request>& 
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &onHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    bool ok = setConnection(h, cfg, *auth, t.headers, r.accept);
+    bool ok = setConnection(h, cfg, *auth, t.headers, r.accept, options_.impersonateUser);
     if (r.method == "GET") {
       curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
@@ -944,7 +945,7 @@ Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &onWatchProgress);
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  if (!setConnection(h, config(), *auth, headers, "application/json")) {
+  if (!setConnection(h, config(), *auth, headers, "application/json", options_.impersonateUser)) {
     return Status::internal("libcurl: out of memory building headers");
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());

@@ -100,6 +100,9 @@ struct ClientOptions {
   size_t parallelism = 8;
   // "windlass/<version>"
   std::string userAgent = "windlass/0.1";
+  // Every request impersonates this user ("system:serviceaccount:NS:NAME"), so
+  // the API server authorises it as that identity. Empty: the credentials' own.
+  std::string impersonateUser;
   // Use /api/v1 + /apis/G/V discovery even when the server offers the aggregated documents.
   bool legacyDiscovery = false;
 };

@@ -158,7 +158,7 @@ class Run {
     options.prune = options.prune || request_.forcePrune;
     options.allowMassPrune = request_.allowMassPrune;
     options.cancel = &cancel_;
-    auto plan = makePlan(r_.kube(), std::move(rendered->objects), options, alloc_);
+    auto plan = makePlan(r_.kubeFor(env_), std::move(rendered->objects), options, alloc_);
     if (!plan) return finish(Reason::kApplyFailed, plan.error());
     report_.planText = formatPlan(*plan);
     report_.changes = plan->changes();
@@ -168,7 +168,7 @@ class Run {
     // Until the record is written, a marker says a sync is under way: if the process
     // is killed, the next sync of this environment records the lost one as failed.
     if (Status st = writeMarker(); !st.ok()) return finish(Reason::kApplyFailed, st);
-    SyncOutcome outcome = executePlan(r_.kube(), *plan, options, alloc_);
+    SyncOutcome outcome = executePlan(r_.kubeFor(env_), *plan, options, alloc_);
     record_.objects = std::move(outcome.objects);
     record_.health = std::move(outcome.health);
     if (outcome.status.ok()) {
@@ -296,6 +296,20 @@ Result<std::unique_ptr<Reconciler>> Reconciler::create(Options options) {
   auto kube = KubeClient::create(options.cluster);
   if (!kube) return kube.error();
   return std::unique_ptr<Reconciler>(new Reconciler(std::move(options), std::move(*kube)));
+}
+
+KubeClient& Reconciler::kubeFor(const EnvironmentSpec& env) {
+  if (env.impersonate.empty()) return *kube_;
+  std::lock_guard<std::mutex> g(mu_);
+  auto& client = impersonating_[env.impersonate];
+  if (!client) {
+    ClientOptions o;
+    o.impersonateUser = env.impersonate;
+    auto made = KubeClient::create(options_.cluster, o);
+    if (!made) return *kube_;  // libcurl could not start: nothing else would work either
+    client = std::move(*made);
+  }
+  return *client;
 }
 
 Result<Reconciler::Mirror*> Reconciler::mirror(const std::string& repo) {

@@ -46,6 +46,9 @@ struct EnvironmentSpec {
   bool pinnedCommit = false;
   std::string path;        // folder in the repository
   SyncOptions sync;        // prune, namespace, health timeout, ... (sync.environment = name)
+  // Every request of this environment impersonates this user, e.g.
+  // "system:serviceaccount:team-a:deployer". Empty: the agent's own identity.
+  std::string impersonate;
 };
 
 struct SyncRequest {
@@ -124,6 +127,9 @@ class Reconciler {
                   const CancelToken& cancel);
 
   KubeClient& kube() { return *kube_; }
+  // The client for `env`: the agent's own, or one impersonating env.impersonate
+  // (made on first use, kept for the life of the reconciler).
+  KubeClient& kubeFor(const EnvironmentSpec& env);
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
   std::chrono::milliseconds lockWait() const { return options_.lockWait; }
@@ -143,6 +149,7 @@ class Reconciler {
   std::mutex mu_;  // guards mirrors_ (the map) and lastDigest_
   std::map<std::string, std::unique_ptr<Mirror>> mirrors_;
   std::map<std::string, std::string> lastDigest_;  // environment → digest of its last success
+  std::map<std::string, std::unique_ptr<KubeClient>> impersonating_;  // user → client (mu_)
 };
 
 }  // namespace windlass::reconcile

@@ -269,6 +269,21 @@ wl sync --env dev > "$W/sync9.txt" 2>&1; rc=$?
 check "a forbidden request fails with a clear message" bash -c "[[ $rc -ne 0 ]] && grep -qi 'forbidden' '$W/sync9.txt'"
 cp "$W/windlass-admin.yaml" "$W/windlass.yaml"
 
+# 10b. serviceAccountName: every request impersonates that ServiceAccount, so it gets
+# only what the ServiceAccount may do.
+$K -n "$NS" create serviceaccount deployer >/dev/null
+sed "s/^  healthTimeout: 60s\$/  healthTimeout: 60s\n  serviceAccountName: deployer/" "$W/windlass.yaml" > "$W/windlass-sa.yaml"
+"$WINDLASS" sync --config "$W/windlass-sa.yaml" --env dev > "$W/sync9b.txt" 2>&1; rc=$?
+check "with serviceAccountName, a ServiceAccount without rights is refused, named" \
+  bash -c "[[ $rc -ne 0 ]] && grep -q 'system:serviceaccount:$NS:deployer' '$W/sync9b.txt'"
+$K create clusterrolebinding "$NS-deployer" --clusterrole=cluster-admin --serviceaccount="$NS:deployer" >/dev/null
+mark=$(audit_mark)
+"$WINDLASS" sync --config "$W/windlass-sa.yaml" --env dev > "$W/sync9c.txt" 2>&1; rc=$?
+$K delete clusterrolebinding "$NS-deployer" >/dev/null 2>&1
+impersonated=$(tail -n +"$((mark + 1))" "$WINDLASS_TEST_AUDIT_LOG" | grep '"userAgent":"windlass/' | grep -c "\"impersonatedUser\":{\"username\":\"system:serviceaccount:$NS:deployer\"" || true)
+check "once granted, the sync runs as that ServiceAccount ($impersonated impersonated requests)" \
+  bash -c "[[ $rc -eq 0 && $impersonated -gt 0 ]]"
+
 # 11. The API server becomes unreachable in the middle of a sync (after the
 # writes, while waiting for health): the sync fails and is recorded; the next
 # sync converges.
