@@ -18,6 +18,7 @@
 
 #include "core/json.h"
 #include "overlays/yaml.h"
+#include "sources/semver.h"
 
 namespace windlass::agent {
 namespace {
@@ -845,10 +846,9 @@ void Parser::syncWindow(const JsonValue& v, const std::string& path, SyncWindow*
 void Parser::environment(const JsonValue& v, const std::string& path, Environment* out) {
   if (!isMap(v, path)) return;
   unknownFields(v, path,
-                {"name", "repository", "branch", "tag", "commit", "path", "namespace", "prune",
-                 "selfHeal",
-                 "healthTimeout", "maxPruneShare", "interval", "syncWindows", "images", "suspend",
-                 "resyncInterval", "serviceAccountName"});
+                {"name", "repository", "branch", "tag", "commit", "semver", "path", "namespace",
+                 "prune", "selfHeal", "healthTimeout", "maxPruneShare", "interval", "syncWindows",
+                 "images", "suspend", "resyncInterval", "serviceAccountName"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -871,9 +871,11 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   string(v, path, "repository", &out->repository);
 
   int revisions = 0;
-  for (const char* kind : {"branch", "tag", "commit"}) revisions += get(v, kind) != nullptr ? 1 : 0;
+  for (const char* kind : {"branch", "tag", "commit", "semver"}) {
+    revisions += get(v, kind) != nullptr ? 1 : 0;
+  }
   if (revisions > 1) {
-    problem(path, "exactly one of branch, tag, commit may be set");
+    problem(path, "exactly one of branch, tag, commit, semver may be set");
   } else if (string(v, path, "branch", &out->revision)) {
     out->revisionKind = RevisionKind::kBranch;
     if (!validRefName(out->revision)) {
@@ -891,6 +893,11 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
     if (!hex) {
       problem(path + ".commit",
               quote(out->revision) + " is not a full commit id (40 or 64 lowercase hex digits)");
+    }
+  } else if (string(v, path, "semver", &out->revision)) {
+    out->revisionKind = RevisionKind::kSemver;
+    if (auto range = sources::parseRange(out->revision); !range) {
+      problem(path + ".semver", range.error().message());
     }
   }
 
@@ -1240,6 +1247,8 @@ const char* revisionKindName(RevisionKind kind) {
       return "tag";
     case RevisionKind::kCommit:
       return "commit";
+    case RevisionKind::kSemver:
+      return "semver";
   }
   return "branch";
 }

@@ -130,7 +130,9 @@ struct Cluster {
   bool operator==(const Cluster&) const = default;
 };
 
-enum class RevisionKind { kBranch, kTag, kCommit };
+// Which revision an environment deploys. kSemver: the newest tag whose version matches
+// the range in Environment::revision (sources/semver.h syntax, e.g. ">=1.0.0 <2.0.0").
+enum class RevisionKind { kBranch, kTag, kCommit, kSemver };
 
 struct SyncWindow {
   enum class Kind { kAllow, kDeny };
@@ -145,10 +147,12 @@ struct SyncWindow {
 
 struct Environment {
   std::string name;                                   // required: DNS label, unique
-  RevisionKind revisionKind = RevisionKind::kBranch;  // at most one of branch, tag, commit
-  std::string revision = "main";                      // branch or tag name, or a full commit id
-  std::string repository = "default";                 // the repository's name; may be omitted when
-                                                      // there is only one
+  // At most one of branch, tag, commit, semver; default the branch "main".
+  RevisionKind revisionKind = RevisionKind::kBranch;
+  // The branch or tag name, the full commit id, or the semver range as written (checked
+  // by sources::parseRange when parsed).
+  std::string revision = "main";
+  std::string repository = "default";  // the repository's name; may be omitted when there is one
   std::string path = ".";                             // folder in the repository; default its root
   std::string targetNamespace;                        // `namespace`: empty = as rendered; created
                                                       // when missing
@@ -226,7 +230,7 @@ const Environment* findEnvironment(const AgentConfig& config, std::string_view n
 // The repository called `name`, or nullptr. The pointer borrows `config`.
 const Repository* findRepository(const AgentConfig& config, std::string_view name);
 
-// "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit";
+// "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit", "semver";
 // "allow", "deny". Never null.
 const char* schemeName(UrlScheme scheme);
 const char* revisionKindName(RevisionKind kind);

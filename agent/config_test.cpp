@@ -161,6 +161,33 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
   CHECK(formatConfig(minimal).find("healthTimeout: 5m0s") != std::string::npos);
 }
 
+TEST_CASE("semver: the newest tag matching a range") {
+  AgentConfig c = parseOk(withEnvironments("- {name: prod, semver: '>=1.0.0 <2.0.0 || ^3.1'}\n"
+                                           "- {name: dr, semver: 'v1.4.x'}\n"));
+  REQUIRE(c.environments.size() == 2);
+  CHECK(c.environments[0].revisionKind == RevisionKind::kSemver);
+  CHECK(c.environments[0].revision == ">=1.0.0 <2.0.0 || ^3.1");
+  CHECK(c.environments[1].revisionKind == RevisionKind::kSemver);
+  CHECK(c.environments[1].revision == "v1.4.x");
+  CHECK(std::string(revisionKindName(RevisionKind::kSemver)) == "semver");
+
+  // formatConfig spells the range back as `semver:` and reads back to the same value.
+  std::string text = formatConfig(c);
+  CAPTURE(text);
+  CHECK(text.find("semver: '>=1.0.0 <2.0.0 || ^3.1'") != std::string::npos);
+  CHECK(parseOk(text) == c);
+
+  using V = std::vector<std::string>;
+  CHECK(problems(withEnvironments("- {name: a}\n- {name: b}\n- {name: c, semver: '>=1.a'}\n")) ==
+        V{R"(windlass.yaml: environments[2].semver: invalid range ">=1.a": "1.a": minor: "a" is not a number or wildcard)"});
+  CHECK(problems(withEnvironments("- {name: a, semver: ''}\n")) ==
+        V{"windlass.yaml: environments[0].semver: must not be empty"});
+  CHECK(problems(withEnvironments("- {name: a, semver: '1.0.0 | 2.0.0'}\n")) ==
+        V{R"(windlass.yaml: environments[0].semver: invalid range "1.0.0 | 2.0.0": "|": major: "|" is not a number or wildcard)"});
+  CHECK(problems(withEnvironments("- {name: a, tag: v1, semver: '*'}\n")) ==
+        V{"windlass.yaml: environments[0]: exactly one of branch, tag, commit, semver may be set"});
+}
+
 TEST_CASE("defaults") {
   AgentConfig c = parseOk(withEnvironments("- name: dev\n"));
   CHECK(c.repositories[0].interval == minutes(1));
@@ -246,7 +273,7 @@ environments:
       R"(windlass.yaml: repository.credentials: sshKeyFile needs knownHostsFile (host keys are always verified))",
       R"(windlass.yaml: repository.credentials: only one of a token (tokenFile, tokenEnv), a username and password, or an SSH key (sshKeyFile) may be set)",
       R"(windlass.yaml: cluster.context: needs cluster.kubeconfig (the in-cluster service account has no contexts))",
-      R"(windlass.yaml: environments[0]: exactly one of branch, tag, commit may be set)",
+      R"(windlass.yaml: environments[0]: exactly one of branch, tag, commit, semver may be set)",
       R"(windlass.yaml: environments[1].name: "Prod" is not a valid name (lowercase letters, digits and '-'))",
       R"(windlass.yaml: environments[1].path: "/abs" must be relative to the repository root)",
       R"(windlass.yaml: environments[1].prune: must be true or false, not a string)",

@@ -989,6 +989,17 @@ Result<CommitInfo> GitMirror::resolve(std::string_view revision) {
   return commitInfo(repo, reinterpret_cast<const git_commit*>(commit.get()));
 }
 
+Result<std::vector<std::string>> GitMirror::tags() const {
+  git_strarray names{};
+  if (git_tag_list(&names, impl_->repo.get()) != 0) {
+    return Status::internal("git " + displayUrl_ + ": cannot list tags: " + lastGitMessage());
+  }
+  std::vector<std::string> out(names.strings, names.strings + names.count);
+  git_strarray_dispose(&names);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId) const {
   std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
   git_oid oid{};

@@ -157,6 +157,14 @@ class GitMirror {
   // matches; InvalidArgument when a short id is ambiguous or the revision is malformed.
   Result<CommitInfo> resolve(std::string_view revision);
 
+  // The names of the tags in the mirror ("v1.4.2", not "refs/tags/v1.4.2"), sorted byte
+  // by byte; lightweight and annotated alike, whatever they point at. Only what earlier
+  // fetches brought: fetch({}) fetches every tag of the remote and deletes those the
+  // remote deleted. Reads the references without the mirror's lock, so a concurrent
+  // fetch by another process may or may not be seen. Internal when libgit2 cannot read
+  // the references. The caller owns the returned names.
+  Result<std::vector<std::string>> tags() const;
+
   // A FileSource over the tree of commit `commitId` (40 hex digits, as returned by
   // resolve()). Paths are relative to the tree's root. Symlinks are followed inside
   // the tree (at most 40 of them per lookup); one whose target leaves the tree reads

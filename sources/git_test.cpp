@@ -198,6 +198,41 @@ TEST_CASE("resolve tags, short ids, full reference names; missing names are NotF
   CHECK(mirror.resolve("").error().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("fetch({}) brings every tag; tags() lists them; deleted tags disappear") {
+  Fixture f;
+  GitMirror mirror = openMirror(f, f.origin.string());
+  auto none = mirror.tags();
+  REQUIRE_MESSAGE(none.has_value(), none.error().message());
+  CHECK(none->empty());
+
+  f.git("tag v1.0.0");
+  f.git("tag -a v1.1.0 -m 'annotated release'");
+  // A tag on a commit that no branch reaches: only a tags refspec brings it.
+  f.git("checkout -q --detach");
+  std::string loose = f.commitFile("hotfix.txt", "fix\n", "hotfix");
+  f.git("tag -a v1.1.1 -m 'hotfix release'");
+  f.git("tag not-a-version");
+  f.git("checkout -q main");
+  REQUIRE(f.git("branch --contains " + loose).empty());
+
+  Status st = mirror.fetch({});
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  auto tags = mirror.tags();
+  REQUIRE_MESSAGE(tags.has_value(), tags.error().message());
+  CHECK(*tags == std::vector<std::string>{"not-a-version", "v1.0.0", "v1.1.0", "v1.1.1"});
+  auto hotfix = mirror.resolve("v1.1.1");
+  REQUIRE_MESSAGE(hotfix.has_value(), hotfix.error().message());
+  CHECK(hotfix->id == loose);
+
+  f.git("tag -d v1.0.0");
+  f.git("tag v2.0.0");
+  st = mirror.fetch({});
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  tags = mirror.tags();
+  REQUIRE(tags.has_value());
+  CHECK(*tags == std::vector<std::string>{"not-a-version", "v1.1.0", "v1.1.1", "v2.0.0"});
+}
+
 TEST_CASE("a branch that is not on the remote is NotFound after fetch") {
   Fixture f;
   GitMirror mirror = openMirror(f, f.origin.string());
