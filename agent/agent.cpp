@@ -18,6 +18,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "agent/sync_window.h"
 #include "agent/wiring.h"
 #include "overlays/resource.h"
 #include "reconcile/drift.h"
@@ -88,6 +89,7 @@ struct Agent::Impl {
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
     std::string nextSync;       // RFC 3339, for status
     std::string sourceError;    // why the last fetch or resolve failed, for status
+    std::string windowBlock;    // why a sync window holds automatic syncs, for status
 
     std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
 
@@ -126,6 +128,7 @@ struct Agent::Impl {
   asio::io_context io;
   asio::thread_pool pool;
   CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
+  TzifZoneLookup zones;  // sync windows' time zones
   std::vector<std::unique_ptr<Env>> envs;
   std::mt19937 rng;
   std::map<std::string, bool> fetching;  // repository → a fetch is under way
@@ -163,16 +166,20 @@ struct Agent::Impl {
     fetching[repo.name] = true;
     ++activeWork;
     std::vector<std::string> revisions;
+    bool everything = false;
     for (Env* e : mine) {
-      if (!e->spec.pinnedCommit) revisions.push_back(e->spec.revision);
+      std::vector<std::string> refs = reconcile::Reconciler::refsFor(e->spec);
+      everything = everything || refs.empty();
+      revisions.insert(revisions.end(), refs.begin(), refs.end());
     }
+    if (everything) revisions.clear();  // a pinned commit: fetch all branches and tags
     asio::post(pool, [this, &repo, revisions, mine] {
       auto start = Clock::now();
       Status st = reconciler.fetch(repo.name, revisions, &halt);
       auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
       std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
       if (st.ok()) {
-        for (Env* e : mine) resolved.emplace_back(e, reconciler.resolve(repo.name, e->spec.revision));
+        for (Env* e : mine) resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
       }
       asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved)]() mutable {
         --activeWork;
@@ -219,12 +226,45 @@ struct Agent::Impl {
 
   // ---- syncs --------------------------------------------------------------------------
 
+  // Whether sync windows let automatic syncs and self-heal of `e` run now; when not,
+  // `why` says which window and until when, and `until` when to look again.
+  bool windowOpen(Env& e, std::string* why, std::chrono::system_clock::time_point* until) {
+    if (e.config->syncWindows.empty()) return true;
+    auto verdict = evaluateWindows(e.config->syncWindows, std::chrono::system_clock::now(), zones);
+    if (!verdict) {  // a time zone that cannot be read: deny, and say so
+      *why = "sync windows: " + verdict.error().message();
+      *until = std::chrono::system_clock::now() + std::chrono::minutes(1);
+      return false;
+    }
+    *why = verdict->reason;
+    *until = verdict->until;
+    return verdict->allowed;
+  }
+
   void requestSync(Env& e, Trigger trigger, bool full) {
     if (halt.cancelled()) return;
     if (e.config->suspend) {
       log.info("sync skipped: environment suspended", {{"environment", e.spec.name}});
       return;
     }
+    std::string why;
+    std::chrono::system_clock::time_point until;
+    if (!windowOpen(e, &why, &until)) {
+      if (e.windowBlock != why) {
+        log.info("sync held by a sync window", {{"environment", e.spec.name}, {"window", why}});
+      }
+      e.windowBlock = why;
+      auto wait = std::chrono::duration_cast<milliseconds>(until - std::chrono::system_clock::now());
+      wait = std::clamp(wait, milliseconds(1000), milliseconds(std::chrono::hours(1)));
+      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + wait);
+      e.retryTimer->expires_after(wait);
+      e.retryTimer->async_wait([this, &e, trigger](const boost::system::error_code& ec) {
+        if (!ec) requestSync(e, trigger, true);
+      });
+      writeStatus(e);
+      return;
+    }
+    e.windowBlock.clear();
     if (e.running) {
       e.pending = true;
       e.pendingFull = e.pendingFull || full;
@@ -476,17 +516,23 @@ struct Agent::Impl {
   void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager,
               const std::string& liveJson) {
     std::string subject = reconcile::identitySubject(id);
-    bool heal = e.config->selfHeal && !e.config->suspend;
+    std::string why;
+    std::chrono::system_clock::time_point windowUntil;
+    bool heal = e.config->selfHeal && !e.config->suspend && windowOpen(e, &why, &windowUntil);
     {
       std::lock_guard<std::mutex> g(e.mu);
       bool newEpisode = e.drifted.count(id) == 0;
       e.drifted[id] = what;
       if (!heal) {
         if (newEpisode) {
-          log.warn("drift detected; not reverted (selfHeal is off or the environment is suspended)",
+          log.warn("drift detected; not reverted (selfHeal off, suspended or a sync window)",
                    {{"environment", e.spec.name}, {"object", subject}, {"drift", what}});
           recordDrift(e, id, reconcile::ObjectAction::kUnchanged,
-                      "drifted (" + what + "); not reverted: selfHeal is off or suspended", "");
+                      "drifted (" + what + "); not reverted: " +
+                          (!e.config->selfHeal   ? std::string("selfHeal is off")
+                           : e.config->suspend ? std::string("suspended")
+                                               : why),
+                      "");
           postStatus(e);
         }
         return;
@@ -629,6 +675,7 @@ struct Agent::Impl {
     w.Key("selfHeal");
     w.Bool(e.config->selfHeal);
     kv("sourceError", e.sourceError);
+    kv("syncWindow", e.windowBlock);
     kv("stalledCommit", e.stalledCommit);
     w.Key("failures");
     w.Int(e.failures);

@@ -384,6 +384,7 @@ int status(const std::vector<std::string>& argv) {
       kv("nextSync", next);
       kv("sourceError", agent ? field(*agent, "sourceError") : "");
       kv("fight", agent ? field(*agent, "fight") : "");
+      kv("syncWindow", agent ? field(*agent, "syncWindow") : "");
       w.EndObject();
       continue;
     }
@@ -405,6 +406,9 @@ int status(const std::vector<std::string>& argv) {
                       : "not running");
     if (agent && !field(*agent, "sourceError").empty()) {
       std::printf("  source:     %s\n", field(*agent, "sourceError").c_str());
+    }
+    if (agent && !field(*agent, "syncWindow").empty()) {
+      std::printf("  window:     %s\n", field(*agent, "syncWindow").c_str());
     }
     if (agent && !field(*agent, "fight").empty()) {
       std::printf("  fight:      %s\n", field(*agent, "fight").c_str());

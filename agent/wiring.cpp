@@ -82,6 +82,7 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   }
   s.revision = env.revision;
   s.pinnedCommit = env.revisionKind == RevisionKind::kCommit;
+  if (env.revisionKind == RevisionKind::kSemver) s.semver = env.revision;
   s.path = env.path;
   s.sync.environment = env.name;
   s.sync.targetNamespace = env.targetNamespace;

@@ -15,6 +15,7 @@
 #include "overlays/render.h"
 #include "overlays/resource.h"
 #include "reconcile/inventory.h"
+#include "sources/semver.h"
 
 namespace windlass::reconcile {
 
@@ -105,14 +106,18 @@ class Run {
     std::string revision = request_.revision.empty() ? env_.revision : request_.revision;
     bool pinned = request_.revision.empty() ? env_.pinnedCommit : isCommitId(revision);
     if (request_.fetch) {
-      std::vector<std::string> refs;
-      if (!pinned) refs.push_back(revision);
+      std::vector<std::string> refs = Reconciler::refsFor(env_);
+      if (!request_.revision.empty()) {
+        refs.clear();
+        if (!pinned) refs.push_back(revision);
+      }
       if (Status st = r_.fetch(env_.repository, refs, &cancel_); !st.ok()) {
         return finish(Reason::kSourceFailed, st);
       }
     }
     if (cancel_.cancelled()) return interrupted();
-    auto commit = r_.resolve(env_.repository, revision);
+    auto commit = request_.revision.empty() ? r_.resolveEnvironment(env_, &revision)
+                                            : r_.resolve(env_.repository, revision);
     if (!commit) return finish(Reason::kSourceFailed, commit.error());
     report_.commit = commit->id;
     record_.revision.commit = commit->id;
@@ -332,6 +337,41 @@ Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>
     (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
   }
   return (*m)->git->fetch(revisions, cancel);
+}
+
+std::vector<std::string> Reconciler::refsFor(const EnvironmentSpec& env) {
+  if (!env.semver.empty()) return {"+refs/tags/*:refs/tags/*"};
+  if (env.pinnedCommit) return {};
+  return {env.revision};
+}
+
+Result<sources::CommitInfo> Reconciler::resolveEnvironment(const EnvironmentSpec& env,
+                                                           std::string* name) {
+  if (env.semver.empty()) {
+    if (name != nullptr) *name = env.revision;
+    return resolve(env.repository, env.revision);
+  }
+  auto range = sources::parseRange(env.semver);
+  if (!range) return range.error();
+  std::vector<std::string> tags;
+  {
+    auto m = mirror(env.repository);
+    if (!m) return m.error();
+    std::lock_guard<std::mutex> g((*m)->mu);
+    if (!(*m)->git) {
+      return Status::failedPrecondition("repository " + env.repository + " was never fetched");
+    }
+    auto listed = (*m)->git->tags();
+    if (!listed) return listed.error();
+    tags = std::move(*listed);
+  }
+  auto tag = sources::newestMatching(*range, tags);
+  if (!tag) {
+    return Status::notFound("no tag matches the semver range \"" + env.semver + "\" (" +
+                            std::to_string(tags.size()) + " tags)");
+  }
+  if (name != nullptr) *name = *tag;
+  return resolve(env.repository, "refs/tags/" + *tag);
 }
 
 Result<sources::CommitInfo> Reconciler::resolve(const std::string& repo,

@@ -44,6 +44,9 @@ struct EnvironmentSpec {
   std::string repository;  // a RepositorySpec::name
   std::string revision;    // branch, tag or commit id
   bool pinnedCommit = false;
+  // When set, a semver range (">=1.0.0"): the environment deploys the newest tag
+  // that matches it, and `revision` is ignored.
+  std::string semver;
   std::string path;        // folder in the repository
   SyncOptions sync;        // prune, namespace, health timeout, ... (sync.environment = name)
   // Every request of this environment impersonates this user, e.g.
@@ -110,6 +113,16 @@ class Reconciler {
   // `repo` into its mirror. Errors as sources::GitMirror::fetch.
   [[nodiscard]] Status fetch(const std::string& repo, const std::vector<std::string>& revisions,
                              const CancelToken* cancel = nullptr);
+
+  // What a fetch for `env` asks for: its branch or tag, all tags for a semver
+  // range, everything for a pinned commit (empty).
+  static std::vector<std::string> refsFor(const EnvironmentSpec& env);
+
+  // The revision `env` tracks now in the mirror (no fetch): its branch, tag or
+  // commit, or the newest tag matching its semver range (the tag's name is
+  // stored in `name`). NotFound when nothing matches yet.
+  [[nodiscard]] Result<sources::CommitInfo> resolveEnvironment(const EnvironmentSpec& env,
+                                                               std::string* name = nullptr);
 
   // The commit `revision` names in the mirror of `repo` (no fetch).
   [[nodiscard]] Result<sources::CommitInfo> resolve(const std::string& repo,

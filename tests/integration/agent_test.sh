@@ -31,7 +31,7 @@ REPO="agent-$id"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" "$NS-tools" --wait=false >/dev/null 2>&1
+  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" "$NS-tools" "$NS-rel" "$NS-frozen" --wait=false >/dev/null 2>&1
   rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git" "$WINDLASS_TEST_GIT_ROOT/$REPO-tools.git"
 }
 trap cleanup EXIT
@@ -109,6 +109,12 @@ environments:
 - {name: prod, repository: apps, branch: env/prod, path: app, namespace: $NS-prod, healthTimeout: 60s}
 - {name: staging, repository: apps, branch: main, path: app, namespace: $NS-stg, healthTimeout: 60s, selfHeal: false}
 - {name: tools, repository: tools, branch: main, namespace: $NS-tools, healthTimeout: 60s}
+- {name: release, repository: apps, semver: ">=1.0.0 <2.0.0", path: app, namespace: $NS-rel, healthTimeout: 60s}
+- name: frozen
+  repository: tools
+  branch: main
+  namespace: $NS-frozen
+  syncWindows: [{kind: deny, schedule: "* * * * *", duration: 1h, timeZone: Europe/Berlin}]
 YAML
 start_agent() {
   "$WINDLASS" run --config "$W/windlass.yaml" --log-format json 2>> "$W/agent.log" &
@@ -126,6 +132,27 @@ check "an environment of a second repository converges too" \
   wait_for 30 bash -c "[[ \$($K -n $NS-tools get configmap tools -o jsonpath='{.data.from}' 2>/dev/null) == tools-repo ]]"
 check "the log is JSON lines with the environment and revision of each sync" \
   bash -c "grep '\"msg\":\"synced\"' '$W/agent.log' | grep -q '\"environment\":\"dev\",\"revision\":\"'"
+
+# 1b. semver: the newest tag in the range, and never one outside it.
+git tag v1.0.0 && git push -q origin v1.0.0 2>/dev/null
+check "a tag matching the semver range is deployed" wait_for 30 is_level "$NS-rel" info
+sed -i 's/level: info/level: release-1.1/' app/config.yaml && git commit -qam "1.1" && git tag v1.1.0 &&
+  git push -q origin v1.1.0 2>/dev/null
+check "a newer tag matching the range reaches the environment that tracks it" wait_for 30 is_level "$NS-rel" release-1.1
+sed -i 's/level: release-1.1/level: release-2/' app/config.yaml && git commit -qam "2.0" && git tag v2.0.0 &&
+  git push -q origin v2.0.0 2>/dev/null
+sleep 4
+check "a tag outside the range is not taken" is_level "$NS-rel" release-1.1
+git reset -q --hard HEAD~2
+
+# 1c. A deny window holds automatic syncs (status says which); a manual sync still runs.
+check "a deny window holds the automatic sync, and status says so" \
+  bash -c "! $K -n $NS-frozen get configmap tools >/dev/null 2>&1 &&
+           '$WINDLASS' status --config '$W/windlass.yaml' --env frozen | grep -q 'window: *deny window'"
+"$WINDLASS" sync --config "$W/windlass.yaml" --env frozen > "$W/frozen.txt" 2>&1; rc=$?
+check "a manual sync runs inside a deny window and is recorded as manual" \
+  bash -c "[[ $rc -eq 0 ]] && $K -n $NS-frozen get configmap tools >/dev/null &&
+           '$WINDLASS' history --config '$W/windlass.yaml' --env frozen -o json | tail -n 1 | grep -q '\"trigger\":\"manual\"'"
 
 # 2. A commit to main reaches dev (and staging) within an interval or two; prod stays.
 sed -i 's/level: info/level: debug/' app/config.yaml && git commit -qam "debug logging" && push main
@@ -254,7 +281,7 @@ check "after kill -9 mid-sync the restarted agent converges" \
 check "the interrupted sync is recorded as failed" \
   wait_for 30 bash -c "'$WINDLASS' history --config '$W/windlass.yaml' --env dev | grep -q 'agent stopped during this sync'"
 check "the history verifies after kill -9" \
-  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 4"
+  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 6"
 kill -TERM "$agent"; wait "$agent" 2>/dev/null
 
 echo "$passed passed, $failed failed"
