@@ -283,7 +283,7 @@ size_t leaveReplicasToAutoscalers(std::vector<JsonValue>& objects) {
   return changed;
 }
 
-Reconciler::Reconciler(Options options, std::unique_ptr<KubeClient> kube)
+Reconciler::Reconciler(Options options, std::unique_ptr<KubeApi> kube)
     : options_(std::move(options)), kube_(std::move(kube)), history_(options_.stateDir) {
   for (const RepositorySpec& spec : options_.repositories) {
     auto m = std::make_unique<Mirror>();

@@ -123,7 +123,7 @@ class Reconciler {
   SyncReport sync(const EnvironmentSpec& env, const SyncRequest& request,
                   const CancelToken& cancel);
 
-  KubeClient& kube() { return *kube_; }
+  KubeApi& kube() { return *kube_; }
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
   std::chrono::milliseconds lockWait() const { return options_.lockWait; }
@@ -134,11 +134,11 @@ class Reconciler {
     std::unique_ptr<sources::GitMirror> git;  // opened on first use
     RepositorySpec spec;
   };
-  Reconciler(Options options, std::unique_ptr<KubeClient> kube);
+  Reconciler(Options options, std::unique_ptr<KubeApi> kube);
   Result<Mirror*> mirror(const std::string& repo);
 
   const Options options_;
-  std::unique_ptr<KubeClient> kube_;
+  std::unique_ptr<KubeApi> kube_;
   HistoryStore history_;
   std::mutex mu_;  // guards mirrors_ (the map) and lastDigest_
   std::map<std::string, std::unique_ptr<Mirror>> mirrors_;

@@ -111,7 +111,7 @@ bool Plan::changes() const {
                      [](const StaleObject& s) { return !s.pruneDisabled; });
 }
 
-Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
+Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
                       JsonAllocator& alloc) {
   Plan plan;
   plan.targetNamespace = options.targetNamespace;
@@ -372,7 +372,7 @@ namespace {
 
 class Executor {
  public:
-  Executor(KubeClient& kube, Plan& plan, const SyncOptions& options, JsonAllocator& alloc)
+  Executor(KubeApi& kube, Plan& plan, const SyncOptions& options, JsonAllocator& alloc)
       : kube_(kube), plan_(plan), options_(options), alloc_(alloc) {}
 
   SyncOutcome run() {
@@ -679,7 +679,7 @@ class Executor {
     }
   }
 
-  KubeClient& kube_;
+  KubeApi& kube_;
   Plan& plan_;
   const SyncOptions& options_;
   JsonAllocator& alloc_;
@@ -689,7 +689,7 @@ class Executor {
 
 }  // namespace
 
-SyncOutcome executePlan(KubeClient& kube, Plan& plan, const SyncOptions& options,
+SyncOutcome executePlan(KubeApi& kube, Plan& plan, const SyncOptions& options,
                         JsonAllocator& alloc) {
   return Executor(kube, plan, options, alloc).run();
 }

@@ -65,7 +65,7 @@ struct Plan {
 // creates), the error lists every failing object with the server's reason and
 // nothing is returned. Errors keep the client's codes (PermissionDenied,
 // Unavailable, ...). Objects are allocated from `alloc`.
-Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
+Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
                       JsonAllocator& alloc);
 
 // The plan as people read it: a diff per changed object and a summary line
@@ -85,7 +85,7 @@ struct SyncOutcome {
 // Established after the first), prunes stale members in reverse order (never
 // one marked prune-disabled; mass deletions refused), writes the parent again,
 // then waits for health. Partial progress is always reported in `objects`.
-SyncOutcome executePlan(KubeClient& kube, Plan& plan, const SyncOptions& options,
+SyncOutcome executePlan(KubeApi& kube, Plan& plan, const SyncOptions& options,
                         JsonAllocator& alloc);
 
 }  // namespace windlass::reconcile
