@@ -14,7 +14,10 @@
 #include "core/sha256.h"
 #include "overlays/render.h"
 #include "overlays/resource.h"
+#include "reconcile/apply.h"
 #include "reconcile/inventory.h"
+#include "reconcile/kube_client.h"
+#include "reconcile/plan.h"
 
 namespace windlass::reconcile {
 

@@ -26,7 +26,8 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
-#include "reconcile/kube_client.h"
+#include "reconcile/kube_api.h"
+#include "reconcile/kubeconfig.h"
 #include "reconcile/sync.h"
 #include "sources/git.h"
 
