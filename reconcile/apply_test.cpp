@@ -9,7 +9,8 @@
 namespace windlass::reconcile {
 namespace {
 
-constexpr char kNamespace[] = R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})";
+constexpr char kNamespace[] =
+    R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})";
 constexpr char kConfigA[] =
     R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}})";
 // Wave 1: applied in a later stage than a.
@@ -50,8 +51,8 @@ TEST_CASE("executePlan of an empty cluster creates the namespace, the parent and
   CHECK(kube.count("dryrun") == 2);
   CHECK(kube.count("apply") == 5);
   CHECK(kube.object(Gvk{"", "v1", "Namespace"}, "", "prod") != "");
-  CHECK(kube.object(Gvk{"", "v1", "ConfigMap"}, "prod", "b").find(
-            R"("applyset.kubernetes.io/part-of":"applyset-)") != std::string::npos);
+  CHECK(kube.object(Gvk{"", "v1", "ConfigMap"}, "prod", "b")
+            .find(R"("applyset.kubernetes.io/part-of":"applyset-)") != std::string::npos);
 }
 
 TEST_CASE("executePlan cancelled mid-apply stops before the next stage and records what it did") {

@@ -60,7 +60,8 @@ void observeByGet(KubeApi& kube, const std::vector<PlannedObject>& objects, Json
   for (size_t i = 0; i < found.size(); ++i) {
     if (found[i]) continue;
     const JsonValue& o = objects[i].desired;
-    auto path = kube.resourcePath(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"));
+    auto path =
+        kube.resourcePath(gvkOf(o), metadataField(o, "namespace"), metadataField(o, "name"));
     if (!path) {
       found[i] = HealthResult{Health::kUnknown, path.error().message()};
       continue;
@@ -100,10 +101,9 @@ HealthRecord toRecord(const Plan& plan, const std::vector<HealthResult>& results
     const JsonValue& o = plan.objects[i].desired;
     const HealthResult& h = results[i];
     Gvk g = gvkOf(o);
-    record.objects.push_back(ObjectHealth{g.group, g.version, g.kind,
-                                          std::string(metadataField(o, "namespace")),
-                                          std::string(metadataField(o, "name")),
-                                          toHealthStatus(h.health), h.message});
+    record.objects.push_back(
+        ObjectHealth{g.group, g.version, g.kind, std::string(metadataField(o, "namespace")),
+                     std::string(metadataField(o, "name")), toHealthStatus(h.health), h.message});
   }
   record.status = toHealthStatus(all);
   return record;
@@ -132,15 +132,18 @@ HealthWaitResult waitHealthy(KubeApi& kube, const Plan& plan, const SyncOptions&
     out.health = toRecord(plan, results, all);
     if (all == Health::kCurrent) return out;
     if (all == Health::kFailed) {
-      out.status = Status::failedPrecondition(listResults(
-          "Degraded:", plan, results, [](const HealthResult& h) { return h.health == Health::kFailed; }));
+      out.status = Status::failedPrecondition(
+          listResults("Degraded:", plan, results,
+                      [](const HealthResult& h) { return h.health == Health::kFailed; }));
       return out;
     }
     if (std::chrono::steady_clock::now() > deadline) {
       std::string prefix = "health check timed out after " +
                            std::to_string(options.healthTimeout.count() / 1000) + "s:";
-      out.status = Status::deadlineExceeded(listResults(
-          prefix, plan, results, [](const HealthResult& h) { return h.health != Health::kCurrent; }));
+      out.status =
+          Status::deadlineExceeded(listResults(prefix, plan, results, [](const HealthResult& h) {
+            return h.health != Health::kCurrent;
+          }));
       return out;
     }
     if (!pauseOnePoll(options)) {

@@ -118,15 +118,18 @@ TEST_CASE("observeHealth reads what the labelled LISTs miss with GETs") {
   Plan plan = applied(kube, alloc);
   // An object the plan holds but that carries no ApplySet label in the cluster.
   REQUIRE(kube.seed(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s",
-    "namespace":"prod"}})").ok());
+    "namespace":"prod"}})")
+              .ok());
   PlannedObject s;
   s.desired = parseObject(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s",
-    "namespace":"prod"}})", alloc);
+    "namespace":"prod"}})",
+                          alloc);
   s.subject = "Secret prod/s";
   plan.objects.push_back(std::move(s));
   PlannedObject gone;
   gone.desired = parseObject(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"gone",
-    "namespace":"prod"}})", alloc);
+    "namespace":"prod"}})",
+                             alloc);
   gone.subject = "Secret prod/gone";
   plan.objects.push_back(std::move(gone));
   kube.resetCounts();

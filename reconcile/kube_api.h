@@ -98,7 +98,7 @@ struct WatchEvent {
 
 struct WatchOptions {
   std::string labelSelector;
-  std::string resourceVersion;  // events after this version; empty: from "now" (not advised)
+  std::string resourceVersion;        // events after this version; empty: from "now" (not advised)
   std::chrono::seconds timeout{300};  // the server ends the watch after this
 };
 

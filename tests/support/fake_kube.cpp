@@ -1,12 +1,12 @@
 #include "tests/support/fake_kube.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
 #include <tuple>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 namespace windlass::reconcile {
 
@@ -92,8 +92,8 @@ JsonValue userFields(const JsonValue& obj, JsonAllocator& alloc) {
   JsonValue copy(obj, alloc);
   auto md = copy.FindMember("metadata");
   if (md != copy.MemberEnd() && md->value.IsObject()) {
-    for (const char* f : {"resourceVersion", "uid", "creationTimestamp", "generation",
-                          "managedFields"}) {
+    for (const char* f :
+         {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"}) {
       md->value.RemoveMember(f);
     }
   }
@@ -231,8 +231,8 @@ std::string objectKey(const Gvk& gvk, std::string_view ns, std::string_view name
 
 ResourceInfo info(std::string group, std::string version, std::string kind, std::string plural,
                   bool namespaced) {
-  return ResourceInfo{Gvk{std::move(group), std::move(version), std::move(kind)},
-                      std::move(plural), namespaced};
+  return ResourceInfo{Gvk{std::move(group), std::move(version), std::move(kind)}, std::move(plural),
+                      namespaced};
 }
 
 }  // namespace
@@ -618,8 +618,10 @@ Result<std::vector<JsonValue>> FakeKube::list(const Gvk& gvk, std::string_view n
   if (!base) return base.error();
   std::string subject =
       gvk.groupKind() + (ns.empty() ? std::string(" (all)") : " in " + std::string(ns));
-  std::string path = *base + "?limit=" + std::to_string(options.pageSize == 0 ? 500 : options.pageSize);
-  if (!options.labelSelector.empty()) path += "&labelSelector=" + percentEncode(options.labelSelector);
+  std::string path =
+      *base + "?limit=" + std::to_string(options.pageSize == 0 ? 500 : options.pageSize);
+  if (!options.labelSelector.empty())
+    path += "&labelSelector=" + percentEncode(options.labelSelector);
   Response r = serve(Request{"GET", path, "", "", "application/json", subject, "list"});
   WINDLASS_RETURN_IF_ERROR(statusFromHttp(r.httpStatus, r.body, subject, "list"));
   auto page = parseJsonBody(r.body, alloc, subject);
