@@ -3,16 +3,22 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <set>
 #include <tuple>
 
 #include "overlays/resource.h"
 #include "overlays/yaml.h"
 #include "reconcile/history.h"  // maskSecrets
+#include "reconcile/inventory.h"
 
 namespace windlass::reconcile {
 
 using overlays::findMember;
 using overlays::idOf;
+using overlays::makeString;
+using overlays::metadataField;
+using overlays::stringField;
 using overlays::ResId;
 
 void stripServerFields(JsonValue& object) {
@@ -242,6 +248,343 @@ std::vector<std::vector<size_t>> applyStages(const std::vector<const JsonValue*>
     stages.back().push_back(i);
   }
   return stages;
+}
+
+// ---- makePlan ----------------------------------------------------------------------------
+
+namespace {
+
+// A CustomResourceDefinition in the render that defines `gvk`, or nullptr.
+const JsonValue* crdFor(const std::vector<JsonValue>& rendered, const Gvk& gvk) {
+  for (const JsonValue& o : rendered) {
+    if (stringField(o, "kind") != "CustomResourceDefinition") continue;
+    const JsonValue* spec = findMember(o, "spec");
+    const JsonValue* names = spec ? findMember(*spec, "names") : nullptr;
+    if (spec && names && stringField(*spec, "group") == gvk.group &&
+        stringField(*names, "kind") == gvk.kind) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+// What makePlan gathers before it judges the objects. Index i of each vector is
+// rendered[i].
+struct Reads {
+  std::vector<JsonValue> rendered;
+  // Namespaces this sync creates: the target namespace when missing, rendered Namespaces.
+  std::set<std::string> newNamespaces;
+  // Applied after their CRD or namespace, with no read or dry run now (a kind the server
+  // does not know yet, or the target namespace this sync creates).
+  std::vector<bool> deferred;
+  std::vector<Request> gets;          // an empty path: no GET (deferred, or listed)
+  std::vector<Request> dryRuns;       // an empty path: deferred
+  std::vector<JsonValue> listedLive;  // null: not listed, GET it
+  bool parentFound = false;
+  std::string parentKinds;  // the parent's contains-group-kinds annotation
+};
+
+// Step 1: the target namespace (created when missing), the inventory's name and id.
+Status planTarget(KubeApi& kube, const SyncOptions& options, JsonAllocator& alloc, Plan& plan,
+                  Reads& reads) {
+  plan.targetNamespace = options.targetNamespace;
+  if (plan.targetNamespace.empty()) plan.targetNamespace = kube.defaultNamespace();
+  if (plan.targetNamespace.empty()) plan.targetNamespace = "default";
+  plan.inventoryName = "windlass-" + options.environment;
+  plan.applySetId = applySetId(plan.inventoryName, plan.targetNamespace, "Secret", "");
+
+  auto ns = kube.get(Gvk{"", "v1", "Namespace"}, "", plan.targetNamespace, alloc);
+  // An identity confined to its namespace may not read the Namespace object: take
+  // the namespace as existing, as kubectl apply would, and let the server judge.
+  if (!ns && ns.error().code() != Code::kNotFound &&
+      ns.error().code() != Code::kPermissionDenied) {
+    return ns.error();
+  }
+  plan.createNamespace = !ns && ns.error().code() == Code::kNotFound;
+  if (plan.createNamespace) reads.newNamespaces.insert(plan.targetNamespace);
+  for (const JsonValue& o : reads.rendered) {
+    if (stringField(o, "kind") == "Namespace")
+      reads.newNamespaces.insert(std::string(metadataField(o, "name")));
+  }
+  return {};
+}
+
+// Step 2: the namespace and the ApplySet label of each rendered object, and the requests
+// that read and dry-run it.
+Status prepareRequests(KubeApi& kube, const Plan& plan, JsonAllocator& alloc, Reads& reads) {
+  std::vector<JsonValue>& rendered = reads.rendered;
+  reads.deferred.assign(rendered.size(), false);
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    JsonValue& o = rendered[i];
+    Gvk gvk = gvkOf(o);
+    bool namespaced = true;
+    auto info = kube.resolve(gvk);
+    if (info) {
+      namespaced = info->namespaced;
+    } else if (const JsonValue* crd = crdFor(rendered, gvk);
+               crd != nullptr && info.error().code() == Code::kNotFound) {
+      reads.deferred[i] = true;
+      namespaced = stringField(*findMember(*crd, "spec"), "scope") != "Cluster";
+    } else {
+      return info.error();
+    }
+    JsonValue& md = overlays::ensureObject(o, "metadata", alloc);
+    if (namespaced && metadataField(o, "namespace").empty()) {
+      overlays::setMember(md, "namespace", makeString(plan.targetNamespace, alloc), alloc);
+    }
+    if (!namespaced) md.RemoveMember("namespace");
+    labelMember(o, plan.applySetId, alloc);
+    std::string subject = subjectOf(o);
+    if (plan.createNamespace && metadataField(o, "namespace") == plan.targetNamespace) {
+      reads.deferred[i] = true;  // nothing can exist there yet, and a dry run would be NotFound
+    }
+    if (reads.deferred[i]) {
+      reads.gets.push_back({});
+      reads.dryRuns.push_back({});
+      continue;
+    }
+    auto path = kube.resourcePath(gvk, metadataField(o, "namespace"), metadataField(o, "name"));
+    if (!path) return path.error();
+    Request get;
+    get.path = *path;
+    get.subject = subject;
+    get.verb = "get";
+    reads.gets.push_back(std::move(get));
+    ApplyOptions dry;
+    dry.dryRun = true;
+    auto req = kube.applyRequest(o, dry);
+    if (!req) return req.error();
+    reads.dryRuns.push_back(std::move(*req));
+  }
+  return {};
+}
+
+// Step 3b: the members of one group-kind ("Deployment.apps") the parent lists. Members
+// still rendered stand in for their GETs; the others are stale.
+Status listMembers(KubeApi& kube, const std::string& gk, const std::vector<ResourceInfo>& known,
+                   const std::map<std::string, size_t>& renderedIndex, JsonAllocator& alloc,
+                   Plan& plan, Reads& reads) {
+  size_t dot = gk.find('.');
+  std::string kind = gk.substr(0, dot), group = dot == std::string::npos ? "" : gk.substr(dot + 1);
+  auto info = std::find_if(known.begin(), known.end(), [&](const ResourceInfo& r) {
+    return r.gvk.kind == kind && r.gvk.group == group;
+  });
+  if (info == known.end()) return {};  // the kind is gone (its CRD was deleted)
+  // List in the version the render uses, so listed members can stand in for GETs.
+  Gvk listGvk = info->gvk;
+  for (const JsonValue& o : reads.rendered) {
+    Gvk g = gvkOf(o);
+    if (g.group == group && g.kind == kind && kube.resolve(g)) {
+      listGvk = g;
+      break;
+    }
+  }
+  ListOptions lo;
+  lo.labelSelector = std::string(kApplySetPartOfLabel) + "=" + plan.applySetId;
+  auto members = kube.list(listGvk, "", alloc, lo);
+  if (!members) return members.error();
+  for (JsonValue& m : *members) {
+    ++plan.inventorySize;
+    auto it = renderedIndex.find(objectIdentity(m));
+    if (it != renderedIndex.end()) {
+      // Compared with the dry run only in the version that was rendered.
+      if (stringField(m, "apiVersion") == stringField(reads.rendered[it->second], "apiVersion")) {
+        reads.listedLive[it->second] = std::move(m);
+      }
+      continue;
+    }
+    StaleObject s;
+    s.subject = subjectOf(m);
+    s.pruneDisabled = pruneDisabled(m);
+    s.live = std::move(m);
+    plan.stale.push_back(std::move(s));
+  }
+  return {};
+}
+
+// Step 3: the inventory: members labelled with our ApplySet id, of the kinds the parent
+// lists. Listed members that are still rendered serve as their live objects, so a
+// steady-state plan reads the cluster with one LIST per kind instead of one GET per object.
+Status readInventory(KubeApi& kube, Plan& plan, JsonAllocator& alloc, Reads& reads) {
+  std::map<std::string, size_t> renderedIndex;  // identity → index in `rendered`
+  for (size_t i = 0; i < reads.rendered.size(); ++i)
+    renderedIndex.emplace(objectIdentity(reads.rendered[i]), i);
+  reads.listedLive.resize(reads.rendered.size());
+  auto parent = kube.get(Gvk{"", "v1", "Secret"}, plan.targetNamespace, plan.inventoryName, alloc);
+  if (!parent && parent.error().code() != Code::kNotFound) return parent.error();
+  reads.parentFound = static_cast<bool>(parent);
+  if (parent) {
+    const JsonValue* md = findMember(*parent, "metadata");
+    const JsonValue* ann = md ? findMember(*md, "annotations") : nullptr;
+    reads.parentKinds = ann ? stringField(*ann, kApplySetGroupKindsAnnotation) : "";
+    const std::string& kinds = reads.parentKinds;
+    std::vector<ResourceInfo> known = kube.knownResources();
+    size_t pos = 0;
+    while (pos < kinds.size()) {
+      size_t comma = kinds.find(',', pos);
+      if (comma == std::string::npos) comma = kinds.size();
+      std::string gk = kinds.substr(pos, comma - pos);
+      pos = comma + 1;
+      WINDLASS_RETURN_IF_ERROR(listMembers(kube, gk, known, renderedIndex, alloc, plan, reads));
+    }
+  }
+  for (size_t i = 0; i < reads.rendered.size(); ++i) {
+    if (!reads.listedLive[i].IsNull()) reads.gets[i] = Request{};  // already read
+  }
+  return {};
+}
+
+// Step 4: sends the requests with a path as one batch; out[i] is empty for the others.
+std::vector<std::optional<Result<Response>>> sendSparse(KubeApi& kube,
+                                                        const std::vector<Request>& reqs) {
+  std::vector<Request> real;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (!reqs[i].path.empty()) {
+      real.push_back(reqs[i]);
+      index.push_back(i);
+    }
+  }
+  std::vector<Result<Response>> got = kube.sendBatch(real);
+  std::vector<std::optional<Result<Response>>> out(reqs.size());
+  for (size_t k = 0; k < index.size(); ++k) out[index[k]] = std::move(got[k]);
+  return out;
+}
+
+// Step 5a: the live object of p (from the LIST, else from its GET; null when NotFound).
+Status readLive(std::optional<Result<Response>>& response, JsonValue& listed, JsonAllocator& alloc,
+                PlannedObject& p) {
+  if (!listed.IsNull()) {
+    p.live = std::move(listed);
+    return {};
+  }
+  const auto& live = *response;
+  if (!live) return live.error();
+  Status liveStatus = statusFromHttp(live->httpStatus, live->body, p.subject, "get");
+  if (liveStatus.ok()) {
+    auto v = parseJsonBody(live->body, alloc, p.subject);
+    if (!v) return v.error();
+    p.live = std::move(*v);
+  } else if (liveStatus.code() != Code::kNotFound) {
+    return liveStatus;
+  }
+  return {};
+}
+
+// Step 5: each object's action and diff from its live object and its dry run. Objects
+// whose dry run failed are listed in `failures`; an error that no object can fix stops.
+Status judgeObjects(KubeApi& kube, JsonAllocator& alloc, Plan& plan, Reads& reads,
+                    std::vector<std::string>& failures) {
+  auto liveResponses = sendSparse(kube, reads.gets);
+  auto dryResponses = sendSparse(kube, reads.dryRuns);
+  for (size_t i = 0; i < reads.rendered.size(); ++i) {
+    JsonValue& rendered = reads.rendered[i];
+    PlannedObject p;
+    p.subject = subjectOf(rendered);
+    p.live.SetNull();
+    if (reads.deferred[i]) {
+      p.deferred = true;
+      p.action = ObjectAction::kCreate;
+      p.desired = std::move(rendered);
+      plan.objects.push_back(std::move(p));
+      continue;
+    }
+    WINDLASS_RETURN_IF_ERROR(readLive(liveResponses[i], reads.listedLive[i], alloc, p));
+    const auto& dry = *dryResponses[i];
+    if (!dry) return dry.error();
+    Status dryStatus = statusFromHttp(dry->httpStatus, dry->body, p.subject, "patch");
+    std::string_view objNs = metadataField(rendered, "namespace");
+    if (!dryStatus.ok()) {
+      if (dryStatus.code() == Code::kNotFound && !objNs.empty() &&
+          reads.newNamespaces.count(std::string(objNs)) > 0) {
+        p.deferred = true;  // its namespace is created by this sync
+        p.action = ObjectAction::kCreate;
+        p.desired = std::move(rendered);
+        plan.objects.push_back(std::move(p));
+        continue;
+      }
+      if (stopsDryRuns(dryStatus)) return dryStatus;
+      failures.push_back(dryStatus.message());
+      continue;
+    }
+    auto dryObj = parseJsonBody(dry->body, alloc, p.subject);
+    if (!dryObj) return dryObj.error();
+    p.action = classify(p.live.IsNull() ? nullptr : &p.live, *dryObj, alloc);
+    if (p.action != ObjectAction::kUnchanged) {
+      p.diff = objectDiff(p.live.IsNull() ? nullptr : &p.live, *dryObj, p.subject, alloc);
+    }
+    p.desired = std::move(rendered);
+    plan.objects.push_back(std::move(p));
+  }
+  return {};
+}
+
+// Step 6: the parent is current when it lists exactly the kinds it will list after this
+// sync.
+bool parentIsCurrent(const Plan& plan, const SyncOptions& options, const std::string& kinds) {
+  std::set<std::string> want;
+  for (const PlannedObject& p : plan.objects) want.insert(groupKind(p.desired));
+  for (const StaleObject& s : plan.stale) {
+    if (s.pruneDisabled || !options.prune) want.insert(groupKind(s.live));
+  }
+  std::string wantText;
+  for (const std::string& k : want) wantText += (wantText.empty() ? "" : ",") + k;
+  return kinds == wantText;
+}
+
+}  // namespace
+
+Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
+                      JsonAllocator& alloc) {
+  Plan plan;
+  Reads reads;
+  reads.rendered = std::move(rendered);
+  WINDLASS_RETURN_IF_ERROR(planTarget(kube, options, alloc, plan, reads));
+  WINDLASS_RETURN_IF_ERROR(prepareRequests(kube, plan, alloc, reads));
+  WINDLASS_RETURN_IF_ERROR(readInventory(kube, plan, alloc, reads));
+  std::vector<std::string> failures;
+  WINDLASS_RETURN_IF_ERROR(judgeObjects(kube, alloc, plan, reads, failures));
+  WINDLASS_RETURN_IF_ERROR(dryRunFailures(failures, ""));
+  if (reads.parentFound) plan.parentCurrent = parentIsCurrent(plan, options, reads.parentKinds);
+  return plan;
+}
+
+std::string formatPlan(const Plan& plan) {
+  std::string out;
+  size_t create = 0, update = 0, unchanged = 0, remove = 0, kept = 0;
+  if (plan.createNamespace) out += "+ Namespace " + plan.targetNamespace + " (created)\n";
+  for (const PlannedObject& p : plan.objects) {
+    switch (p.action) {
+      case ObjectAction::kCreate:
+        ++create;
+        break;
+      case ObjectAction::kUpdate:
+        ++update;
+        break;
+      default:
+        ++unchanged;
+        continue;
+    }
+    if (p.deferred) {
+      out += "+ " + p.subject + " (created after its CustomResourceDefinition or namespace)\n";
+    } else {
+      out += p.diff;
+    }
+  }
+  for (const StaleObject& s : plan.stale) {
+    if (s.pruneDisabled) {
+      ++kept;
+      out += "  " + s.subject + " is no longer rendered, but prune is disabled for it\n";
+    } else {
+      ++remove;
+      out += "- " + s.subject + " (to delete)\n";
+    }
+  }
+  out += std::to_string(create) + " to create, " + std::to_string(update) + " to update, " +
+         std::to_string(unchanged) + " unchanged, " + std::to_string(remove) + " to delete";
+  if (kept > 0) out += ", " + std::to_string(kept) + " kept (prune disabled)";
+  out += "\n";
+  return out;
 }
 
 }  // namespace windlass::reconcile

@@ -1,6 +1,6 @@
-// Planning: what a sync would do, decided from values alone. The Kubernetes
-// client fetches the live objects and the server-side dry-run results; these
-// functions classify, order and print them. Nothing here talks to a server.
+// Planning: what a sync would do. makePlan() reads the cluster (the live objects, the
+// inventory and a server-side dry run of each rendered object) and never writes; the
+// other functions classify, order and print values and talk to no server.
 #pragma once
 
 #include <string>
@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/status.h"
+#include "reconcile/kube_api.h"
+#include "reconcile/sync.h"
 #include "reconcile/vocabulary.h"
 
 namespace windlass::reconcile {
@@ -47,5 +50,17 @@ int syncWave(const JsonValue& object);
 // by namespace and name. Objects in one stage may be applied concurrently.
 // Prune deletes in the reverse of this order.
 std::vector<std::vector<size_t>> applyStages(const std::vector<const JsonValue*>& objects);
+
+// Plans a sync of `rendered` (moved in). All or nothing: when any object fails
+// its dry run (other than one waiting for a CRD or namespace this sync
+// creates), the error lists every failing object with the server's reason and
+// nothing is returned. Errors keep the client's codes (PermissionDenied,
+// Unavailable, ...). Objects are allocated from `alloc`.
+Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
+                      JsonAllocator& alloc);
+
+// The plan as people read it: a diff per changed object and a summary line
+// ("2 to create, 1 to update, 5 unchanged, 1 to delete").
+std::string formatPlan(const Plan& plan);
 
 }  // namespace windlass::reconcile

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include "reconcile/apply.h"
+#include "tests/support/fake_kube.h"
+
 namespace windlass::reconcile {
 namespace {
 
@@ -94,6 +97,160 @@ TEST_CASE("a Secret whose value changed is an update, and its diff shows no valu
   CHECK(created.find("+  password: '***'") != std::string::npos);
   // The inputs are left as they were.
   CHECK(std::string(live["data"]["password"].GetString()) == "b2xk");
+}
+
+// ---- makePlan against the in-memory API -------------------------------------------------
+
+namespace {
+
+constexpr char kConfigA[] =
+    R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}})";
+constexpr char kConfigB[] =
+    R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"},"data":{"x":"1"}})";
+constexpr char kWeb[] = R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+  "spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"c","image":"web:1"}]}}}})";
+
+std::vector<JsonValue> render(std::vector<const char*> docs, JsonAllocator& alloc) {
+  std::vector<JsonValue> out;
+  for (const char* d : docs) out.push_back(parseObject(d, alloc));
+  return out;
+}
+
+SyncOptions prodOptions() {
+  SyncOptions o;
+  o.environment = "prod";
+  o.targetNamespace = "prod";
+  o.healthTimeout = std::chrono::milliseconds(0);
+  return o;
+}
+
+// Plans and executes `docs` once, so the cluster holds them.
+void syncOnce(FakeKube& kube, std::vector<const char*> docs) {
+  JsonAllocator alloc;
+  auto plan = makePlan(kube, render(docs, alloc), prodOptions(), alloc);
+  REQUIRE(plan);
+  SyncOutcome out = executePlan(kube, *plan, prodOptions(), alloc);
+  REQUIRE(out.status.ok());
+}
+
+}  // namespace
+
+TEST_CASE("makePlan of an empty cluster creates every object and the namespace, writing nothing") {
+  FakeKube kube;
+  JsonAllocator alloc;
+  auto plan = makePlan(kube, render({kConfigA, kWeb}, alloc), prodOptions(), alloc);
+  REQUIRE(plan);
+  CHECK(plan->createNamespace);
+  CHECK(plan->targetNamespace == "prod");
+  CHECK(plan->inventoryName == "windlass-prod");
+  REQUIRE(plan->objects.size() == 2);
+  for (const PlannedObject& p : plan->objects) {
+    CHECK(p.action == ObjectAction::kCreate);
+    CHECK(p.deferred);  // nothing can be dry-run in a namespace that does not exist
+  }
+  CHECK(plan->changes());
+  CHECK(formatPlan(*plan) ==
+        "+ Namespace prod (created)\n"
+        "+ ConfigMap prod/a (created after its CustomResourceDefinition or namespace)\n"
+        "+ apps/Deployment prod/web (created after its CustomResourceDefinition or namespace)\n"
+        "2 to create, 0 to update, 0 unchanged, 0 to delete\n");
+  CHECK(kube.writes() == 0);
+  CHECK(kube.count("dryrun") == 0);
+  CHECK(kube.requests() == std::vector<std::string>{"GET /api/v1/namespaces/prod",
+                                                    "GET /api/v1/namespaces/prod/secrets/windlass-prod"});
+}
+
+TEST_CASE("a second plan after executing has no changes, no writes and no per-object GET") {
+  FakeKube kube;
+  syncOnce(kube, {kConfigA, kWeb});
+  CHECK(kube.object(Gvk{"", "v1", "ConfigMap"}, "prod", "a") != "");
+  CHECK(kube.object(Gvk{"apps", "v1", "Deployment"}, "prod", "web") != "");
+  CHECK(kube.object(Gvk{"", "v1", "Secret"}, "prod", "windlass-prod") != "");
+  kube.resetCounts();
+
+  JsonAllocator alloc;
+  auto plan = makePlan(kube, render({kConfigA, kWeb}, alloc), prodOptions(), alloc);
+  REQUIRE(plan);
+  CHECK_FALSE(plan->changes());
+  CHECK_FALSE(plan->createNamespace);
+  CHECK(plan->parentCurrent);
+  CHECK(plan->inventorySize == 2);
+  for (const PlannedObject& p : plan->objects) CHECK(p.action == ObjectAction::kUnchanged);
+  CHECK(formatPlan(*plan) == "0 to create, 0 to update, 2 unchanged, 0 to delete\n");
+  // The namespace and the inventory parent are read; the members come from one LIST per
+  // kind; each object is dry-run; nothing is GET one by one and nothing is written.
+  CHECK(kube.count("get") == 2);
+  CHECK(kube.count("list") == 2);
+  CHECK(kube.count("dryrun") == 2);
+  CHECK(kube.writes() == 0);
+
+  SyncOutcome out = executePlan(kube, *plan, prodOptions(), alloc);
+  CHECK(out.status.ok());
+  CHECK(out.objects.size() == 2);
+  CHECK(kube.writes() == 0);
+}
+
+TEST_CASE("one changed field is one update with its diff") {
+  FakeKube kube;
+  syncOnce(kube, {kConfigA, kWeb});
+  kube.resetCounts();
+  JsonAllocator alloc;
+  const char* changed =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"w"}})";
+  auto plan = makePlan(kube, render({changed, kWeb}, alloc), prodOptions(), alloc);
+  REQUIRE(plan);
+  REQUIRE(plan->objects.size() == 2);
+  CHECK(plan->objects[0].action == ObjectAction::kUpdate);
+  CHECK(plan->objects[0].diff.find("-  k: v\n+  k: w\n") != std::string::npos);
+  CHECK(plan->objects[1].action == ObjectAction::kUnchanged);
+  CHECK(formatPlan(*plan).find("0 to create, 1 to update, 1 unchanged, 0 to delete\n") !=
+        std::string::npos);
+  CHECK(kube.writes() == 0);
+
+  SyncOutcome out = executePlan(kube, *plan, prodOptions(), alloc);
+  CHECK(out.status.ok());
+  CHECK(kube.count("apply") == 1);  // the ConfigMap alone; the parent is current
+  CHECK(kube.object(Gvk{"", "v1", "ConfigMap"}, "prod", "a").find(R"("k":"w")") !=
+        std::string::npos);
+}
+
+TEST_CASE("an object the server rejects fails the whole plan naming it, nothing written") {
+  FakeKube kube;
+  REQUIRE(kube.seed(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})").ok());
+  kube.failApply("ConfigMap prod/b", 422, "ConfigMap \"b\" is invalid: data.x: Invalid value");
+  JsonAllocator alloc;
+  auto plan = makePlan(kube, render({kConfigA, kConfigB, kWeb}, alloc), prodOptions(), alloc);
+  REQUIRE_FALSE(plan);
+  CHECK(plan.error().code() == Code::kInvalidArgument);
+  CHECK(plan.error().message() ==
+        "dry run failed for 1 object(s); nothing was applied:\n"
+        "  ConfigMap prod/b: patch invalid: ConfigMap \"b\" is invalid: data.x: Invalid value");
+  CHECK(kube.count("dryrun") == 3);
+  CHECK(kube.writes() == 0);
+  CHECK(kube.objectCount() == 1);  // the namespace
+}
+
+TEST_CASE("a conflict or an unavailable server on a dry run keeps its code") {
+  FakeKube kube;
+  REQUIRE(kube.seed(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})").ok());
+  JsonAllocator alloc;
+  SUBCASE("409") {
+    kube.failApply("ConfigMap prod/a", 409, "Operation cannot be fulfilled", true);
+    auto plan = makePlan(kube, render({kConfigA, kWeb}, alloc), prodOptions(), alloc);
+    REQUIRE_FALSE(plan);
+    CHECK(plan.error().code() == Code::kConflict);
+    CHECK(plan.error().message() ==
+          "ConfigMap prod/a: patch conflict: Operation cannot be fulfilled");
+  }
+  SUBCASE("503") {
+    kube.failApply("ConfigMap prod/a", 503, "etcd leader changed", true);
+    auto plan = makePlan(kube, render({kConfigA, kWeb}, alloc), prodOptions(), alloc);
+    REQUIRE_FALSE(plan);
+    CHECK(plan.error().code() == Code::kUnavailable);
+    CHECK(plan.error().message() ==
+          "ConfigMap prod/a: patch server error (HTTP 503): etcd leader changed");
+  }
+  CHECK(kube.writes() == 0);
 }
 
 }  // namespace windlass::reconcile

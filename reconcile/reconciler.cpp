@@ -14,7 +14,10 @@
 #include "core/sha256.h"
 #include "overlays/render.h"
 #include "overlays/resource.h"
+#include "reconcile/apply.h"
 #include "reconcile/inventory.h"
+#include "reconcile/kube_client.h"
+#include "reconcile/plan.h"
 #include "sources/semver.h"
 
 namespace windlass::reconcile {
@@ -288,7 +291,7 @@ size_t leaveReplicasToAutoscalers(std::vector<JsonValue>& objects) {
   return changed;
 }
 
-Reconciler::Reconciler(Options options, std::unique_ptr<KubeClient> kube)
+Reconciler::Reconciler(Options options, std::unique_ptr<KubeApi> kube)
     : options_(std::move(options)), kube_(std::move(kube)), history_(options_.stateDir) {
   for (const RepositorySpec& spec : options_.repositories) {
     auto m = std::make_unique<Mirror>();
@@ -303,7 +306,7 @@ Result<std::unique_ptr<Reconciler>> Reconciler::create(Options options) {
   return std::unique_ptr<Reconciler>(new Reconciler(std::move(options), std::move(*kube)));
 }
 
-KubeClient& Reconciler::kubeFor(const EnvironmentSpec& env) {
+KubeApi& Reconciler::kubeFor(const EnvironmentSpec& env) {
   if (env.impersonate.empty()) return *kube_;
   std::lock_guard<std::mutex> g(mu_);
   auto& client = impersonating_[env.impersonate];

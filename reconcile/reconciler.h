@@ -26,7 +26,8 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
-#include "reconcile/kube_client.h"
+#include "reconcile/kube_api.h"
+#include "reconcile/kubeconfig.h"
 #include "reconcile/sync.h"
 #include "sources/git.h"
 
@@ -139,10 +140,10 @@ class Reconciler {
   SyncReport sync(const EnvironmentSpec& env, const SyncRequest& request,
                   const CancelToken& cancel);
 
-  KubeClient& kube() { return *kube_; }
+  KubeApi& kube() { return *kube_; }
   // The client for `env`: the agent's own, or one impersonating env.impersonate
   // (made on first use, kept for the life of the reconciler).
-  KubeClient& kubeFor(const EnvironmentSpec& env);
+  KubeApi& kubeFor(const EnvironmentSpec& env);
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
   std::chrono::milliseconds lockWait() const { return options_.lockWait; }
@@ -153,16 +154,16 @@ class Reconciler {
     std::unique_ptr<sources::GitMirror> git;  // opened on first use
     RepositorySpec spec;
   };
-  Reconciler(Options options, std::unique_ptr<KubeClient> kube);
+  Reconciler(Options options, std::unique_ptr<KubeApi> kube);
   Result<Mirror*> mirror(const std::string& repo);
 
   const Options options_;
-  std::unique_ptr<KubeClient> kube_;
+  std::unique_ptr<KubeApi> kube_;
   HistoryStore history_;
   std::mutex mu_;  // guards mirrors_ (the map) and lastDigest_
   std::map<std::string, std::unique_ptr<Mirror>> mirrors_;
   std::map<std::string, std::string> lastDigest_;  // environment → digest of its last success
-  std::map<std::string, std::unique_ptr<KubeClient>> impersonating_;  // user → client (mu_)
+  std::map<std::string, std::unique_ptr<KubeApi>> impersonating_;  // user → client (mu_)
 };
 
 }  // namespace windlass::reconcile

@@ -1,18 +1,20 @@
-// One reconcile of one environment against a cluster: plan (server-side dry
-// run of every rendered object, diff against the live objects, stale inventory
-// members) and execute (staged apply of what changed, prune, health wait).
-// Planning never writes; executing writes only what the plan says differs.
+// The values one sync of one environment passes between its stages: the options,
+// the plan (plan.h: makePlan), the outcome (apply.h: executePlan, which applies,
+// prunes (prune.h) and waits for health (health_wait.h)), and the few helpers the
+// stages share. Planning never writes; executing writes only what the plan says
+// differs.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cancel.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
-#include "reconcile/kube_client.h"
+#include "reconcile/kube_api.h"
 
 namespace windlass::reconcile {
 
@@ -60,18 +62,6 @@ struct Plan {
   bool changes() const;  // anything to create, update or delete, or an inventory to write
 };
 
-// Plans a sync of `rendered` (moved in). All or nothing: when any object fails
-// its dry run (other than one waiting for a CRD or namespace this sync
-// creates), the error lists every failing object with the server's reason and
-// nothing is returned. Errors keep the client's codes (PermissionDenied,
-// Unavailable, ...). Objects are allocated from `alloc`.
-Result<Plan> makePlan(KubeClient& kube, std::vector<JsonValue> rendered, const SyncOptions& options,
-                      JsonAllocator& alloc);
-
-// The plan as people read it: a diff per changed object and a summary line
-// ("2 to create, 1 to update, 5 unchanged, 1 to delete").
-std::string formatPlan(const Plan& plan);
-
 struct SyncOutcome {
   std::vector<ObjectRecord> objects;  // every object, with what was done and any error
   HealthRecord health;
@@ -79,13 +69,32 @@ struct SyncOutcome {
   Status status;                      // why the sync failed; ok on success
 };
 
-// Executes `plan`: creates the target namespace, writes the inventory parent
-// (with the union of old and new group-kinds, so an interrupted sync can still
-// prune), applies changed objects stage by stage (waiting for CRDs to be
-// Established after the first), prunes stale members in reverse order (never
-// one marked prune-disabled; mass deletions refused), writes the parent again,
-// then waits for health. Partial progress is always reported in `objects`.
-SyncOutcome executePlan(KubeClient& kube, Plan& plan, const SyncOptions& options,
-                        JsonAllocator& alloc);
+// ---- shared by the stages (plan.cpp, apply.cpp, prune.cpp, health_wait.cpp) ------------
+
+// The group, version and kind of an object, from its apiVersion and kind.
+Gvk gvkOf(const JsonValue& object);
+
+// "apps/Deployment ns/web": the object named in messages.
+std::string subjectOf(const JsonValue& object);
+
+// The history record of `object` with `action` and `error` ("" on success).
+ObjectRecord recordOf(const JsonValue& object, ObjectAction action, std::string error = {});
+
+// True for a dry-run failure that no object can fix (credentials, permissions, the server
+// gone or busy, a conflict or timeout worth retrying): it stops the sync with its own
+// code, instead of joining the per-object list, which is InvalidArgument and would stall
+// the environment until the next commit.
+bool stopsDryRuns(const Status& status);
+
+// The error for objects whose dry run failed, one line each after
+// "dry run failed for N object(s); nothing was applied<applied>:"; ok when there are none.
+Status dryRunFailures(const std::vector<std::string>& failures, std::string_view applied);
+
+// Aborted "interrupted: the agent is stopping" once options.cancel is tripped; else ok.
+// The safe point between two stages.
+Status interrupted(const SyncOptions& options);
+
+// Sleeps options.pollInterval; false (early) when options.cancel is tripped meanwhile.
+bool pauseOnePoll(const SyncOptions& options);
 
 }  // namespace windlass::reconcile
