@@ -848,7 +848,7 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   unknownFields(v, path,
                 {"name", "repository", "branch", "tag", "commit", "semver", "path", "namespace",
                  "prune", "selfHeal", "healthTimeout", "maxPruneShare", "interval", "syncWindows",
-                 "images", "suspend", "resyncInterval", "serviceAccountName"});
+                 "images", "suspend", "resyncInterval", "serviceAccountName", "force"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -925,6 +925,7 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   boolean(v, path, "prune", &out->prune);
   boolean(v, path, "selfHeal", &out->selfHeal);
   boolean(v, path, "suspend", &out->suspend);
+  boolean(v, path, "force", &out->force);
   if (string(v, path, "serviceAccountName", &out->serviceAccountName)) {
     if (checkDnsLabel(out->serviceAccountName) != LabelProblem::kNone &&
         out->serviceAccountName.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") !=
@@ -1174,6 +1175,7 @@ std::string formatConfig(const AgentConfig& config) {
     env.AddMember("prune", e.prune, a);
     env.AddMember("selfHeal", e.selfHeal, a);
     env.AddMember("suspend", e.suspend, a);
+    env.AddMember("force", e.force, a);
     if (!e.serviceAccountName.empty()) {
       env.AddMember("serviceAccountName", str(e.serviceAccountName, a), a);
     }

@@ -158,6 +158,9 @@ struct Environment {
                                                       // when missing
   bool prune = true;                                  // delete objects removed from Git
   bool selfHeal = true;                               // revert changes made in the cluster
+  // Delete and recreate objects whose change the server refuses as immutable
+  // (also per object: annotation windlass.dev/force: enabled). Default false.
+  bool force = false;
   // Every request of this environment's syncs and repairs impersonates this
   // ServiceAccount of `namespace` (which it then requires), so a team grants
   // each environment only what it needs. Empty: the agent's own identity.

@@ -87,6 +87,7 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   s.sync.environment = env.name;
   s.sync.targetNamespace = env.targetNamespace;
   s.sync.prune = env.prune;
+  s.sync.force = env.force;
   s.sync.maxPruneShare = env.maxPruneShare;
   s.sync.healthTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.healthTimeout);
   return s;

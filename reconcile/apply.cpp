@@ -119,6 +119,13 @@ class Applier {
         done_.insert(&p);
         continue;
       }
+      if (p.action == ObjectAction::kReplace) {
+        if (Status st = removeForReplace(p); !st.ok()) {
+          records_.push_back(recordOf(p.desired, p.action, st.message()));
+          done_.insert(&p);
+          return st;
+        }
+      }
       auto req = kube_.applyRequest(p.desired);
       if (!req) {
         // A deferred kind resolves once its CRD exists: refresh and retry once.
@@ -140,6 +147,27 @@ class Applier {
       if (!st.ok() && first.ok()) first = st;
     }
     return first;
+  }
+
+  // Deletes the live object of a replacement (foreground: its dependents go first)
+  // and waits until it is gone, at most 60 s.
+  Status removeForReplace(const PlannedObject& p) {
+    Gvk gvk = gvkOf(p.desired);
+    std::string ns(metadataField(p.desired, "namespace")), name(metadataField(p.desired, "name"));
+    RemoveOptions ro;
+    ro.propagationPolicy = "Foreground";
+    Status st = kube_.remove(gvk, ns, name, ro);
+    if (!st.ok() && st.code() != Code::kNotFound) return st.withContext("replacing");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (true) {
+      JsonAllocator alloc;
+      auto live = kube_.get(gvk, ns, name, alloc);
+      if (!live && live.error().code() == Code::kNotFound) return {};
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::deadlineExceeded(p.subject + ": replacing: still not deleted after 60s");
+      }
+      if (!pauseOnePoll(options_)) return interrupted(options_);
+    }
   }
 
   Status waitEstablished(const JsonValue& crd) {

@@ -473,8 +473,8 @@ Status readLive(std::optional<Result<Response>>& response, JsonValue& listed, Js
 
 // Step 5: each object's action and diff from its live object and its dry run. Objects
 // whose dry run failed are listed in `failures`; an error that no object can fix stops.
-Status judgeObjects(KubeApi& kube, JsonAllocator& alloc, Plan& plan, Reads& reads,
-                    std::vector<std::string>& failures) {
+Status judgeObjects(KubeApi& kube, JsonAllocator& alloc, const SyncOptions& options, Plan& plan,
+                    Reads& reads, std::vector<std::string>& failures) {
   auto liveResponses = sendSparse(kube, reads.gets);
   auto dryResponses = sendSparse(kube, reads.dryRuns);
   for (size_t i = 0; i < reads.rendered.size(); ++i) {
@@ -504,6 +504,19 @@ Status judgeObjects(KubeApi& kube, JsonAllocator& alloc, Plan& plan, Reads& read
         continue;
       }
       if (stopsDryRuns(dryStatus)) return dryStatus;
+      if (isImmutableChange(dryStatus) && !p.live.IsNull()) {
+        if (options.force || forceAnnotated(rendered)) {
+          p.action = ObjectAction::kReplace;  // deleted, then created as rendered
+          p.diff = "~ " + p.subject + " (to replace: " + dryStatus.message() + ")\n";
+          p.desired = std::move(rendered);
+          plan.objects.push_back(std::move(p));
+          continue;
+        }
+        failures.push_back(dryStatus.message() +
+                           " (set force: true on the environment, or annotate the object "
+                           "windlass.dev/force: enabled, to delete and recreate it)");
+        continue;
+      }
       failures.push_back(dryStatus.message());
       continue;
     }
@@ -543,7 +556,7 @@ Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const Sync
   WINDLASS_RETURN_IF_ERROR(prepareRequests(kube, plan, alloc, reads));
   WINDLASS_RETURN_IF_ERROR(readInventory(kube, plan, alloc, reads));
   std::vector<std::string> failures;
-  WINDLASS_RETURN_IF_ERROR(judgeObjects(kube, alloc, plan, reads, failures));
+  WINDLASS_RETURN_IF_ERROR(judgeObjects(kube, alloc, options, plan, reads, failures));
   WINDLASS_RETURN_IF_ERROR(dryRunFailures(failures, ""));
   if (reads.parentFound) plan.parentCurrent = parentIsCurrent(plan, options, reads.parentKinds);
   return plan;
@@ -551,12 +564,15 @@ Result<Plan> makePlan(KubeApi& kube, std::vector<JsonValue> rendered, const Sync
 
 std::string formatPlan(const Plan& plan) {
   std::string out;
-  size_t create = 0, update = 0, unchanged = 0, remove = 0, kept = 0;
+  size_t create = 0, update = 0, unchanged = 0, remove = 0, kept = 0, replace = 0;
   if (plan.createNamespace) out += "+ Namespace " + plan.targetNamespace + " (created)\n";
   for (const PlannedObject& p : plan.objects) {
     switch (p.action) {
       case ObjectAction::kCreate:
         ++create;
+        break;
+      case ObjectAction::kReplace:
+        ++replace;
         break;
       case ObjectAction::kUpdate:
         ++update;
@@ -582,6 +598,7 @@ std::string formatPlan(const Plan& plan) {
   }
   out += std::to_string(create) + " to create, " + std::to_string(update) + " to update, " +
          std::to_string(unchanged) + " unchanged, " + std::to_string(remove) + " to delete";
+  if (replace > 0) out += ", " + std::to_string(replace) + " to replace";
   if (kept > 0) out += ", " + std::to_string(kept) + " kept (prune disabled)";
   out += "\n";
   return out;

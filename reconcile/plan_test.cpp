@@ -254,3 +254,39 @@ TEST_CASE("a conflict or an unavailable server on a dry run keeps its code") {
 }
 
 }  // namespace windlass::reconcile
+
+namespace windlass::reconcile {
+
+TEST_CASE("an immutable change fails with the way out; with force it is a replacement") {
+  FakeKube kube;
+  syncOnce(kube, {kConfigA, kWeb});
+  kube.failApply("apps/Deployment prod/web", 422,
+                 "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: "
+                 "v1.LabelSelector{}: field is immutable",
+                 /*dryRunOnly=*/true);
+  JsonAllocator alloc;
+  auto refused = makePlan(kube, render({kConfigA, kWeb}, alloc), prodOptions(), alloc);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message().find(
+            "apps/Deployment prod/web: patch invalid: Deployment.apps \"web\" is invalid: "
+            "spec.selector: Invalid value: v1.LabelSelector{}: field is immutable (set force: "
+            "true on the environment, or annotate the object windlass.dev/force: enabled, to "
+            "delete and recreate it)") != std::string::npos);
+
+  SyncOptions force = prodOptions();
+  force.force = true;
+  kube.resetCounts();
+  auto plan = makePlan(kube, render({kConfigA, kWeb}, alloc), force, alloc);
+  REQUIRE(plan);
+  CHECK(plan->objects[1].action == ObjectAction::kReplace);
+  CHECK(formatPlan(*plan).find("0 to create, 0 to update, 1 unchanged, 0 to delete, 1 to "
+                               "replace\n") != std::string::npos);
+  SyncOutcome out = executePlan(kube, *plan, force, alloc);
+  CHECK(out.status.ok());
+  CHECK(kube.count("delete") == 1);
+  CHECK(kube.count("apply") == 1);
+  REQUIRE(out.objects.size() == 2);
+  CHECK(out.objects[1].action == ObjectAction::kReplace);
+}
+
+}  // namespace windlass::reconcile

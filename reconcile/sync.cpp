@@ -78,4 +78,17 @@ bool pauseOnePoll(const SyncOptions& options) {
   return options.cancel->waitFor(options.pollInterval);
 }
 
+bool isImmutableChange(const Status& status) {
+  if (status.code() != Code::kInvalidArgument) return false;
+  const std::string& m = status.message();
+  return m.find("field is immutable") != std::string::npos ||
+         m.find("may not change once set") != std::string::npos;
+}
+
+bool forceAnnotated(const JsonValue& object) {
+  const JsonValue* md = overlays::findMember(object, "metadata");
+  const JsonValue* ann = md != nullptr ? overlays::findMember(*md, "annotations") : nullptr;
+  return ann != nullptr && overlays::stringField(*ann, "windlass.dev/force") == "enabled";
+}
+
 }  // namespace windlass::reconcile

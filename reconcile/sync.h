@@ -32,7 +32,18 @@ struct SyncOptions {
   // Checked between stages and in every wait; a cancelled sync stops at the next
   // safe point with Aborted, reporting what it applied. Null: never cancelled.
   const CancelToken* cancel = nullptr;
+  // Delete and recreate an object whose change the server refuses as immutable (a
+  // Deployment selector, a Job template, a Service's clusterIP), as Flux's force
+  // does. Also per object: the annotation windlass.dev/force: enabled. Default off:
+  // such a change fails the plan, naming the object and the field.
+  bool force = false;
 };
+
+// True when `status` is the server refusing a change to an immutable field.
+bool isImmutableChange(const Status& status);
+
+// True when `object` carries windlass.dev/force: enabled.
+bool forceAnnotated(const JsonValue& object);
 
 struct PlannedObject {
   JsonValue desired;         // as applied: namespace set, part-of label added

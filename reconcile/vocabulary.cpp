@@ -40,6 +40,7 @@ constexpr std::pair<ObjectAction, const char*> kActions[] = {
     {ObjectAction::kUnchanged, "unchanged"},
     {ObjectAction::kDelete, "delete"},
     {ObjectAction::kPruneSkipped, "prune-skipped"},
+    {ObjectAction::kReplace, "replace"},
 };
 constexpr std::pair<HealthStatus, const char*> kHealths[] = {
     {HealthStatus::kHealthy, "Healthy"},

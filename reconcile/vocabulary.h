@@ -27,7 +27,9 @@ enum class Reason {
 };
 
 // What the sync did to one object.
-enum class ObjectAction { kCreate, kUpdate, kUnchanged, kDelete, kPruneSkipped };
+// kReplace: deleted and created again, because the server refused the change as
+// immutable and force was asked for.
+enum class ObjectAction { kCreate, kUpdate, kUnchanged, kDelete, kPruneSkipped, kReplace };
 
 // Health of one object or of the whole sync (kstatus-style).
 enum class HealthStatus { kHealthy, kProgressing, kDegraded, kUnknown };

@@ -170,6 +170,23 @@ check "a Secret removed from Git is pruned" bash -c "[[ $rc -eq 0 ]] && ! $K -n 
 check "no Secret value (plain or base64) in any output or the history" \
   bash -c "! grep -rqE 'c2VjcmV0LW9uZQ|c2VjcmV0LXR3bw|secret-one|secret-two' '$W'/sec*.txt '$W/state/history'"
 
+# 4c. An immutable field (a Deployment's selector): refused with the object, the field and
+# the way out; with windlass.dev/force: enabled the object is deleted and recreated.
+uid_before=$($K -n "$NS" get deployment web -o jsonpath='{.metadata.uid}')
+sed -i 's/matchLabels: {app: web}/matchLabels: {app: web, tier: front}/; s/labels: {app: web}/labels: {app: web, tier: front}/' app/web.yaml
+commit "new selector"
+wl sync --env dev > "$W/imm1.txt" 2>&1; rc=$?
+check "a change to an immutable field fails, naming the object, the field and force" \
+  bash -c "[[ $rc -ne 0 ]] && grep -q 'apps/Deployment $NS/web' '$W/imm1.txt' && grep -q 'spec.selector' '$W/imm1.txt' && grep -q 'windlass.dev/force: enabled' '$W/imm1.txt'"
+sed -i 's/^metadata: {name: web}$/metadata: {name: web, annotations: {windlass.dev\/force: enabled}}/' app/web.yaml
+commit "force the new selector"
+wl sync --env dev > "$W/imm2.txt" 2>&1; rc=$?
+uid_after=$($K -n "$NS" get deployment web -o jsonpath='{.metadata.uid}')
+check "with windlass.dev/force: enabled it is deleted and recreated, and recorded as replace" \
+  bash -c "[[ $rc -eq 0 && -n '$uid_after' && '$uid_before' != '$uid_after' ]] &&
+           [[ \$($K -n $NS get deployment web -o jsonpath='{.spec.selector.matchLabels.tier}') == front ]] &&
+           '$WINDLASS' history --config '$W/windlass.yaml' --env dev -o json | tail -n 1 | grep -q '\"action\":\"replace\"'"
+
 # 5. Deleting a file prunes that object and nothing else; foreign objects are never touched.
 $K -n $NS create configmap not-ours --from-literal=a=b >/dev/null
 git rm -q app/service.yaml && sed -i 's/, service.yaml//' app/kustomization.yaml && commit "drop the service"
