@@ -315,6 +315,12 @@ struct Agent::Impl {
         e.haveLast = true;
       }
       if (!report.commit.empty()) e.lastCommit = report.commit;
+      for (const auto& [stage, ms] : report.stageMs) {
+        log.info("stage", {{"environment", env},
+                           {"revision", shortId(report.commit)},
+                           {"stage", stage},
+                           {"durationMs", std::to_string(ms)}});
+      }
       if (report.status.ok()) {
         e.failures = 0;
         e.stalledCommit.clear();

@@ -217,9 +217,18 @@ SyncOutcome executePlan(KubeApi& kube, Plan& plan, const SyncOptions& options,
     out.status = std::move(status);
     return std::move(out);
   };
+  auto started = std::chrono::steady_clock::now();
+  auto stageDone = [&](const char* stage) {
+    auto now = std::chrono::steady_clock::now();
+    out.stageMs.emplace_back(
+        stage, std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count());
+    started = now;
+  };
   auto waitForHealth = [&]() {
+    started = std::chrono::steady_clock::now();
     HealthWaitResult health = waitHealthy(kube, plan, options);
     out.health = std::move(health.health);
+    stageDone("health");
     return health.status;
   };
   if (!plan.changes()) {
@@ -241,11 +250,13 @@ SyncOutcome executePlan(KubeApi& kube, Plan& plan, const SyncOptions& options,
   }
   if (Status st = applier.dryRunDeferred(); !st.ok()) return fail(Reason::kApplyFailed, st);
   if (Status st = applier.applyStages(); !st.ok()) return fail(Reason::kApplyFailed, st);
+  stageDone("apply");
   if (options.prune) {
     if (Status st = interrupted(options); !st.ok()) return fail(Reason::kPruneFailed, st);
     PruneResult pruned = prune(kube, plan.stale);
     out.objects.insert(out.objects.end(), pruned.objects.begin(), pruned.objects.end());
     if (!pruned.status.ok()) return fail(Reason::kPruneFailed, pruned.status);
+    stageDone("prune");
   }
   if (!plan.parentCurrent) {
     Status st = applier.writeParent(parentMembers(plan, options, true));

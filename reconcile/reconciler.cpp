@@ -130,6 +130,7 @@ class Run {
     record_.revision.message = commit->message;
     record_.revision.signature =
         commit->signature.empty() ? SignatureStatus::kUnsigned : SignatureStatus::kUnknown;
+    stageDone("source");
     auto tree = r_.tree(env_.repository, commit->id);
     if (!tree) return finish(Reason::kSourceFailed, tree.error());
 
@@ -144,6 +145,7 @@ class Run {
       if (st.code() == Code::kNotFound) st = Status::invalidArgument(st.message());
       return finish(Reason::kRenderFailed, st);
     }
+    stageDone("render");
     leaveReplicasToAutoscalers(rendered->objects);
     record_.images = imagesOf(rendered->objects);
     report_.renderDigest = sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
@@ -168,6 +170,7 @@ class Run {
     options.cancel = &cancel_;
     auto plan = makePlan(r_.kubeFor(env_), std::move(rendered->objects), options, alloc_);
     if (!plan) return finish(Reason::kApplyFailed, plan.error());
+    stageDone("plan");
     report_.planText = formatPlan(*plan);
     report_.changes = plan->changes();
     if (request_.planOnly) return std::move(report_);
@@ -179,6 +182,7 @@ class Run {
     SyncOutcome outcome = executePlan(r_.kubeFor(env_), *plan, options, alloc_);
     record_.objects = std::move(outcome.objects);
     record_.health = std::move(outcome.health);
+    report_.stageMs.insert(report_.stageMs.end(), outcome.stageMs.begin(), outcome.stageMs.end());
     if (outcome.status.ok()) {
       auto desired = std::make_shared<DesiredSet>();
       desired->environment = env_.name;
@@ -195,6 +199,13 @@ class Run {
   }
 
  private:
+  void stageDone(const char* stage) {
+    auto now = Clock::now();
+    report_.stageMs.emplace_back(
+        stage, std::chrono::duration_cast<std::chrono::milliseconds>(now - stageStart_).count());
+    stageStart_ = now;
+  }
+
   std::string markerPath() const { return r_.stateDir() + "/locks/" + env_.name + ".inflight"; }
 
   Status writeMarker() {
@@ -259,6 +270,7 @@ class Run {
   std::map<std::string, std::string>& lastDigest_;
   std::mutex& mu_;
   Clock::time_point start_;
+  Clock::time_point stageStart_ = Clock::now();
   JsonAllocator alloc_;
   SyncRecord record_;
   SyncReport report_;

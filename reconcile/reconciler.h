@@ -90,6 +90,9 @@ struct SyncReport {
   bool recorded = false;
   Status status;         // ok, or why the sync (or plan) failed
   std::shared_ptr<const DesiredSet> desired;  // set after a successful sync
+  // Wall time of each stage that ran, in order: "source", "render", "plan", then
+  // executePlan's "apply", "prune", "health" (ms).
+  std::vector<std::pair<std::string, int64_t>> stageMs;
 };
 
 // Removes spec.replicas from every Deployment, StatefulSet or ReplicaSet in

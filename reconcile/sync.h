@@ -78,6 +78,8 @@ struct SyncOutcome {
   HealthRecord health;
   Reason reason = Reason::kSucceeded;
   Status status;                      // why the sync failed; ok on success
+  // Wall time of each stage that ran, in order: "apply", "prune", "health" (ms).
+  std::vector<std::pair<std::string, int64_t>> stageMs;
 };
 
 // ---- shared by the stages (plan.cpp, apply.cpp, prune.cpp, health_wait.cpp) ------------

@@ -31,7 +31,7 @@ REPO="agent-$id"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" "$NS-tools" "$NS-rel" "$NS-frozen" --wait=false >/dev/null 2>&1
+  $K delete namespace "$NS-dev" "$NS-prod" "$NS-stg" "$NS-tools" "$NS-rel" "$NS-frozen" "$NS-late" --wait=false >/dev/null 2>&1
   rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git" "$WINDLASS_TEST_GIT_ROOT/$REPO-tools.git"
 }
 trap cleanup EXIT
@@ -153,6 +153,22 @@ check "a deny window holds the automatic sync, and status says so" \
 check "a manual sync runs inside a deny window and is recorded as manual" \
   bash -c "[[ $rc -eq 0 ]] && $K -n $NS-frozen get configmap tools >/dev/null &&
            '$WINDLASS' history --config '$W/windlass.yaml' --env frozen -o json | tail -n 1 | grep -q '\"trigger\":\"manual\"'"
+
+# 1d. SIGHUP reloads the config: a new environment starts; a broken config is refused and
+# the running one stays.
+cp "$W/windlass.yaml" "$W/windlass.good"
+printf -- '- {name: late, repository: tools, branch: main, namespace: %s-late}\n' "$NS" >> "$W/windlass.yaml"
+kill -HUP "$agent"
+check "SIGHUP reloads the config: an environment added to it converges" \
+  wait_for 30 bash -c "$K -n $NS-late get configmap tools >/dev/null 2>&1"
+printf 'environments: [oops\n' >> "$W/windlass.yaml"
+kill -HUP "$agent"
+check "a config broken before SIGHUP is refused and the agent keeps running" \
+  wait_for 10 bash -c "grep -q 'configuration not reloaded' '$W/agent.log' && kill -0 $agent"
+cp "$W/windlass.good" "$W/windlass.yaml"
+printf -- '- {name: late, repository: tools, branch: main, namespace: %s-late}\n' "$NS" >> "$W/windlass.yaml"
+check "each stage of a sync is logged with its duration" \
+  bash -c "grep '\"msg\":\"stage\"' '$W/agent.log' | grep '\"stage\":\"render\"' | grep -q durationMs"
 
 # 2. A commit to main reaches dev (and staging) within an interval or two; prod stays.
 sed -i 's/level: info/level: debug/' app/config.yaml && git commit -qam "debug logging" && push main
@@ -281,7 +297,7 @@ check "after kill -9 mid-sync the restarted agent converges" \
 check "the interrupted sync is recorded as failed" \
   wait_for 30 bash -c "'$WINDLASS' history --config '$W/windlass.yaml' --env dev | grep -q 'agent stopped during this sync'"
 check "the history verifies after kill -9" \
-  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 6"
+  bash -c "'$WINDLASS' history verify --config '$W/windlass.yaml' | grep -c 'history verified' | grep -q 7"
 kill -TERM "$agent"; wait "$agent" 2>/dev/null
 
 echo "$passed passed, $failed failed"
