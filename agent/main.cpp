@@ -154,6 +154,7 @@ struct CommonArgs {
   std::string config = "windlass.yaml";
   std::string env;
   std::string output = "text";
+  std::string logFormat;  // run: json | text; empty: json unless stderr is a terminal
   bool dryRun = false, prune = false, allowMassPrune = false, verify = false;
   std::string revision;
 };
@@ -176,6 +177,7 @@ int parseCommon(const std::vector<std::string>& args, CommonArgs& out, std::stri
     else if (a == "--env" || a.rfind("--env=", 0) == 0) ok = value(out.env);
     else if (a == "--revision" || a.rfind("--revision=", 0) == 0) ok = value(out.revision);
     else if (a == "-o" || a == "--output" || a.rfind("--output=", 0) == 0) ok = value(out.output);
+    else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0) ok = value(out.logFormat);
     else if (a == "--dry-run") out.dryRun = true;
     else if (a == "--prune") out.prune = true;
     else if (a == "--allow-mass-prune") out.allowMassPrune = true;
@@ -424,25 +426,15 @@ CancelToken gReload;
 extern "C" void onReloadSignal(int) { gReload.cancel(); }
 
 int runAgent(const std::vector<std::string>& argv) {
-  std::string configPath = "windlass.yaml", format;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    auto value = [&](std::string& into) {
-      size_t eq = a.find('=');
-      if (eq != std::string::npos) {
-        into = a.substr(eq + 1);
-        return true;
-      }
-      if (i + 1 == argv.size()) return false;
-      into = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (a == "--config" || a.rfind("--config=", 0) == 0) ok = value(configPath);
-    else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0) ok = value(format);
-    else return usageError("unknown argument " + a);
-    if (!ok) return usageError(a + " needs a value");
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (!args.env.empty() || !args.revision.empty() || args.dryRun || args.prune ||
+      args.allowMassPrune || args.verify || args.output != "text") {
+    return usageError("run takes only --config and --log-format");
   }
+  const std::string& configPath = args.config;
+  const std::string& format = args.logFormat;
   if (!format.empty() && format != "json" && format != "text") {
     return usageError("--log-format must be json or text");
   }

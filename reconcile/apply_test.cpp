@@ -5,8 +5,13 @@
 #include "core/cancel.h"
 #include "reconcile/plan.h"
 #include "tests/support/fake_kube.h"
+#include "tests/support/stage_fixtures.h"
 
 namespace windlass::reconcile {
+
+using testing::prodOptions;
+using testing::render;
+using testing::syncOnce;
 namespace {
 
 constexpr char kNamespace[] =
@@ -16,20 +21,6 @@ constexpr char kConfigA[] =
 // Wave 1: applied in a later stage than a.
 constexpr char kConfigB[] = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b",
   "annotations":{"windlass.dev/sync-wave":"1"}},"data":{"x":"1"}})";
-
-std::vector<JsonValue> render(std::vector<const char*> docs, JsonAllocator& alloc) {
-  std::vector<JsonValue> out;
-  for (const char* d : docs) out.push_back(parseObject(d, alloc));
-  return out;
-}
-
-SyncOptions prodOptions() {
-  SyncOptions o;
-  o.environment = "prod";
-  o.targetNamespace = "prod";
-  o.healthTimeout = std::chrono::milliseconds(0);
-  return o;
-}
 
 }  // namespace
 

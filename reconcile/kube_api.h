@@ -168,8 +168,10 @@ class KubeApi {
                                                 const ApplyOptions& options = {}) = 0;
 
   // The request apply() would send, so callers can apply many objects with sendBatch().
-  [[nodiscard]] virtual Result<Request> applyRequest(const JsonValue& object,
-                                                     const ApplyOptions& options = {}) = 0;
+  // Built from resolve(), resourcePath() and defaultNamespace(), so every implementation
+  // sends the same request. InvalidArgument without apiVersion, kind or metadata.name.
+  [[nodiscard]] Result<Request> applyRequest(const JsonValue& object,
+                                             const ApplyOptions& options = {});
 
   // Watches objects of `gvk` in `ns` (empty: every namespace) with bookmarks,
   // calling `onEvent` for each event in order, from this thread. Returns ok when

@@ -963,7 +963,7 @@ Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions
   return {};
 }
 
-Result<Request> KubeClient::applyRequest(const JsonValue& object, const ApplyOptions& options) {
+Result<Request> KubeApi::applyRequest(const JsonValue& object, const ApplyOptions& options) {
   std::string apiVersion = memberString(object, "apiVersion");
   std::string kind = memberString(object, "kind");
   const JsonValue* meta = member(object, "metadata");

@@ -105,8 +105,6 @@ class KubeClient final : public KubeApi {
                                                     const ListOptions& options = {}) override;
   [[nodiscard]] Result<JsonValue> apply(const JsonValue& object, JsonAllocator& alloc,
                                         const ApplyOptions& options = {}) override;
-  [[nodiscard]] Result<Request> applyRequest(const JsonValue& object,
-                                             const ApplyOptions& options = {}) override;
   // The watch has its own connection, so it never holds up other requests.
   [[nodiscard]] Status watch(const Gvk& gvk, std::string_view ns, const WatchOptions& options,
                              const std::function<void(const WatchEvent&)>& onEvent,

@@ -4,8 +4,13 @@
 
 #include "reconcile/apply.h"
 #include "tests/support/fake_kube.h"
+#include "tests/support/stage_fixtures.h"
 
 namespace windlass::reconcile {
+
+using testing::prodOptions;
+using testing::render;
+using testing::syncOnce;
 namespace {
 
 JsonDocument parse(const char* json) {
@@ -109,29 +114,6 @@ constexpr char kConfigB[] =
     R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"},"data":{"x":"1"}})";
 constexpr char kWeb[] = R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
   "spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"c","image":"web:1"}]}}}})";
-
-std::vector<JsonValue> render(std::vector<const char*> docs, JsonAllocator& alloc) {
-  std::vector<JsonValue> out;
-  for (const char* d : docs) out.push_back(parseObject(d, alloc));
-  return out;
-}
-
-SyncOptions prodOptions() {
-  SyncOptions o;
-  o.environment = "prod";
-  o.targetNamespace = "prod";
-  o.healthTimeout = std::chrono::milliseconds(0);
-  return o;
-}
-
-// Plans and executes `docs` once, so the cluster holds them.
-void syncOnce(FakeKube& kube, std::vector<const char*> docs) {
-  JsonAllocator alloc;
-  auto plan = makePlan(kube, render(docs, alloc), prodOptions(), alloc);
-  REQUIRE(plan);
-  SyncOutcome out = executePlan(kube, *plan, prodOptions(), alloc);
-  REQUIRE(out.status.ok());
-}
 
 }  // namespace
 

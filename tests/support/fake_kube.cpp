@@ -637,38 +637,6 @@ Result<std::vector<JsonValue>> FakeKube::list(const Gvk& gvk, std::string_view n
   return out;
 }
 
-Result<Request> FakeKube::applyRequest(const JsonValue& object, const ApplyOptions& options) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::string apiVersion = memberString(object, "apiVersion");
-  std::string kind = memberString(object, "kind");
-  const JsonValue* meta = member(object, "metadata");
-  std::string name = meta != nullptr ? memberString(*meta, "name") : "";
-  std::string ns = meta != nullptr ? memberString(*meta, "namespace") : "";
-  if (apiVersion.empty() || kind.empty() || name.empty()) {
-    return Status::invalidArgument("apply: object " +
-                                   (kind.empty() ? std::string("<no kind>") : kind) + " " +
-                                   (name.empty() ? std::string("<no name>") : name) +
-                                   ": apiVersion, kind and metadata.name are required");
-  }
-  Gvk gvk = Gvk::fromApiVersion(apiVersion, kind);
-  auto found = resolveLocked(gvk);
-  if (!found) return found.error().withContext(objectSubject(gvk, ns, name));
-  if (found->namespaced && ns.empty()) ns = defaultNamespace_;
-  if (!found->namespaced) ns.clear();
-  auto path = pathLocked(gvk, ns, name);
-  if (!path) return path.error();
-  Request r;
-  r.method = "PATCH";
-  r.path = *path + "?fieldManager=" + percentEncode(options.fieldManager);
-  if (options.force) r.path += "&force=true";
-  if (options.dryRun) r.path += "&dryRun=All";
-  r.contentType = "application/apply-patch+yaml";
-  r.body = toJson(object);
-  r.subject = objectSubject(gvk, ns, name);
-  r.verb = "patch";
-  return r;
-}
-
 Result<JsonValue> FakeKube::apply(const JsonValue& object, JsonAllocator& alloc,
                                   const ApplyOptions& options) {
   auto req = applyRequest(object, options);

@@ -88,8 +88,6 @@ class FakeKube final : public KubeApi {
                                                     const ListOptions& options = {}) override;
   [[nodiscard]] Result<JsonValue> apply(const JsonValue& object, JsonAllocator& alloc,
                                         const ApplyOptions& options = {}) override;
-  [[nodiscard]] Result<Request> applyRequest(const JsonValue& object,
-                                             const ApplyOptions& options = {}) override;
   // Unimplemented: the fake serves no watches.
   [[nodiscard]] Status watch(const Gvk& gvk, std::string_view ns, const WatchOptions& options,
                              const std::function<void(const WatchEvent&)>& onEvent,
