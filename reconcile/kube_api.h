@@ -115,6 +115,9 @@ Status statusFromHttp(long httpStatus, std::string_view body, std::string_view s
 [[nodiscard]] Result<JsonValue> parseJsonBody(std::string_view body, JsonAllocator& alloc,
                                               std::string_view subject);
 
+// `s` percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
+std::string percentEncode(std::string_view s);
+
 // "apps/Deployment ns/name" / "rbac.authorization.k8s.io/ClusterRole name".
 std::string objectSubject(const Gvk& gvk, std::string_view ns, std::string_view name);
 
