@@ -9,6 +9,8 @@ namespace {
 
 using SysTime = std::chrono::system_clock::time_point;
 
+constexpr size_t kMaxAggregates = 4096;
+
 // metav1.Time: RFC 3339 in whole seconds, UTC.
 std::string formatTime(SysTime t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(t);
@@ -107,6 +109,12 @@ void EventRecorder::write(const Item& item) {
   const char* type = item.type == EventType::kWarning ? "Warning" : "Normal";
   std::string key = item.ns + "/" + item.env + "/" + type + "/" + item.reason + "/" + item.message;
   std::string secret = "windlass-" + item.env;
+  if (aggregates_.size() > kMaxAggregates) {
+    // Forget Events too old to be bumped, so the cache stays bounded.
+    std::erase_if(aggregates_, [&](const auto& kv) {
+      return item.time - kv.second.last > options_.aggregationWindow;
+    });
+  }
   Aggregate& agg = aggregates_[key];
   if (agg.name.empty() || item.time - agg.last > options_.aggregationWindow) {
     // A new Event, named as client-go names them: "<object>.<hex nanoseconds>".

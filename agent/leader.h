@@ -7,7 +7,8 @@
 // update (PUT carrying metadata.resourceVersion): a 409 means another candidate won the
 // race, and the Lease is read again on the next round. spec.leaseTransitions grows by one
 // on every takeover. The leader renews every retryPeriod; when no renewal has succeeded for
-// renewDeadline it stops leading (and becomes a candidate again). stop(true) releases the
+// renewDeadline, or at once when it finds another holder's valid Lease, it stops leading
+// (and becomes a candidate again). stop(true) releases the
 // Lease (holderIdentity "", leaseDurationSeconds 1, renewTime now, as client-go's
 // ReleaseOnCancel) so a follower takes over on its next retry instead of after the lease
 // duration.
