@@ -310,6 +310,15 @@ void FakeKube::failApply(std::string_view subject, long httpStatus, std::string_
   faults_[std::string(subject)] = Fault{httpStatus, std::string(message), dryRunOnly};
 }
 
+void FakeKube::failMethod(std::string_view method, long httpStatus, std::string_view message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (httpStatus == 0) {
+    methodFaults_.erase(std::string(method));
+  } else {
+    methodFaults_[std::string(method)] = Fault{httpStatus, std::string(message), false};
+  }
+}
+
 size_t FakeKube::count(std::string_view verb) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = counts_.find(std::string(verb));
@@ -387,6 +396,9 @@ std::vector<Result<Response>> FakeKube::sendBatch(const std::vector<Request>& re
 Response FakeKube::serve(const Request& request) {
   log_.push_back(request.method + " " + request.path);
   if (onRequest_) onRequest_(request);
+  if (auto f = methodFaults_.find(request.method); f != methodFaults_.end()) {
+    return errorResponse(f->second.httpStatus, "Injected", f->second.message);
+  }
   size_t q = request.path.find('?');
   std::string path = request.path.substr(0, q);
   std::map<std::string, std::string> query;
@@ -433,6 +445,8 @@ Response FakeKube::serve(const Request& request) {
   if (request.method == "PATCH" && !name.empty())
     return servePatch(info, ns, name, query, request.body);
   if (request.method == "DELETE" && !name.empty()) return serveDelete(info, ns, name);
+  if (request.method == "POST" && name.empty()) return servePost(info, ns, request.body);
+  if (request.method == "PUT" && !name.empty()) return servePut(info, ns, name, request.body);
   return errorResponse(405, "MethodNotAllowed", "method not allowed");
 }
 
@@ -570,6 +584,59 @@ Response FakeKube::servePatch(const ResourceInfo& info, const std::string& ns,
   }
   (void)store(key, obj, alloc);
   return jsonResponse(it == objects_.end() ? 201 : 200, objects_[key]);
+}
+
+Response FakeKube::servePost(const ResourceInfo& info, const std::string& ns,
+                             const std::string& body) {
+  ++counts_["create"];
+  JsonAllocator alloc;
+  JsonDocument obj(&alloc);
+  obj.Parse(body.c_str());
+  const JsonValue* md = obj.IsObject() ? member(obj, "metadata") : nullptr;
+  std::string name = md != nullptr ? memberString(*md, "name") : "";
+  if (name.empty()) return errorResponse(422, "Invalid", "metadata.name: Required value");
+  if (info.namespaced && objects_.count(objectKey(Gvk{"", "v1", "Namespace"}, "", ns)) == 0) {
+    return errorResponse(404, "NotFound", "namespaces \"" + ns + "\" not found");
+  }
+  std::string key = objectKey(info.gvk, ns, name);
+  if (objects_.count(key) > 0) {
+    return errorResponse(409, "AlreadyExists", info.plural + " \"" + name + "\" already exists");
+  }
+  JsonValue& m = objectMember(obj, "metadata", alloc);
+  m.RemoveMember("resourceVersion");
+  if (info.namespaced) put(m, "namespace", JsonValue(ns.c_str(), alloc), alloc);
+  (void)store(key, obj, alloc);
+  return jsonResponse(201, objects_[key]);
+}
+
+Response FakeKube::servePut(const ResourceInfo& info, const std::string& ns,
+                            const std::string& name, const std::string& body) {
+  ++counts_["update"];
+  std::string key = objectKey(info.gvk, ns, name);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) {
+    return errorResponse(404, "NotFound", info.plural + " \"" + name + "\" not found");
+  }
+  JsonAllocator alloc;
+  JsonDocument obj(&alloc);
+  obj.Parse(body.c_str());
+  if (obj.HasParseError() || !obj.IsObject()) {
+    return errorResponse(400, "BadRequest", "the body is not an object");
+  }
+  JsonDocument stored(&alloc);
+  stored.Parse(it->second.c_str());
+  JsonValue& m = objectMember(obj, "metadata", alloc);
+  std::string want = memberString(m, "resourceVersion");
+  if (want.empty() || want != memberString(*member(stored, "metadata"), "resourceVersion")) {
+    return errorResponse(409, "Conflict",
+                         "Operation cannot be fulfilled on " + info.plural + " \"" + name +
+                             "\": the object has been modified; please apply your changes to "
+                             "the latest version and try again");
+  }
+  m.RemoveMember("resourceVersion");
+  if (info.namespaced) put(m, "namespace", JsonValue(ns.c_str(), alloc), alloc);
+  (void)store(key, obj, alloc);
+  return jsonResponse(200, objects_[key]);
 }
 
 Response FakeKube::serveDelete(const ResourceInfo& info, const std::string& ns,

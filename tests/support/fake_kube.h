@@ -8,8 +8,10 @@
 // (other fields are replaced; nothing is ever removed); the server fields
 // (resourceVersion, uid, creationTimestamp, generation, managedFields) are set on every
 // stored object; a namespaced object needs its Namespace to exist (404 otherwise); one
-// LIST page holds everything; watch is not served. Applying a CustomResourceDefinition
-// adds its kind to discovery and marks it Established.
+// LIST page holds everything; watch is not served. POST creates (409 AlreadyExists when the
+// object exists) and PUT replaces (404 when absent, 409 Conflict when the body's
+// metadata.resourceVersion is not the stored one), each bumping resourceVersion. Applying a
+// CustomResourceDefinition adds its kind to discovery and marks it Established.
 //
 // Thread safety: every member function is thread-safe (one mutex).
 #pragma once
@@ -57,10 +59,17 @@ class FakeKube final : public KubeApi {
   void failApply(std::string_view subject, long httpStatus, std::string_view message,
                  bool dryRunOnly = false);
 
+  // Every request with `method` ("PUT", "POST", ...) answers `httpStatus` with a
+  // metav1.Status whose message is `message`, until called again with httpStatus 0.
+  void failMethod(std::string_view method, long httpStatus, std::string_view message = "injected");
+
   // Requests served, by verb: "get" (one object), "list", "apply" (PATCH, not dry run),
-  // "dryrun" (PATCH with dryRun=All), "delete". Discovery is not counted.
+  // "dryrun" (PATCH with dryRun=All), "create" (POST), "update" (PUT), "delete". Discovery
+  // is not counted.
   size_t count(std::string_view verb) const;
-  size_t writes() const { return count("apply") + count("delete"); }
+  size_t writes() const {
+    return count("apply") + count("create") + count("update") + count("delete");
+  }
   // "METHOD path" of every request served, in order.
   std::vector<std::string> requests() const;
   void resetCounts();
@@ -108,6 +117,9 @@ class FakeKube final : public KubeApi {
                      const std::map<std::string, std::string>& query);
   Response servePatch(const ResourceInfo& info, const std::string& ns, const std::string& name,
                       const std::map<std::string, std::string>& query, const std::string& body);
+  Response servePost(const ResourceInfo& info, const std::string& ns, const std::string& body);
+  Response servePut(const ResourceInfo& info, const std::string& ns, const std::string& name,
+                    const std::string& body);
   Response serveDelete(const ResourceInfo& info, const std::string& ns, const std::string& name);
   Result<ResourceInfo> resolveLocked(const Gvk& gvk) const;
   Result<std::string> pathLocked(const Gvk& gvk, std::string_view ns, std::string_view name) const;
@@ -118,6 +130,7 @@ class FakeKube final : public KubeApi {
   std::vector<ResourceInfo> resources_;
   std::map<std::string, std::string> objects_;  // "group/Kind/ns/name" → JSON
   std::map<std::string, Fault> faults_;         // subject → fault
+  std::map<std::string, Fault> methodFaults_;   // method → fault
   std::map<std::string, size_t> counts_;
   std::vector<std::string> log_;
   std::function<void(const Request&)> onRequest_;
