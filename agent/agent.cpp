@@ -18,6 +18,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "agent/events.h"
 #include "agent/sync_window.h"
 #include "agent/wiring.h"
 #include "overlays/resource.h"
@@ -112,6 +113,9 @@ struct Agent::Impl {
 
   Impl(const AgentConfig& c, reconcile::Reconciler& r, Log& l)
       : config(c), reconciler(r), log(l), pool(4), rng(std::random_device{}()) {
+    EventRecorderOptions eo;
+    eo.log = [this](const std::string& m) { log.warn("event not recorded", {{"error", m}}); };
+    events = std::make_unique<EventRecorder>(reconciler.kube(), eo);
     for (const Environment& e : config.environments) {
       auto env = std::make_unique<Env>();
       env->config = &e;
@@ -129,6 +133,7 @@ struct Agent::Impl {
   asio::thread_pool pool;
   CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
   TzifZoneLookup zones;  // sync windows' time zones
+  std::unique_ptr<EventRecorder> events;  // Kubernetes Events on each inventory object
   std::vector<std::unique_ptr<Env>> envs;
   std::mt19937 rng;
   std::map<std::string, bool> fetching;  // repository → a fetch is under way
@@ -324,6 +329,10 @@ struct Agent::Impl {
       if (report.status.ok()) {
         e.failures = 0;
         e.stalledCommit.clear();
+        if (report.changes) {
+          event(e, EventType::kNormal, kReasonSyncSucceeded,
+                "synced " + shortId(report.commit) + ": " + report.record.message);
+        }
         log.info("synced", {{"environment", env},
                             {"revision", shortId(report.commit)},
                             {"outcome", reconcile::reasonName(report.record.reason)},
@@ -332,6 +341,13 @@ struct Agent::Impl {
       } else if (!halt.cancelled()) {
         ++e.failures;
         auto delay = retryDelay(report.status.code(), e.failures, interval(e));
+        bool pruneRefused = report.recorded && report.record.reason == reconcile::Reason::kPruneFailed &&
+                            report.status.message().find("refusing to prune") != std::string::npos;
+        if (e.failures == 1 || !delay) {  // once per episode, not once per retry
+          event(e, EventType::kWarning, pruneRefused ? kReasonPruneRefused : kReasonSyncFailed,
+                (report.commit.empty() ? std::string() : shortId(report.commit) + ": ") +
+                    report.status.message());
+        }
         log.error("sync failed",
                   {{"environment", env},
                    {"revision", shortId(report.commit)},
@@ -374,6 +390,19 @@ struct Agent::Impl {
       }
       requestSync(e, Trigger::kPoll, true);
     });
+  }
+
+  // An Event on the environment's inventory object (rate-limited; never blocks).
+  void event(Env& e, EventType type, const char* reason, const std::string& message) {
+    std::string ns;
+    {
+      std::lock_guard<std::mutex> g(e.mu);
+      if (e.desired) ns = e.desired->targetNamespace;
+    }
+    if (ns.empty()) ns = e.spec.sync.targetNamespace;
+    if (ns.empty()) ns = reconciler.kube().defaultNamespace();
+    if (ns.empty()) ns = "default";
+    events->record(e.spec.name, ns, type, reason, message);
   }
 
   // ---- self-heal ----------------------------------------------------------------------
@@ -560,6 +589,10 @@ struct Agent::Impl {
                  {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
                   {"backoff", std::to_string(pause.count()) + "s"}});
         postStatus(e);
+        std::string msg = subject + " is changed again and again" +
+                          (manager.empty() ? std::string() : " by " + manager) +
+                          "; backing off " + std::to_string(pause.count()) + "s";
+        asio::post(io, [this, &e, msg] { event(e, EventType::kWarning, kReasonFightDetected, msg); });
         auto timer = std::make_shared<asio::steady_timer>(io, pause);
         timer->async_wait([this, &e, id, timer](const boost::system::error_code& ec) {
           if (ec || halt.cancelled()) return;
@@ -615,6 +648,11 @@ struct Agent::Impl {
     e.drifted.erase(id);
     ++e.driftCorrections;
     postStatus(e);
+    std::string eventMsg = (what == "deleted" ? "re-created " : "reverted ") + subject +
+                           (manager.empty() ? std::string() : " (changed by " + manager + ")");
+    asio::post(io, [this, &e, eventMsg] {  // e.mu is held here; the loop records it
+      event(e, EventType::kNormal, kReasonDriftCorrected, eventMsg);
+    });
     log.info(what == "deleted" ? "drift repaired: re-created" : "drift repaired: reverted",
              {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
               {"durationMs", std::to_string(ms)}});
