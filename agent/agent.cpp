@@ -621,6 +621,7 @@ struct Agent::Impl {
     JsonDocument desired(&alloc);
     desired.Parse(json.c_str(), json.size());
     if (desired.HasParseError()) return;
+    std::string seenVersion;
     if (!liveJson.empty()) {
       JsonDocument live;
       live.Parse(liveJson.c_str(), liveJson.size());
@@ -629,6 +630,7 @@ struct Agent::Impl {
         e.drifted.erase(id);
         return;  // a sync applied this state meanwhile
       }
+      if (!live.HasParseError()) seenVersion = overlays::metadataField(live, "resourceVersion");
     }
     auto applied = reconciler.kubeFor(e.spec).apply(desired, alloc);
     std::string subject = reconcile::identitySubject(id);
@@ -643,8 +645,15 @@ struct Agent::Impl {
                   "drift repair failed: " + applied.error().message(), applied.error().message());
       return;
     }
+    std::string appliedVersion(overlays::metadataField(*applied, "resourceVersion"));
+    e.repairedVersion[id] = appliedVersion;
+    if (!seenVersion.empty() && appliedVersion == seenVersion) {
+      // The apply changed nothing: the object held what was applied, in a form the
+      // drift check did not recognise. Not a repair, not a fight, nothing to record.
+      e.drifted.erase(id);
+      return;
+    }
     e.repairs[id].push_back(Clock::now());  // only real repairs count towards a fight
-    e.repairedVersion[id] = std::string(overlays::metadataField(*applied, "resourceVersion"));
     e.drifted.erase(id);
     ++e.driftCorrections;
     postStatus(e);

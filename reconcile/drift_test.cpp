@@ -59,6 +59,22 @@ TEST_CASE("a Secret's stringData is folded into data by the server and is not dr
   CHECK(conforms(desired, live));
 }
 
+TEST_CASE("quantities the server rewrote in canonical form are not drift") {
+  JsonDocument desired = parse(R"({"kind":"Deployment","spec":{"template":{"spec":{"containers":[
+    {"name":"a","resources":{"limits":{"cpu":"1000m","memory":"1024Mi"},"requests":{"cpu":0.5}}}]}}}})");
+  JsonDocument live = parse(R"({"kind":"Deployment","spec":{"template":{"spec":{"containers":[
+    {"name":"a","resources":{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"500m"}}}]}}}})");
+  CHECK(conforms(desired, live));
+  JsonDocument raised = parse(R"({"kind":"Deployment","spec":{"template":{"spec":{"containers":[
+    {"name":"a","resources":{"limits":{"cpu":"2","memory":"1Gi"},"requests":{"cpu":"500m"}}}]}}}})");
+  CHECK_FALSE(conforms(desired, raised));
+  CHECK(parseQuantity("1.5Gi") == 1.5L * 1073741824.0L);
+  CHECK(parseQuantity("2e3") == 2000.0L);
+  CHECK(parseQuantity("100n") == parseQuantity("0.0000001"));
+  CHECK_FALSE(parseQuantity("1Xi").has_value());
+  CHECK_FALSE(parseQuantity("Gi").has_value());
+}
+
 TEST_CASE("lastOtherManager names the newest writer that is not windlass") {
   JsonDocument live = parse(R"({"metadata":{"managedFields":[
     {"manager":"windlass","time":"2026-01-01T00:00:09Z"},
