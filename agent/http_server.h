@@ -6,9 +6,12 @@
 //     8 KiB): a larger head is answered 431 and the connection closed;
 //   - the body is limited (1 MiB under /hooks/, 64 KiB elsewhere): a larger one
 //     is answered 413 and the connection closed;
-//   - a request must arrive whole within readTimeout (default 10 s) of its
-//     first read; a slow client is disconnected without an answer;
-//   - keep-alive: an idle connection is closed after idleTimeout (default 30 s);
+//   - the first request of a connection must arrive whole within readTimeout
+//     (default 10 s) of the accept; a slow client is disconnected without an
+//     answer. Keep-alive: the head of each later request must arrive within
+//     idleTimeout (default 30 s) of the previous answer, else the connection is
+//     closed, and its body within readTimeout after that. Writing an answer
+//     must also finish within readTimeout;
 //   - at most maxConnections (default 64) connections at once: one more is
 //     accepted and closed at once;
 //   - a request that does not parse is answered 400 and the connection closed;
