@@ -130,6 +130,21 @@ class Session : public std::enable_shared_from_this<Session> {
     // The whole request, head included, must arrive within readTimeout of its first read;
     // a keep-alive connection waited idleTimeout for the head instead.
     if (!first_) stream_.expires_after(options().readTimeout);
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue") &&
+        !parser_->is_done()) {
+      // curl and others wait (about a second) for this before sending a body.
+      auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *go,
+                        [self = shared_from_this(), go](beast::error_code writeEc, size_t) {
+                          if (writeEc) return self->shutdown();
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code readEc, size_t) { self->onRead(readEc); });

@@ -16,7 +16,8 @@
 //     accepted and closed at once;
 //   - a request that does not parse is answered 400 and the connection closed;
 //     a handler that throws is answered 500 (the exception text is not sent).
-// Every response carries Content-Type and Content-Length.
+// Every response carries Content-Type and Content-Length. A request with
+// `Expect: 100-continue` within the limits gets "100 Continue" before its body is read.
 //
 // Thread safety: start() and stop() from one owning thread. The handler is
 // called on the server's threads, concurrently when threads > 1; it must be

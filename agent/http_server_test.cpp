@@ -107,6 +107,11 @@ TEST_CASE("a request, then another on the same connection") {
   c.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
   r = c.response();
   CHECK(r.ends_with("\r\n\r\nPOST /x 5 -"));
+  // Expect: 100-continue is answered before the body is sent.
+  c.send("POST /y HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  CHECK(c.response() == "HTTP/1.1 100 Continue\r\n\r\n");
+  c.send("abc");
+  CHECK(c.response().ends_with("\r\n\r\nPOST /y 3 -"));
 }
 
 TEST_CASE("limits: header, body, malformed") {
