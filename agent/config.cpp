@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -615,6 +616,11 @@ class Parser {
   void cluster(const JsonValue& v, Cluster* out);
   void environment(const JsonValue& v, const std::string& path, Environment* out);
   void syncWindow(const JsonValue& v, const std::string& path, SyncWindow* out);
+  void server(const JsonValue& v, Server* out);
+  void leaderElection(const JsonValue& v, LeaderElection* out);
+  void notification(const JsonValue& v, const std::string& path, Notification* out);
+  void dnsLabel(const JsonValue& v, const std::string& parentPath, std::string_view name,
+                std::string* out);
   void top(const JsonValue& doc, AgentConfig* out);
 
  private:
@@ -694,8 +700,7 @@ bool classifyUrl(std::string_view url, UrlScheme* scheme, std::string* why) {
   return true;
 }
 
-void Parser::repository(const JsonValue& v, const std::string& path, bool named,
-                        Repository* out) {
+void Parser::repository(const JsonValue& v, const std::string& path, bool named, Repository* out) {
   if (!isMap(v, path)) return;
   if (named) {
     unknownFields(v, path, {"name", "url", "credentials", "interval", "timeout"});
@@ -937,7 +942,8 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
     }
   }
   duration(v, path, "healthTimeout", &out->healthTimeout);
-  if (duration(v, path, "resyncInterval", &out->resyncInterval) && out->resyncInterval.count() <= 0) {
+  if (duration(v, path, "resyncInterval", &out->resyncInterval) &&
+      out->resyncInterval.count() <= 0) {
     problem(path + ".resyncInterval", "must be greater than 0");
   }
   if (const JsonValue* share = get(v, "maxPruneShare")) {
@@ -975,6 +981,121 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   }
 }
 
+const NotificationEvent kNotificationEvents[] = {
+    NotificationEvent::kSyncFailed,     NotificationEvent::kSyncSucceeded,
+    NotificationEvent::kHealthDegraded, NotificationEvent::kDrift,
+    NotificationEvent::kFight,          NotificationEvent::kPruneRefused,
+};
+
+void Parser::server(const JsonValue& v, Server* out) {
+  const std::string path = "server";
+  if (!isMap(v, path)) return;
+  unknownFields(v, path, {"address", "tokenFile", "webhooks"});
+  if (string(v, path, "address", &out->address)) {
+    if (auto a = parseListenAddress(out->address); !a)
+      problem(path + ".address", a.error().message());
+  }
+  file(v, path, "tokenFile", &out->tokenFile);
+  if (const JsonValue* hooks = get(v, "webhooks")) {
+    if (isMap(*hooks, path + ".webhooks")) {
+      unknownFields(*hooks, path + ".webhooks", {"secretFile"});
+      file(*hooks, path + ".webhooks", "secretFile", &out->webhooks.secretFile);
+    }
+  }
+}
+
+void Parser::dnsLabel(const JsonValue& v, const std::string& parentPath, std::string_view name,
+                      std::string* out) {
+  if (!string(v, parentPath, name, out, true)) return;
+  std::string path = joinPath(parentPath, name);
+  switch (checkDnsLabel(*out)) {
+    case LabelProblem::kNone:
+    case LabelProblem::kEmpty:
+      break;
+    case LabelProblem::kTooLong:
+      problem(path, quote(*out) + " is too long (at most 63 characters)");
+      break;
+    case LabelProblem::kCharacters:
+    case LabelProblem::kEdges:
+      problem(path, quote(*out) +
+                        " is not a valid DNS label (lowercase letters, digits and '-', starting "
+                        "and ending with a letter or digit)");
+      break;
+  }
+}
+
+void Parser::leaderElection(const JsonValue& v, LeaderElection* out) {
+  const std::string path = "leaderElection";
+  if (!isMap(v, path)) return;
+  unknownFields(v, path, {"namespace", "name"});
+  dnsLabel(v, path, "namespace", &out->leaseNamespace);
+  dnsLabel(v, path, "name", &out->name);
+}
+
+void Parser::notification(const JsonValue& v, const std::string& path, Notification* out) {
+  if (!isMap(v, path)) return;
+  unknownFields(v, path, {"url", "events", "format", "secretFile"});
+  if (string(v, path, "url", &out->url, true)) {
+    std::string_view url = out->url;
+    bool https = url.starts_with("https://");
+    bool http = url.starts_with("http://");
+    std::string_view rest = url.substr(https ? 8 : (http ? 7 : 0));
+    std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+    if (size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+    if (size_t colon = host.rfind(':'); colon != std::string_view::npos && !host.ends_with("]")) {
+      host = host.substr(0, colon);
+    }
+    bool space = url.find_first_of(" \t\r\n") != std::string_view::npos;
+    if ((!https && !http) || host.empty() || space) {
+      problem(path + ".url", quote(url) + " is not an https:// URL");
+    } else if (http && host != "127.0.0.1" && host != "localhost") {
+      problem(path + ".url", quote(url) +
+                                 " must use https:// (http:// is allowed only to 127.0.0.1 or "
+                                 "localhost)");
+    }
+  }
+  const JsonValue* events = get(v, "events");
+  if (events == nullptr) {
+    problem(path + ".events", "is required");
+  } else if (!events->IsArray() || events->Size() == 0) {
+    problem(path + ".events",
+            "must be a list of at least one event (sync-failed, "
+            "sync-succeeded, health-degraded, drift, fight, prune-refused)");
+  } else {
+    for (rapidjson::SizeType i = 0; i < events->Size(); ++i) {
+      std::string itemPath = path + ".events[" + std::to_string(i) + "]";
+      const JsonValue& e = (*events)[i];
+      if (!e.IsString()) {
+        problem(itemPath, std::string("must be a string, not ") + typeName(e));
+        continue;
+      }
+      std::optional<NotificationEvent> found;
+      for (NotificationEvent k : kNotificationEvents) {
+        if (view(e) == notificationEventName(k)) found = k;
+      }
+      if (!found) {
+        problem(itemPath, quote(view(e)) +
+                              " is not an event (sync-failed, sync-succeeded, health-degraded, "
+                              "drift, fight, prune-refused)");
+      } else if (std::find(out->events.begin(), out->events.end(), *found) != out->events.end()) {
+        problem(itemPath, quote(view(e)) + " is listed twice");
+      } else {
+        out->events.push_back(*found);
+      }
+    }
+  }
+  std::string format;
+  if (string(v, path, "format", &format)) {
+    if (format == "json")
+      out->format = NotificationFormat::kJson;
+    else if (format == "slack")
+      out->format = NotificationFormat::kSlack;
+    else
+      problem(path + ".format", quote(format) + " must be json or slack");
+  }
+  file(v, path, "secretFile", &out->secretFile);
+}
+
 void Parser::top(const JsonValue& doc, AgentConfig* out) {
   if (!doc.IsObject()) {
     problem("", std::string("must be a map with apiVersion, kind, repository and environments, "
@@ -984,7 +1105,7 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
   }
   unknownFields(doc, "",
                 {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir",
-                 "environments"});
+                 "environments", "server", "leaderElection", "notifications"});
   std::string apiVersion;
   if (string(doc, "", "apiVersion", &apiVersion, true) && apiVersion != kApiVersion) {
     problem("apiVersion",
@@ -1054,6 +1175,22 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
         }
       }
       out->environments.push_back(std::move(e));
+    }
+  }
+  if (const JsonValue* srv = get(doc, "server")) server(*srv, &out->server);
+  if (const JsonValue* le = get(doc, "leaderElection")) {
+    out->leaderElection.emplace();
+    leaderElection(*le, &*out->leaderElection);
+  }
+  if (const JsonValue* ns = get(doc, "notifications")) {
+    if (!ns->IsArray()) {
+      problem("notifications", std::string("must be a list, not ") + typeName(*ns));
+    } else {
+      for (rapidjson::SizeType i = 0; i < ns->Size(); ++i) {
+        Notification n;
+        notification((*ns)[i], "notifications[" + std::to_string(i) + "]", &n);
+        out->notifications.push_back(std::move(n));
+      }
     }
   }
 }
@@ -1140,7 +1277,8 @@ std::string formatConfig(const AgentConfig& config) {
         {"caFile", &c.caFile},
     };
     for (const auto& [name, value] : fields) {
-      if (!value->empty()) creds.AddMember(JsonValue(rapidjson::StringRef(name)), str(*value, a), a);
+      if (!value->empty())
+        creds.AddMember(JsonValue(rapidjson::StringRef(name)), str(*value, a), a);
     }
     if (creds.MemberCount() > 0) repo.AddMember("credentials", creds, a);
     repo.AddMember("interval", str(formatDuration(r.interval), a), a);
@@ -1204,6 +1342,41 @@ std::string formatConfig(const AgentConfig& config) {
   }
   doc.AddMember("environments", envs, a);
 
+  JsonValue server(rapidjson::kObjectType);
+  server.AddMember("address", str(config.server.address, a), a);
+  if (!config.server.tokenFile.empty()) {
+    server.AddMember("tokenFile", str(config.server.tokenFile, a), a);
+  }
+  if (!config.server.webhooks.secretFile.empty()) {
+    JsonValue hooks(rapidjson::kObjectType);
+    hooks.AddMember("secretFile", str(config.server.webhooks.secretFile, a), a);
+    server.AddMember("webhooks", hooks, a);
+  }
+  doc.AddMember("server", server, a);
+  if (config.leaderElection) {
+    JsonValue le(rapidjson::kObjectType);
+    le.AddMember("namespace", str(config.leaderElection->leaseNamespace, a), a);
+    le.AddMember("name", str(config.leaderElection->name, a), a);
+    doc.AddMember("leaderElection", le, a);
+  }
+  if (!config.notifications.empty()) {
+    JsonValue list(rapidjson::kArrayType);
+    for (const Notification& n : config.notifications) {
+      JsonValue item(rapidjson::kObjectType);
+      item.AddMember("url", str(n.url, a), a);
+      JsonValue events(rapidjson::kArrayType);
+      for (NotificationEvent e : n.events) {
+        events.PushBack(JsonValue(rapidjson::StringRef(notificationEventName(e))), a);
+      }
+      item.AddMember("events", events, a);
+      item.AddMember("format", JsonValue(rapidjson::StringRef(notificationFormatName(n.format))),
+                     a);
+      if (!n.secretFile.empty()) item.AddMember("secretFile", str(n.secretFile, a), a);
+      list.PushBack(item, a);
+    }
+    doc.AddMember("notifications", list, a);
+  }
+
   std::string out;
   overlays::emitYaml(doc, out);
   return out;
@@ -1257,6 +1430,64 @@ const char* revisionKindName(RevisionKind kind) {
 
 const char* windowKindName(SyncWindow::Kind kind) {
   return kind == SyncWindow::Kind::kAllow ? "allow" : "deny";
+}
+
+const char* notificationEventName(NotificationEvent event) {
+  switch (event) {
+    case NotificationEvent::kSyncFailed:
+      return "sync-failed";
+    case NotificationEvent::kSyncSucceeded:
+      return "sync-succeeded";
+    case NotificationEvent::kHealthDegraded:
+      return "health-degraded";
+    case NotificationEvent::kDrift:
+      return "drift";
+    case NotificationEvent::kFight:
+      return "fight";
+    case NotificationEvent::kPruneRefused:
+      return "prune-refused";
+  }
+  return "sync-failed";
+}
+
+const char* notificationFormatName(NotificationFormat format) {
+  return format == NotificationFormat::kSlack ? "slack" : "json";
+}
+
+Result<ListenAddress> parseListenAddress(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return Status::invalidArgument(quote(text) + " is not host:port (" + std::string(why) + ")");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("missing \":port\"");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.starts_with("[")) {
+    if (!host.ends_with("]") || host.size() < 3) return bad("unclosed \"[\"");
+    host = host.substr(1, host.size() - 2);
+    for (char c : host) {
+      if (!(isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+            c == '.')) {
+        return bad("bad IPv6 address");
+      }
+    }
+  } else {
+    if (host.empty()) return bad("missing host; use 0.0.0.0 for every interface");
+    for (char c : host) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c == '-' ||
+            c == '.')) {
+        return bad("bad host name");
+      }
+    }
+  }
+  if (port.empty() || port.size() > 5) return bad("port must be a number 0-65535");
+  unsigned value = 0;
+  for (char c : port) {
+    if (!isDigit(c)) return bad("port must be a number 0-65535");
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) return bad("port must be a number 0-65535");
+  return ListenAddress{std::string(host), static_cast<uint16_t>(value)};
 }
 
 }  // namespace windlass::agent

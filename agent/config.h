@@ -25,6 +25,8 @@
 
 #include <bitset>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -146,7 +148,7 @@ struct SyncWindow {
 };
 
 struct Environment {
-  std::string name;                                   // required: DNS label, unique
+  std::string name;  // required: DNS label, unique
   // At most one of branch, tag, commit, semver; default the branch "main".
   RevisionKind revisionKind = RevisionKind::kBranch;
   // The branch or tag name, the full commit id, or the semver range as written (checked
@@ -171,7 +173,7 @@ struct Environment {
   // The agent plans a full sync this often even when nothing was seen to change,
   // catching anything a watch missed. Default 10m, must be > 0.
   Duration resyncInterval = std::chrono::minutes(10);
-  Duration healthTimeout = std::chrono::minutes(5);   // wait for health after apply
+  Duration healthTimeout = std::chrono::minutes(5);  // wait for health after apply
   // Largest share of the inventory one sync may prune without
   // --allow-mass-prune, in [0, 1]; default 0.5 (half). 0 = every prune needs it.
   double maxPruneShare = 0.5;
@@ -184,13 +186,72 @@ struct Environment {
   bool operator==(const Environment&) const = default;
 };
 
+// `server.webhooks`: how push notifications are checked.
+struct Webhooks {
+  // The shared secret (HMAC key, or GitLab's token), read when a hook arrives,
+  // never by the parser. Empty: every hook is refused (401).
+  std::string secretFile;
+
+  bool operator==(const Webhooks&) const = default;
+};
+
+// `server`: the agent's HTTP endpoint (health, metrics, API, webhooks).
+struct Server {
+  // host:port to listen on: an IPv4 address, a host name or [IPv6]; port
+  // 0-65535 (0: any free port). Default "127.0.0.1:9797" (loopback only).
+  std::string address = "127.0.0.1:9797";
+  // The bearer token of POST /api/v1/.../sync, read when used. Empty: the
+  // write API is refused (401).
+  std::string tokenFile;
+  Webhooks webhooks;
+
+  bool operator==(const Server&) const = default;
+};
+
+// `leaderElection`: with several replicas, only the holder of this Lease syncs.
+struct LeaderElection {
+  std::string leaseNamespace;  // `namespace`, required: a DNS label
+  std::string name;            // required: a DNS label
+
+  bool operator==(const LeaderElection&) const = default;
+};
+
+// What a notification is sent for. Spelled as in the config: sync-failed,
+// sync-succeeded, health-degraded, drift, fight, prune-refused.
+enum class NotificationEvent {
+  kSyncFailed,
+  kSyncSucceeded,
+  kHealthDegraded,
+  kDrift,
+  kFight,
+  kPruneRefused,
+};
+
+enum class NotificationFormat { kJson, kSlack };
+
+// `notifications[]`: an HTTP POST to `url` for each listed event.
+struct Notification {
+  // Required. https://, or http:// to 127.0.0.1 or localhost only (anything
+  // else would send deployment details in clear text).
+  std::string url;
+  std::vector<NotificationEvent> events;                  // required, at least one, no repeats
+  NotificationFormat format = NotificationFormat::kJson;  // json (default) | slack
+  // Optional: the key of an HMAC-SHA256 signature of the body, read when used.
+  std::string secretFile;
+
+  bool operator==(const Notification&) const = default;
+};
+
 struct AgentConfig {
   // `repository:` (one, named "default") or `repositories:` (each named);
   // never empty after a successful parse.
   std::vector<Repository> repositories;
   Cluster cluster;
-  std::string stateDir = "/var/lib/windlass";  // Git mirrors and the history
-  std::vector<Environment> environments;       // at least one
+  std::string stateDir = "/var/lib/windlass";    // Git mirrors and the history
+  std::vector<Environment> environments;         // at least one
+  Server server;                                 // default: 127.0.0.1:9797, no token, no secret
+  std::optional<LeaderElection> leaderElection;  // absent: no election, this replica leads
+  std::vector<Notification> notifications;       // default: none
 
   bool operator==(const AgentConfig&) const = default;
 };
@@ -238,5 +299,20 @@ const Repository* findRepository(const AgentConfig& config, std::string_view nam
 const char* schemeName(UrlScheme scheme);
 const char* revisionKindName(RevisionKind kind);
 const char* windowKindName(SyncWindow::Kind kind);
+// "sync-failed", ..., "prune-refused"; "json", "slack". Never null.
+const char* notificationEventName(NotificationEvent event);
+const char* notificationFormatName(NotificationFormat format);
+
+// A listen address split into host and port.
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "0.0.0.0", "localhost", "::1" (no brackets)
+  uint16_t port = 0;
+
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// Splits "host:port" (or "[v6]:port"). On failure returns InvalidArgument
+// `"TEXT" is not host:port (WHY)`, e.g. `"localhost" is not host:port (missing ":port")`.
+[[nodiscard]] Result<ListenAddress> parseListenAddress(std::string_view text);
 
 }  // namespace windlass::agent

@@ -162,8 +162,9 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
 }
 
 TEST_CASE("semver: the newest tag matching a range") {
-  AgentConfig c = parseOk(withEnvironments("- {name: prod, semver: '>=1.0.0 <2.0.0 || ^3.1'}\n"
-                                           "- {name: dr, semver: 'v1.4.x'}\n"));
+  AgentConfig c =
+      parseOk(withEnvironments("- {name: prod, semver: '>=1.0.0 <2.0.0 || ^3.1'}\n"
+                               "- {name: dr, semver: 'v1.4.x'}\n"));
   REQUIRE(c.environments.size() == 2);
   CHECK(c.environments[0].revisionKind == RevisionKind::kSemver);
   CHECK(c.environments[0].revision == ">=1.0.0 <2.0.0 || ^3.1");
@@ -178,12 +179,14 @@ TEST_CASE("semver: the newest tag matching a range") {
   CHECK(parseOk(text) == c);
 
   using V = std::vector<std::string>;
-  CHECK(problems(withEnvironments("- {name: a}\n- {name: b}\n- {name: c, semver: '>=1.a'}\n")) ==
-        V{R"(windlass.yaml: environments[2].semver: invalid range ">=1.a": "1.a": minor: "a" is not a number or wildcard)"});
+  CHECK(
+      problems(withEnvironments("- {name: a}\n- {name: b}\n- {name: c, semver: '>=1.a'}\n")) ==
+      V{R"(windlass.yaml: environments[2].semver: invalid range ">=1.a": "1.a": minor: "a" is not a number or wildcard)"});
   CHECK(problems(withEnvironments("- {name: a, semver: ''}\n")) ==
         V{"windlass.yaml: environments[0].semver: must not be empty"});
-  CHECK(problems(withEnvironments("- {name: a, semver: '1.0.0 | 2.0.0'}\n")) ==
-        V{R"(windlass.yaml: environments[0].semver: invalid range "1.0.0 | 2.0.0": "|": major: "|" is not a number or wildcard)"});
+  CHECK(
+      problems(withEnvironments("- {name: a, semver: '1.0.0 | 2.0.0'}\n")) ==
+      V{R"(windlass.yaml: environments[0].semver: invalid range "1.0.0 | 2.0.0": "|": major: "|" is not a number or wildcard)"});
   CHECK(problems(withEnvironments("- {name: a, tag: v1, semver: '*'}\n")) ==
         V{"windlass.yaml: environments[0]: exactly one of branch, tag, commit, semver may be set"});
 }
@@ -485,7 +488,8 @@ TEST_CASE("files, environment variables and time zones are checked when asked") 
   off.checkFiles = false;
   off.checkEnvironment = false;
   CHECK(parseOk(text, off).cluster.kubeconfig == dir.path + "/kube");
-  CHECK(parseOk(envText, off).repositories[0].credentials.passwordEnv == "WINDLASS_CONFIG_TEST_UNSET");
+  CHECK(parseOk(envText, off).repositories[0].credentials.passwordEnv ==
+        "WINDLASS_CONFIG_TEST_UNSET");
 }
 
 TEST_CASE("loadConfig resolves relative paths against the file's folder") {
@@ -714,4 +718,137 @@ environments:
         "windlass.yaml: environments[1].repository: \"nowhere\" names no repository");
 }
 
+}  // namespace windlass::agent
+
+namespace windlass::agent {
+namespace {
+
+const char* kServed = R"(apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repository: {url: 'https://git.example.com/platform/manifests.git'}
+environments: [{name: prod}]
+server:
+  address: 0.0.0.0:8080
+  tokenFile: /etc/windlass/api-token
+  webhooks: {secretFile: hook-secret}
+leaderElection: {namespace: windlass-system, name: windlass-leader}
+notifications:
+- url: https://hooks.slack.com/services/T0/B0/x
+  events: [sync-failed, health-degraded, fight]
+  format: slack
+- url: http://127.0.0.1:9000/events
+  events: [sync-succeeded, drift, prune-refused]
+  secretFile: /etc/windlass/notify-key
+)";
+
+TEST_CASE("server, leader election and notifications") {
+  ConfigOptions o = offline();
+  o.baseDir = "/etc/windlass";
+  AgentConfig c = parseOk(kServed, o);
+  CHECK(c.server.address == "0.0.0.0:8080");
+  CHECK(c.server.tokenFile == "/etc/windlass/api-token");
+  CHECK(c.server.webhooks.secretFile == "/etc/windlass/hook-secret");
+  REQUIRE(c.leaderElection);
+  CHECK(c.leaderElection->leaseNamespace == "windlass-system");
+  CHECK(c.leaderElection->name == "windlass-leader");
+  REQUIRE(c.notifications.size() == 2);
+  CHECK(c.notifications[0].format == NotificationFormat::kSlack);
+  CHECK(c.notifications[0].events ==
+        std::vector<NotificationEvent>{NotificationEvent::kSyncFailed,
+                                       NotificationEvent::kHealthDegraded,
+                                       NotificationEvent::kFight});
+  CHECK(c.notifications[1].format == NotificationFormat::kJson);
+  CHECK(c.notifications[1].secretFile == "/etc/windlass/notify-key");
+  CHECK(c.notifications[1].events.size() == 3);
+
+  std::string text = formatConfig(c);
+  CAPTURE(text);
+  CHECK(parseOk(text, o) == c);
+
+  // Defaults: loopback on 9797, no election, no notifications; and those round-trip too.
+  AgentConfig d = parseOk(withEnvironments("- name: dev\n"));
+  CHECK(d.server.address == "127.0.0.1:9797");
+  CHECK(d.server.tokenFile.empty());
+  CHECK(!d.leaderElection);
+  CHECK(d.notifications.empty());
+  CHECK(formatConfig(d).find("server:\n  address: 127.0.0.1:9797") != std::string::npos);
+  CHECK(parseOk(formatConfig(d)) == d);
+}
+
+TEST_CASE("server, leader election and notification problems") {
+  std::string text = withEnvironments("- name: dev\n") + R"(server:
+  address: localhost
+  port: 80
+  webhooks: {secret: x}
+leaderElection: {namespace: Kube_System}
+notifications:
+- url: http://hooks.example.com/x
+  events: [sync-failed, sync-failed, deployed, 3]
+  format: xml
+- events: []
+- url: ftp://x
+  events: drift
+- 7
+)";
+  std::vector<std::string> expected = {
+      R"(windlass.yaml: server: unknown field "port")",
+      R"(windlass.yaml: server.address: "localhost" is not host:port (missing ":port"))",
+      R"(windlass.yaml: server.webhooks: unknown field "secret")",
+      R"(windlass.yaml: leaderElection.namespace: "Kube_System" is not a valid DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit))",
+      R"(windlass.yaml: leaderElection.name: is required)",
+      R"(windlass.yaml: notifications[0].url: "http://hooks.example.com/x" must use https:// (http:// is allowed only to 127.0.0.1 or localhost))",
+      R"(windlass.yaml: notifications[0].events[1]: "sync-failed" is listed twice)",
+      R"(windlass.yaml: notifications[0].events[2]: "deployed" is not an event (sync-failed, sync-succeeded, health-degraded, drift, fight, prune-refused))",
+      R"(windlass.yaml: notifications[0].events[3]: must be a string, not a number)",
+      R"(windlass.yaml: notifications[0].format: "xml" must be json or slack)",
+      R"(windlass.yaml: notifications[1].url: is required)",
+      R"(windlass.yaml: notifications[1].events: must be a list of at least one event (sync-failed, sync-succeeded, health-degraded, drift, fight, prune-refused))",
+      R"(windlass.yaml: notifications[2].url: "ftp://x" is not an https:// URL)",
+      R"(windlass.yaml: notifications[2].events: must be a list of at least one event (sync-failed, sync-succeeded, health-degraded, drift, fight, prune-refused))",
+      R"(windlass.yaml: notifications[3]: must be a map, not a number)",
+  };
+  std::vector<std::string> got = problems(text);
+  CHECK(got.size() == expected.size());
+  for (size_t i = 0; i < std::max(got.size(), expected.size()); ++i) {
+    CAPTURE(i);
+    CHECK((i < got.size() ? got[i] : "<missing>") ==
+          (i < expected.size() ? expected[i] : "<extra>"));
+  }
+  CHECK(problems(withEnvironments("- name: dev\n") + "notifications: {}\n") ==
+        std::vector<std::string>{"windlass.yaml: notifications: must be a list, not a map"});
+  CHECK(problems(withEnvironments("- name: dev\n") +
+                 "leaderElection: {name: " + std::string(64, 'a') + ", namespace: ns}\n") ==
+        std::vector<std::string>{"windlass.yaml: leaderElection.name: \"" + std::string(64, 'a') +
+                                 "\" is too long (at most 63 characters)"});
+}
+
+TEST_CASE("server and notification files are checked when asked, like credentials") {
+  ConfigOptions o = offline();
+  o.checkFiles = true;
+  std::string text = withEnvironments("- name: dev\n") +
+                     "server: {tokenFile: /nonexistent/token, webhooks: {secretFile: /}}\n"
+                     "notifications: [{url: 'https://x.example/h', events: [drift], "
+                     "secretFile: /nonexistent/key}]\n";
+  CHECK(problems(text, o) ==
+        std::vector<std::string>{
+            "windlass.yaml: server.tokenFile: /nonexistent/token: no such file",
+            "windlass.yaml: server.webhooks.secretFile: /: is a directory, not a file",
+            "windlass.yaml: notifications[0].secretFile: /nonexistent/key: no such file"});
+}
+
+TEST_CASE("listen addresses") {
+  CHECK(*parseListenAddress("127.0.0.1:9797") == ListenAddress{"127.0.0.1", 9797});
+  CHECK(*parseListenAddress("[::1]:0") == ListenAddress{"::1", 0});
+  CHECK(*parseListenAddress("localhost:65535") == ListenAddress{"localhost", 65535});
+  CHECK(parseListenAddress(":80").error().message() ==
+        R"(":80" is not host:port (missing host; use 0.0.0.0 for every interface))");
+  CHECK(parseListenAddress("a:65536").error().message() ==
+        R"("a:65536" is not host:port (port must be a number 0-65535))");
+  CHECK(parseListenAddress("[::1:80").error().message() ==
+        R"("[::1:80" is not host:port (unclosed "["))");
+  CHECK(parseListenAddress("a b:80").error().message() ==
+        R"("a b:80" is not host:port (bad host name))");
+}
+
+}  // namespace
 }  // namespace windlass::agent

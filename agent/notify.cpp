@@ -49,7 +49,7 @@ bool subscribed(const NotificationTarget& t, const std::string& event) {
 
 }  // namespace
 
-std::string jsonPayload(const Notification& n) {
+std::string jsonPayload(const NotificationMessage& n) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -63,7 +63,7 @@ std::string jsonPayload(const Notification& n) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string slackPayload(const Notification& n) {
+std::string slackPayload(const NotificationMessage& n) {
   std::string text = "[" + n.environment + "] " + n.event + ": " + n.message;
   std::string extra;
   if (!n.revision.empty()) extra += "revision " + n.revision;
@@ -75,20 +75,6 @@ std::string slackPayload(const Notification& n) {
   field(w, "text", text);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
-}
-
-std::string hmacSha256Hex(std::string_view key, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[mac[i] >> 4]);
-    out.push_back(kHex[mac[i] & 15]);
-  }
-  return out;
 }
 
 std::string redactUrl(std::string_view url) {
@@ -128,7 +114,7 @@ void Notifier::log(const std::string& msg) const {
   if (options_.log) options_.log(msg);
 }
 
-size_t Notifier::notify(const Notification& n) {
+size_t Notifier::notify(const NotificationMessage& n) {
   size_t queued = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);

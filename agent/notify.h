@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/webhook.h"  // hmacSha256Hex
 #include "core/cancel.h"
 #include "core/status.h"
 
@@ -50,7 +51,7 @@ struct NotificationTarget {
   std::string secret;               // HMAC-SHA256 key for json; empty: no signature
 };
 
-struct Notification {
+struct NotificationMessage {
   std::string event;  // one of the kNotify* names
   std::string environment;
   std::string revision;
@@ -70,10 +71,8 @@ struct NotifierOptions {
 };
 
 // The bodies, for tests and for the worker. Pure; thread-safe.
-std::string jsonPayload(const Notification& n);
-std::string slackPayload(const Notification& n);
-// Lowercase hex HMAC-SHA256 of `body` under `key`.
-std::string hmacSha256Hex(std::string_view key, std::string_view body);
+std::string jsonPayload(const NotificationMessage& n);
+std::string slackPayload(const NotificationMessage& n);
 // "https://hooks.example.com:443": what a log line may say about `url` (no path, query or
 // user info, which may hold tokens).
 std::string redactUrl(std::string_view url);
@@ -90,7 +89,7 @@ class Notifier {
 
   // Queues `n` for every target subscribed to n.event. Returns how many deliveries were
   // queued (0 when none subscribes or all were dropped). Never blocks on the network.
-  size_t notify(const Notification& n);
+  size_t notify(const NotificationMessage& n);
 
   // Blocks until every queued delivery is done (delivered or given up).
   void flush();

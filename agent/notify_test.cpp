@@ -112,8 +112,8 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-Notification failed() {
-  Notification n;
+NotificationMessage failed() {
+  NotificationMessage n;
   n.event = kNotifySyncFailed;
   n.environment = "prod";
   n.revision = "main@sha1:abc";
@@ -176,7 +176,7 @@ TEST_CASE("a signed json delivery, retried after a 500; unsubscribed events are 
   });
   REQUIRE(n);
   CHECK((*n)->notify(failed()) == 1);
-  Notification ok = failed();
+  NotificationMessage ok = failed();
   ok.event = kNotifySyncSucceeded;
   CHECK((*n)->notify(ok) == 0);
   (*n)->flush();
@@ -203,7 +203,7 @@ TEST_CASE("slack format is unsigned; gives up after maxAttempts and logs without
       .log = logs.fn(),
   });
   REQUIRE(n);
-  Notification f = failed();
+  NotificationMessage f = failed();
   f.event = kNotifyFight;
   CHECK((*n)->notify(f) == 1);
   (*n)->flush();
@@ -226,7 +226,7 @@ TEST_CASE("a full queue drops and says so") {
       .log = logs.fn(),
   });
   REQUIRE(n);
-  Notification d = failed();
+  NotificationMessage d = failed();
   d.event = kNotifyDrift;
   CHECK((*n)->notify(d) == 0);
   CHECK((*n)->dropped() == 1);
