@@ -19,6 +19,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "agent/events.h"
+#include "agent/webhook.h"
 #include "agent/sync_window.h"
 #include "agent/wiring.h"
 #include "overlays/resource.h"
@@ -111,8 +112,8 @@ struct Agent::Impl {
     std::vector<std::thread> watchers;
   };
 
-  Impl(const AgentConfig& c, reconcile::Reconciler& r, Log& l)
-      : config(c), reconciler(r), log(l), pool(4), rng(std::random_device{}()) {
+  Impl(const AgentConfig& c, reconcile::Reconciler& r, Log& l, AgentServices s)
+      : config(c), reconciler(r), log(l), services(s), pool(4), rng(std::random_device{}()) {
     EventRecorderOptions eo;
     eo.log = [this](const std::string& m) { log.warn("event not recorded", {{"error", m}}); };
     events = std::make_unique<EventRecorder>(reconciler.kube(), eo);
@@ -129,6 +130,7 @@ struct Agent::Impl {
   const AgentConfig& config;
   reconcile::Reconciler& reconciler;
   Log& log;
+  AgentServices services;
   asio::io_context io;
   asio::thread_pool pool;
   CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
@@ -137,6 +139,10 @@ struct Agent::Impl {
   std::vector<std::unique_ptr<Env>> envs;
   std::mt19937 rng;
   std::map<std::string, bool> fetching;  // repository → a fetch is under way
+  std::map<std::string, bool> fetchAgain;  // repository → a push came during the fetch
+  mutable std::mutex snapMu;  // guards snapshots and fetchedOnce
+  std::map<std::string, EnvironmentSnapshot> snapshots;  // environment → for the API
+  std::set<std::string> fetchedOnce;                     // repositories
   int activeWork = 0;  // syncs and fetches on the pool
 
   milliseconds interval(const Env& e) const {
@@ -189,7 +195,16 @@ struct Agent::Impl {
       asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved)]() mutable {
         --activeWork;
         fetching[repo.name] = false;
+        if (services.metrics != nullptr) services.metrics->observeGitFetch(repo.name, ms / 1000.0);
+        if (st.ok()) {
+          std::lock_guard<std::mutex> g(snapMu);
+          fetchedOnce.insert(repo.name);
+        }
         afterFetch(repo, mine, st, ms, resolved);
+        if (fetchAgain[repo.name] && !halt.cancelled()) {
+          fetchAgain[repo.name] = false;
+          poll(repo);  // pushes during the fetch: one more, for all of them
+        }
       });
     });
   }
@@ -248,13 +263,14 @@ struct Agent::Impl {
 
   void requestSync(Env& e, Trigger trigger, bool full) {
     if (halt.cancelled()) return;
-    if (e.config->suspend) {
+    bool manual = trigger == Trigger::kManual;  // a person asked: windows and suspend yield
+    if (e.config->suspend && !manual) {
       log.info("sync skipped: environment suspended", {{"environment", e.spec.name}});
       return;
     }
     std::string why;
     std::chrono::system_clock::time_point until;
-    if (!windowOpen(e, &why, &until)) {
+    if (!manual && !windowOpen(e, &why, &until)) {
       if (e.windowBlock != why) {
         log.info("sync held by a sync window", {{"environment", e.spec.name}, {"window", why}});
       }
@@ -319,6 +335,7 @@ struct Agent::Impl {
         e.last = report.record;
         e.haveLast = true;
       }
+      if (report.recorded) observeSync(e, report);
       if (!report.commit.empty()) e.lastCommit = report.commit;
       for (const auto& [stage, ms] : report.stageMs) {
         log.info("stage", {{"environment", env},
@@ -390,6 +407,44 @@ struct Agent::Impl {
       }
       requestSync(e, Trigger::kPoll, true);
     });
+  }
+
+  // Metrics and notifications of a recorded sync.
+  void observeSync(Env& e, const reconcile::SyncReport& report) {
+    const reconcile::SyncRecord& r = report.record;
+    const char* outcome = reconcile::reasonName(r.reason);
+    if (services.metrics != nullptr) {
+      auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+      services.metrics->recordSync(e.spec.name, outcome, r.durationMs / 1000.0, now.count());
+      if (report.desired) services.metrics->setManagedObjects(e.spec.name, report.desired->objects.size());
+    }
+    if (r.reason == reconcile::Reason::kSucceeded && !report.changes) return;
+    const char* kind = r.reason == reconcile::Reason::kSucceeded      ? kNotifySyncSucceeded
+                       : r.reason == reconcile::Reason::kHealthFailed ? kNotifyHealthDegraded
+                       : r.reason == reconcile::Reason::kPruneFailed &&
+                               r.message.find("refusing to prune") != std::string::npos
+                           ? kNotifyPruneRefused
+                           : kNotifySyncFailed;
+    std::string object;
+    for (const auto& o : r.objects) {
+      if (!o.error.empty()) {
+        object = reconcile::objectSubject({o.group, o.version, o.kind}, o.ns, o.name);
+        break;
+      }
+    }
+    notify(e, kind, object, r.message);
+  }
+
+  void notify(Env& e, const char* kind, const std::string& object, const std::string& message) {
+    if (services.notifier == nullptr) return;
+    NotificationMessage n;
+    n.event = kind;
+    n.environment = e.spec.name;
+    n.revision = e.lastCommit;
+    n.object = object;
+    n.message = message;
+    n.time = std::chrono::system_clock::now();
+    services.notifier->notify(n);
   }
 
   // An Event on the environment's inventory object (rate-limited; never blocks).
@@ -592,7 +647,10 @@ struct Agent::Impl {
         std::string msg = subject + " is changed again and again" +
                           (manager.empty() ? std::string() : " by " + manager) +
                           "; backing off " + std::to_string(pause.count()) + "s";
-        asio::post(io, [this, &e, msg] { event(e, EventType::kWarning, kReasonFightDetected, msg); });
+        asio::post(io, [this, &e, msg, subject] {
+          event(e, EventType::kWarning, kReasonFightDetected, msg);
+          notify(e, kNotifyFight, subject, msg);
+        });
         auto timer = std::make_shared<asio::steady_timer>(io, pause);
         timer->async_wait([this, &e, id, timer](const boost::system::error_code& ec) {
           if (ec || halt.cancelled()) return;
@@ -659,8 +717,10 @@ struct Agent::Impl {
     postStatus(e);
     std::string eventMsg = (what == "deleted" ? "re-created " : "reverted ") + subject +
                            (manager.empty() ? std::string() : " (changed by " + manager + ")");
-    asio::post(io, [this, &e, eventMsg] {  // e.mu is held here; the loop records it
+    asio::post(io, [this, &e, eventMsg, subject] {  // e.mu is held here; the loop records it
       event(e, EventType::kNormal, kReasonDriftCorrected, eventMsg);
+      if (services.metrics != nullptr) services.metrics->addDriftCorrections(e.spec.name, 1);
+      notify(e, kNotifyDrift, subject, eventMsg);
     });
     log.info(what == "deleted" ? "drift repaired: re-created" : "drift repaired: reverted",
              {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
@@ -753,11 +813,32 @@ struct Agent::Impl {
       if (!out) return;
     }
     std::filesystem::rename(tmp, path, ec);
+    EnvironmentSnapshot snap;
+    snap.name = e.spec.name;
+    if (e.haveLast) {
+      snap.revision = {e.last.revision.commit, e.last.revision.branch, e.last.revision.author,
+                       e.last.revision.message.substr(0, e.last.revision.message.find('\n'))};
+      snap.lastSyncTime = e.last.time;
+      snap.lastSyncOutcome = reconcile::reasonName(e.last.reason);
+      snap.health = reconcile::healthName(e.last.health.status);
+    } else {
+      snap.revision.branch = e.spec.revision;
+      snap.health = "Unknown";
+    }
+    for (const auto& [id, what] : e.drifted) {
+      snap.drift.push_back(reconcile::identitySubject(id) + " (" + what + ")");
+    }
+    snap.suspended = e.config->suspend;
+    snap.nextSync = e.config->suspend ? "" : e.nextSync;
+    snap.leader = true;
+    if (services.metrics != nullptr) services.metrics->setDriftDetected(e.spec.name, e.drifted.size());
+    std::lock_guard<std::mutex> g2(snapMu);
+    snapshots[e.spec.name] = std::move(snap);
   }
 
   // ---- the loop -----------------------------------------------------------------------
 
-  void run(const CancelToken& stop, const CancelToken& reload) {
+  void run(const CancelToken& stop, const CancelToken& reload, const CancelToken* lost) {
     for (auto& e : envs) writeStatus(*e);
     for (const Repository& repo : config.repositories) {
       asio::post(io, [this, &repo] { poll(repo); });
@@ -768,9 +849,12 @@ struct Agent::Impl {
       watch->expires_after(milliseconds(50));
       watch->async_wait([&, watch](const boost::system::error_code& ec) {
         if (ec) return;
-        if (!halt.cancelled() && (stop.cancelled() || reload.cancelled())) {
+        bool leadershipLost = lost != nullptr && lost->cancelled();
+        if (!halt.cancelled() && (stop.cancelled() || reload.cancelled() || leadershipLost)) {
           halt.cancel();
-          log.info(stop.cancelled() ? "stopping" : "reloading the configuration");
+          log.info(stop.cancelled()     ? "stopping"
+                   : reload.cancelled() ? "reloading the configuration"
+                                        : "standing down: leadership lost");
           for (auto& e : envs) {
             e->retryTimer->cancel();
             e->resyncTimer->cancel();
@@ -794,11 +878,54 @@ struct Agent::Impl {
   std::mt19937 rng_{std::random_device{}()};  // watch timeouts (watch threads; jitter only)
 };
 
-Agent::Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log)
-    : impl_(std::make_unique<Impl>(config, reconciler, log)) {}
+Agent::Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log,
+             AgentServices services)
+    : impl_(std::make_unique<Impl>(config, reconciler, log, services)) {}
+
+std::vector<EnvironmentSnapshot> Agent::snapshot() const {
+  std::vector<EnvironmentSnapshot> out;
+  std::lock_guard<std::mutex> g(impl_->snapMu);
+  for (const Environment& e : impl_->config.environments) {
+    auto it = impl_->snapshots.find(e.name);
+    if (it != impl_->snapshots.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+bool Agent::ready() const {
+  std::lock_guard<std::mutex> g(impl_->snapMu);
+  return impl_->fetchedOnce.size() == impl_->config.repositories.size();
+}
+
+Status Agent::requestManualSync(const std::string& environment, const std::string& actor) {
+  Impl::Env* env = nullptr;
+  for (auto& e : impl_->envs) {
+    if (e->spec.name == environment) env = e.get();
+  }
+  if (env == nullptr) return Status::notFound("no environment named \"" + environment + "\"");
+  impl_->log.info("manual sync requested", {{"environment", environment}, {"actor", actor}});
+  asio::post(impl_->io, [this, env] { impl_->requestSync(*env, Trigger::kManual, true); });
+  return {};
+}
+
+void Agent::push(const PushEvent& push) {
+  for (const Repository& repo : impl_->config.repositories) {
+    if (!pushNamesRepository(push, repo.url)) continue;
+    impl_->log.info("push received", {{"repository", repo.name}, {"branch", push.branch}});
+    asio::post(impl_->io, [this, &repo] {
+      if (impl_->fetching[repo.name]) {
+        impl_->fetchAgain[repo.name] = true;  // coalesced with the fetch under way
+      } else {
+        impl_->poll(repo);
+      }
+    });
+  }
+}
 
 Agent::~Agent() = default;
 
-void Agent::run(const CancelToken& stop, const CancelToken& reload) { impl_->run(stop, reload); }
+void Agent::run(const CancelToken& stop, const CancelToken& reload, const CancelToken* lost) {
+  impl_->run(stop, reload, lost);
+}
 
 }  // namespace windlass::agent

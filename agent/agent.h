@@ -19,8 +19,11 @@
 #include <memory>
 #include <optional>
 
+#include "agent/api.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
+#include "agent/notify.h"
 #include "core/cancel.h"
 #include "core/status.h"
 #include "reconcile/reconciler.h"
@@ -36,9 +39,16 @@ namespace windlass::agent {
 std::optional<std::chrono::milliseconds> retryDelay(Code code, int attempt,
                                                     std::chrono::milliseconds interval);
 
+// What the agent reports to, beside its log; each may be null. Borrowed.
+struct AgentServices {
+  Metrics* metrics = nullptr;
+  Notifier* notifier = nullptr;
+};
+
 class Agent {
  public:
-  Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log);
+  Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log,
+        AgentServices services = {});
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -46,7 +56,21 @@ class Agent {
   // Runs until `stop` or `reload` is tripped: then stops taking work, lets the
   // current syncs stop at their next safe point (they record themselves),
   // closes the watches and returns. Never throws.
-  void run(const CancelToken& stop, const CancelToken& reload);
+  // `lost` (may be null) ends the run like `reload` (leadership lost).
+  void run(const CancelToken& stop, const CancelToken& reload, const CancelToken* lost = nullptr);
+
+  // ---- for the HTTP API; thread-safe ------------------------------------------------
+
+  // Every environment as last seen by the event loop (config order).
+  std::vector<EnvironmentSnapshot> snapshot() const;
+  // Each repository fetched once since start.
+  bool ready() const;
+  // Queues a manual sync (trigger manual; `actor` is logged). NotFound for an
+  // unknown environment.
+  [[nodiscard]] Status requestManualSync(const std::string& environment, const std::string& actor);
+  // A verified push: fetch every repository it names now (coalesced with a fetch
+  // under way); only environments whose revision moved sync.
+  void push(const PushEvent& push);
 
  private:
   struct Impl;

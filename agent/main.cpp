@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/agent.h"
+#include "agent/daemon.h"
 #include "agent/config.h"
 #include "agent/log.h"
 #include "agent/wiring.h"
@@ -439,49 +439,12 @@ int runAgent(const std::vector<std::string>& argv) {
     return usageError("--log-format must be json or text");
   }
   Log log(format.empty() ? ::isatty(STDERR_FILENO) == 0 : format == "json");
-  auto loaded = loadConfig(configPath);
-  if (!loaded) {
-    std::fprintf(stderr, "windlass: %s\n", loaded.error().message().c_str());
-    return 2;
-  }
-  AgentConfig config = std::move(*loaded);
   cancelOnSignals();
   struct sigaction sa {};
   sa.sa_handler = onReloadSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGHUP, &sa, nullptr);
-  while (true) {
-    auto options = reconcilerOptions(config);
-    if (!options) {
-      log.error("cannot start", {{"error", options.error().message()}});
-      return 1;
-    }
-    auto reconciler = reconcile::Reconciler::create(std::move(*options));
-    if (!reconciler) {
-      log.error("cannot start", {{"error", reconciler.error().message()}});
-      return 1;
-    }
-    log.info("agent started", {{"config", configPath},
-                                {"environments", std::to_string(config.environments.size())},
-                                {"version", kVersion}});
-    {
-      Agent agent(config, **reconciler, log);
-      agent.run(gStop, gReload);
-    }
-    if (gStop.cancelled()) break;
-    // SIGHUP: a config that does not load is reported and the old one keeps running.
-    gReload.reset();
-    auto next = loadConfig(configPath);
-    if (next) {
-      config = std::move(*next);
-      log.info("configuration reloaded", {{"config", configPath}});
-    } else {
-      log.error("configuration not reloaded; the running one stays",
-                {{"config", configPath}, {"error", next.error().message()}});
-    }
-  }
-  log.info("agent stopped");
-  return 0;
+  return runDaemon(configPath, log, gStop, gReload);
 }
 
 int history(const std::vector<std::string>& argv) {

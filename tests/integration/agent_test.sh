@@ -104,6 +104,7 @@ repositories:
   timeout: 5s
 cluster: {kubeconfig: $W/kubeconfig}
 stateDir: $W/state
+server: {address: "127.0.0.1:0"}
 environments:
 - {name: dev, repository: apps, branch: main, path: app, namespace: $NS-dev, healthTimeout: 60s}
 - {name: prod, repository: apps, branch: env/prod, path: app, namespace: $NS-prod, healthTimeout: 60s}
