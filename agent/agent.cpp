@@ -15,13 +15,11 @@
 #include <set>
 #include <thread>
 
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-
 #include "agent/events.h"
-#include "agent/webhook.h"
 #include "agent/sync_window.h"
+#include "agent/webhook.h"
 #include "agent/wiring.h"
+#include "core/json.h"
 #include "overlays/resource.h"
 #include "reconcile/drift.h"
 #include "reconcile/inventory.h"
@@ -69,7 +67,8 @@ struct WatchedKind {
   reconcile::Gvk gvk;
   bool operator==(const WatchedKind& o) const { return gvk == o.gvk; }
   bool operator<(const WatchedKind& o) const {
-    return std::tie(gvk.group, gvk.version, gvk.kind) < std::tie(o.gvk.group, o.gvk.version, o.gvk.kind);
+    return std::tie(gvk.group, gvk.version, gvk.kind) <
+           std::tie(o.gvk.group, o.gvk.version, o.gvk.kind);
   }
 };
 
@@ -85,13 +84,13 @@ struct Agent::Impl {
     std::string stalledCommit;  // a commit whose sync failed for good: wait for the next
     int failures = 0;           // failed syncs in a row
     bool running = false;
-    bool pending = false;       // a sync was asked for while one ran
+    bool pending = false;  // a sync was asked for while one ran
     bool pendingFull = false;
     Trigger pendingTrigger = Trigger::kPoll;
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
-    std::string nextSync;       // RFC 3339, for status
-    std::string sourceError;    // why the last fetch or resolve failed, for status
-    std::string windowBlock;    // why a sync window holds automatic syncs, for status
+    std::string nextSync;     // RFC 3339, for status
+    std::string sourceError;  // why the last fetch or resolve failed, for status
+    std::string windowBlock;  // why a sync window holds automatic syncs, for status
 
     std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
 
@@ -99,8 +98,8 @@ struct Agent::Impl {
     std::shared_ptr<const reconcile::DesiredSet> desired;
     reconcile::SyncRecord last;  // the last record of a sync (revision, outcome, health)
     bool haveLast = false;
-    std::map<std::string, std::string> drifted;            // identity → what was seen
-    std::map<std::string, std::string> repairedVersion;    // identity → rv our repair left
+    std::map<std::string, std::string> drifted;          // identity → what was seen
+    std::map<std::string, std::string> repairedVersion;  // identity → rv our repair left
     std::map<std::string, std::vector<Clock::time_point>> repairs;  // for fights
     std::map<std::string, Clock::time_point> fightUntil;
     std::string fight;  // "apps/Deployment ns/web with <manager>" while one goes on
@@ -133,17 +132,17 @@ struct Agent::Impl {
   AgentServices services;
   asio::io_context io;
   asio::thread_pool pool;
-  CancelToken halt;  // tripped on stop or reload: syncs stop at their next safe point
+  CancelToken halt;      // tripped on stop or reload: syncs stop at their next safe point
   TzifZoneLookup zones;  // sync windows' time zones
   std::unique_ptr<EventRecorder> events;  // Kubernetes Events on each inventory object
   std::vector<std::unique_ptr<Env>> envs;
   std::mt19937 rng;
-  std::map<std::string, bool> fetching;  // repository → a fetch is under way
+  std::map<std::string, bool> fetching;    // repository → a fetch is under way
   std::map<std::string, bool> fetchAgain;  // repository → a push came during the fetch
-  mutable std::mutex snapMu;  // guards snapshots and fetchedOnce
+  mutable std::mutex snapMu;               // guards snapshots and fetchedOnce
   std::map<std::string, EnvironmentSnapshot> snapshots;  // environment → for the API
   std::set<std::string> fetchedOnce;                     // repositories
-  int activeWork = 0;  // syncs and fetches on the pool
+  int activeWork = 0;                                    // syncs and fetches on the pool
 
   milliseconds interval(const Env& e) const {
     return std::chrono::duration_cast<milliseconds>(e.config->interval);
@@ -275,7 +274,8 @@ struct Agent::Impl {
         log.info("sync held by a sync window", {{"environment", e.spec.name}, {"window", why}});
       }
       e.windowBlock = why;
-      auto wait = std::chrono::duration_cast<milliseconds>(until - std::chrono::system_clock::now());
+      auto wait =
+          std::chrono::duration_cast<milliseconds>(until - std::chrono::system_clock::now());
       wait = std::clamp(wait, milliseconds(1000), milliseconds(std::chrono::hours(1)));
       e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + wait);
       e.retryTimer->expires_after(wait);
@@ -358,19 +358,21 @@ struct Agent::Impl {
       } else if (!halt.cancelled()) {
         ++e.failures;
         auto delay = retryDelay(report.status.code(), e.failures, interval(e));
-        bool pruneRefused = report.recorded && report.record.reason == reconcile::Reason::kPruneFailed &&
+        bool pruneRefused = report.recorded &&
+                            report.record.reason == reconcile::Reason::kPruneFailed &&
                             report.status.message().find("refusing to prune") != std::string::npos;
         if (e.failures == 1 || !delay) {  // once per episode, not once per retry
           event(e, EventType::kWarning, pruneRefused ? kReasonPruneRefused : kReasonSyncFailed,
                 (report.commit.empty() ? std::string() : shortId(report.commit) + ": ") +
                     report.status.message());
         }
-        log.error("sync failed",
-                  {{"environment", env},
-                   {"revision", shortId(report.commit)},
-                   {"outcome", report.recorded ? reconcile::reasonName(report.record.reason) : "failed"},
-                   {"error", report.status.message()},
-                   {"retry", delay ? std::to_string(delay->count()) + "ms" : "on the next revision"}});
+        log.error(
+            "sync failed",
+            {{"environment", env},
+             {"revision", shortId(report.commit)},
+             {"outcome", report.recorded ? reconcile::reasonName(report.record.reason) : "failed"},
+             {"error", report.status.message()},
+             {"retry", delay ? std::to_string(delay->count()) + "ms" : "on the next revision"}});
         if (delay) {
           // Source failures leave lastCommit as it was, so the next poll tries again too.
           e.retryTimer->expires_after(*delay);
@@ -416,7 +418,8 @@ struct Agent::Impl {
     if (services.metrics != nullptr) {
       auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
       services.metrics->recordSync(e.spec.name, outcome, r.durationMs / 1000.0, now.count());
-      if (report.desired) services.metrics->setManagedObjects(e.spec.name, report.desired->objects.size());
+      if (report.desired)
+        services.metrics->setManagedObjects(e.spec.name, report.desired->objects.size());
     }
     if (r.reason == reconcile::Reason::kSucceeded && !report.changes) return;
     const char* kind = r.reason == reconcile::Reason::kSucceeded      ? kNotifySyncSucceeded
@@ -481,9 +484,8 @@ struct Agent::Impl {
     e.watchedKinds = kinds;
     e.watchStop = std::make_unique<CancelToken>();
     for (const WatchedKind& k : kinds) {
-      e.watchers.emplace_back([this, &e, gvk = k.gvk, stop = e.watchStop.get()] {
-        watchLoop(e, gvk, *stop);
-      });
+      e.watchers.emplace_back(
+          [this, &e, gvk = k.gvk, stop = e.watchStop.get()] { watchLoop(e, gvk, *stop); });
     }
   }
 
@@ -520,8 +522,8 @@ struct Agent::Impl {
         auto items = reconciler.kubeFor(e.spec).list(gvk, ns, alloc, lo);
         if (!items) {
           log.warn("watch: list failed", {{"environment", e.spec.name},
-                                           {"kind", gvk.groupKind()},
-                                           {"error", items.error().message()}});
+                                          {"kind", gvk.groupKind()},
+                                          {"error", items.error().message()}});
           version.clear();
           stop.waitFor(backoff);
           backoff = std::min(backoff * 2, milliseconds(5000));
@@ -552,9 +554,9 @@ struct Agent::Impl {
         continue;  // the server closed a quiet watch: resume from `version`
       }
       if (st.code() != Code::kAborted) {
-        log.warn("watch failed", {{"environment", e.spec.name},
-                                  {"kind", gvk.groupKind()},
-                                  {"error", st.message()}});
+        log.warn(
+            "watch failed",
+            {{"environment", e.spec.name}, {"kind", gvk.groupKind()}, {"error", st.message()}});
         stop.waitFor(backoff);
         backoff = std::min(backoff * 2, milliseconds(5000));
       }
@@ -584,7 +586,7 @@ struct Agent::Impl {
       std::lock_guard<std::mutex> g(e.mu);
       if (!e.desired) return;
       auto it = e.desired->objects.find(id);
-      if (it == e.desired->objects.end()) return;  // being pruned, or not ours any more
+      if (it == e.desired->objects.end()) return;           // being pruned, or not ours any more
       if (!deleted && e.repairedVersion[id] == rv) return;  // our own repair
       desiredJson = it->second;
     }
@@ -619,7 +621,7 @@ struct Agent::Impl {
                    {{"environment", e.spec.name}, {"object", subject}, {"drift", what}});
           recordDrift(e, id, reconcile::ObjectAction::kUnchanged,
                       "drifted (" + what + "); not reverted: " +
-                          (!e.config->selfHeal   ? std::string("selfHeal is off")
+                          (!e.config->selfHeal ? std::string("selfHeal is off")
                            : e.config->suspend ? std::string("suspended")
                                                : why),
                       "");
@@ -641,12 +643,14 @@ struct Agent::Impl {
         e.fightUntil[id] = now + pause;
         e.fight = subject + (manager.empty() ? "" : " with " + manager);
         log.warn("fight: another writer keeps changing a managed object; backing off",
-                 {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
+                 {{"environment", e.spec.name},
+                  {"object", subject},
+                  {"manager", manager},
                   {"backoff", std::to_string(pause.count()) + "s"}});
         postStatus(e);
         std::string msg = subject + " is changed again and again" +
-                          (manager.empty() ? std::string() : " by " + manager) +
-                          "; backing off " + std::to_string(pause.count()) + "s";
+                          (manager.empty() ? std::string() : " by " + manager) + "; backing off " +
+                          std::to_string(pause.count()) + "s";
         asio::post(io, [this, &e, msg, subject] {
           event(e, EventType::kWarning, kReasonFightDetected, msg);
           notify(e, kNotifyFight, subject, msg);
@@ -698,9 +702,10 @@ struct Agent::Impl {
       log.error("drift repair failed", {{"environment", e.spec.name},
                                         {"object", subject},
                                         {"error", applied.error().message()}});
-      recordDrift(e, id, what == "deleted" ? reconcile::ObjectAction::kCreate
-                                           : reconcile::ObjectAction::kUpdate,
-                  "drift repair failed: " + applied.error().message(), applied.error().message());
+      recordDrift(
+          e, id,
+          what == "deleted" ? reconcile::ObjectAction::kCreate : reconcile::ObjectAction::kUpdate,
+          "drift repair failed: " + applied.error().message(), applied.error().message());
       return;
     }
     std::string appliedVersion(overlays::metadataField(*applied, "resourceVersion"));
@@ -723,14 +728,17 @@ struct Agent::Impl {
       notify(e, kNotifyDrift, subject, eventMsg);
     });
     log.info(what == "deleted" ? "drift repaired: re-created" : "drift repaired: reverted",
-             {{"environment", e.spec.name}, {"object", subject}, {"manager", manager},
+             {{"environment", e.spec.name},
+              {"object", subject},
+              {"manager", manager},
               {"durationMs", std::to_string(ms)}});
-    recordDrift(e, id,
-                what == "deleted" ? reconcile::ObjectAction::kCreate : reconcile::ObjectAction::kUpdate,
-                what == "deleted" ? "re-created " + subject + " (deleted in the cluster)"
-                                  : "reverted " + subject + " (changed in the cluster" +
-                                        (manager.empty() ? "" : " by " + manager) + ")",
-                "");
+    recordDrift(
+        e, id,
+        what == "deleted" ? reconcile::ObjectAction::kCreate : reconcile::ObjectAction::kUpdate,
+        what == "deleted" ? "re-created " + subject + " (deleted in the cluster)"
+                          : "reverted " + subject + " (changed in the cluster" +
+                                (manager.empty() ? "" : " by " + manager) + ")",
+        "");
   }
 
   // Appends a drift record (called with e.mu held).
@@ -756,9 +764,9 @@ struct Agent::Impl {
     r.reason = error.empty() ? reconcile::Reason::kSucceeded : reconcile::Reason::kApplyFailed;
     r.message = message;
     Status st = reconciler.history().append(r);
-    if (!st.ok()) log.error("recording drift failed", {{"environment", e.spec.name}, {"error", st.message()}});
+    if (!st.ok())
+      log.error("recording drift failed", {{"environment", e.spec.name}, {"error", st.message()}});
   }
-
 
   // ---- status -------------------------------------------------------------------------
 
@@ -831,7 +839,8 @@ struct Agent::Impl {
     snap.suspended = e.config->suspend;
     snap.nextSync = e.config->suspend ? "" : e.nextSync;
     snap.leader = true;
-    if (services.metrics != nullptr) services.metrics->setDriftDetected(e.spec.name, e.drifted.size());
+    if (services.metrics != nullptr)
+      services.metrics->setDriftDetected(e.spec.name, e.drifted.size());
     std::lock_guard<std::mutex> g2(snapMu);
     snapshots[e.spec.name] = std::move(snap);
   }

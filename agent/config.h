@@ -155,11 +155,11 @@ struct Environment {
   // by sources::parseRange when parsed).
   std::string revision = "main";
   std::string repository = "default";  // the repository's name; may be omitted when there is one
-  std::string path = ".";                             // folder in the repository; default its root
-  std::string targetNamespace;                        // `namespace`: empty = as rendered; created
-                                                      // when missing
-  bool prune = true;                                  // delete objects removed from Git
-  bool selfHeal = true;                               // revert changes made in the cluster
+  std::string path = ".";              // folder in the repository; default its root
+  std::string targetNamespace;         // `namespace`: empty = as rendered; created
+                                       // when missing
+  bool prune = true;                   // delete objects removed from Git
+  bool selfHeal = true;                // revert changes made in the cluster
   // Delete and recreate objects whose change the server refuses as immutable
   // (also per object: annotation windlass.dev/force: enabled). Default false.
   bool force = false;

@@ -137,8 +137,8 @@ class Daemon {
     so.port = address->port;
     auto server = HttpServer::start(so, api.handler());
     if (!server) return fail(server.error().withContext("server.address " + config.server.address));
-    log_.info("http server listening", {{"address", address->host},
-                                         {"port", std::to_string((*server)->port())}});
+    log_.info("http server listening",
+              {{"address", address->host}, {"port", std::to_string((*server)->port())}});
 
     CancelToken lost;  // leadership lost: stop reconciling, stand for election again
     std::unique_ptr<LeaderElector> elector;
@@ -148,12 +148,11 @@ class Daemon {
       lo.leaseName = config.leaderElection->name;
       lo.log = [this](const std::string& m) { log_.warn("leader election", {{"detail", m}}); };
       elector = std::make_unique<LeaderElector>((*reconciler)->kube(), lo, &stop);
-      Status st = elector->start(
-          [this] { log_.info("leading"); },
-          [this, &lost] {
-            log_.warn("leadership lost");
-            lost.cancel();
-          });
+      Status st = elector->start([this] { log_.info("leading"); },
+                                 [this, &lost] {
+                                   log_.warn("leadership lost");
+                                   lost.cancel();
+                                 });
       if (!st.ok()) return fail(st);
     }
 

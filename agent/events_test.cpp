@@ -1,9 +1,8 @@
 #include "agent/events.h"
 
 #include <doctest/doctest.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "core/json.h"
 #include "tests/support/fake_kube.h"
 
 namespace windlass::agent {

@@ -1,12 +1,12 @@
 #include "agent/leader.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <random>
+
+#include "core/json.h"
 
 namespace windlass::agent {
 

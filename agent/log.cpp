@@ -1,16 +1,16 @@
-#include "agent/log.h"  // NOLINT(build/include): core/json.h first, for RAPIDJSON_ASSERT
-#include "reconcile/history.h"
+#include "agent/log.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "core/json.h"
+#include "reconcile/history.h"
 
 namespace windlass::agent {
 
 Log::Log(bool json) : json_(json) {
-  logger_ = std::make_shared<spdlog::logger>(
-      "windlass", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger_ = std::make_shared<spdlog::logger>("windlass",
+                                             std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger_->set_pattern("%v");
   logger_->set_level(spdlog::level::info);
   logger_->flush_on(spdlog::level::info);

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/daemon.h"
 #include "agent/config.h"
+#include "agent/daemon.h"
 #include "agent/log.h"
 #include "agent/wiring.h"
 #include "core/cancel.h"
@@ -23,10 +23,6 @@
 #include "core/json.h"
 #include "overlays/render.h"
 #include "reconcile/history.h"
-
-// After core/json.h, which sets RAPIDJSON_ASSERT.
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 namespace windlass::agent {
 namespace {
@@ -109,7 +105,8 @@ int render(const std::vector<std::string>& args) {
       if (value == "LoadRestrictionsNone") {
         options.loadRestrictionsNone = true;
       } else if (value != "LoadRestrictionsRootOnly") {
-        return usageError("--load-restrictor must be LoadRestrictionsRootOnly or LoadRestrictionsNone");
+        return usageError(
+            "--load-restrictor must be LoadRestrictionsRootOnly or LoadRestrictionsNone");
       }
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       return usageError("unknown flag " + std::string(a));
@@ -133,8 +130,9 @@ int render(const std::vector<std::string>& args) {
     std::fprintf(stderr, "windlass: %s\n", source.error().message().c_str());
     return 1;
   }
-  std::string rel = root == "/" ? realDir.substr(1)
-                                : (realDir == root ? std::string() : realDir.substr(root.size() + 1));
+  std::string rel = root == "/"
+                        ? realDir.substr(1)
+                        : (realDir == root ? std::string() : realDir.substr(root.size() + 1));
   JsonAllocator alloc;
   auto set = overlays::render(**source, rel, alloc, options);
   if (!set) {
@@ -173,15 +171,24 @@ int parseCommon(const std::vector<std::string>& args, CommonArgs& out, std::stri
       return true;
     };
     bool ok = true;
-    if (a == "--config" || a.rfind("--config=", 0) == 0) ok = value(out.config);
-    else if (a == "--env" || a.rfind("--env=", 0) == 0) ok = value(out.env);
-    else if (a == "--revision" || a.rfind("--revision=", 0) == 0) ok = value(out.revision);
-    else if (a == "-o" || a == "--output" || a.rfind("--output=", 0) == 0) ok = value(out.output);
-    else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0) ok = value(out.logFormat);
-    else if (a == "--dry-run") out.dryRun = true;
-    else if (a == "--prune") out.prune = true;
-    else if (a == "--allow-mass-prune") out.allowMassPrune = true;
-    else if (a == "verify") out.verify = true;
+    if (a == "--config" || a.rfind("--config=", 0) == 0)
+      ok = value(out.config);
+    else if (a == "--env" || a.rfind("--env=", 0) == 0)
+      ok = value(out.env);
+    else if (a == "--revision" || a.rfind("--revision=", 0) == 0)
+      ok = value(out.revision);
+    else if (a == "-o" || a == "--output" || a.rfind("--output=", 0) == 0)
+      ok = value(out.output);
+    else if (a == "--log-format" || a.rfind("--log-format=", 0) == 0)
+      ok = value(out.logFormat);
+    else if (a == "--dry-run")
+      out.dryRun = true;
+    else if (a == "--prune")
+      out.prune = true;
+    else if (a == "--allow-mass-prune")
+      out.allowMassPrune = true;
+    else if (a == "verify")
+      out.verify = true;
     else {
       error = "unknown argument " + a;
       return 2;
@@ -239,7 +246,8 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   int failed = diff ? 2 : 1;
   auto options = reconcilerOptions(config);
   if (!options) {
-    std::fprintf(stderr, "windlass: %s: %s\n", env->name.c_str(), options.error().message().c_str());
+    std::fprintf(stderr, "windlass: %s: %s\n", env->name.c_str(),
+                 options.error().message().c_str());
     return failed;
   }
   auto reconciler = reconcile::Reconciler::create(std::move(*options));
@@ -394,18 +402,18 @@ int status(const std::vector<std::string>& argv) {
     std::printf("  revision:   %s %s (%s) %s\n", last.revision.branch.c_str(),
                 last.revision.commit.substr(0, 12).c_str(), last.revision.author.c_str(),
                 subject.c_str());
-    std::printf("  last sync:  %s %s%s%s\n", haveLast ? last.time.c_str() : "never",
-                haveLast ? reconcile::reasonName(last.reason) : "",
-                haveLast && last.reason != reconcile::Reason::kSucceeded ? ": " : "",
-                haveLast && last.reason != reconcile::Reason::kSucceeded ? last.message.c_str()
-                                                                          : "");
+    std::printf(
+        "  last sync:  %s %s%s%s\n", haveLast ? last.time.c_str() : "never",
+        haveLast ? reconcile::reasonName(last.reason) : "",
+        haveLast && last.reason != reconcile::Reason::kSucceeded ? ": " : "",
+        haveLast && last.reason != reconcile::Reason::kSucceeded ? last.message.c_str() : "");
     std::printf("  health:     %s\n", reconcile::healthName(health));
     std::printf("  sync:       %s\n", sync.c_str());
     std::printf("  drift:      %s\n", drift.empty() ? "none seen" : drift.c_str());
     std::printf("  suspended:  %s\n", suspended ? "yes" : "no");
-    std::printf("  agent:      %s\n",
-                agent ? ("running, next sync " + (next.empty() ? "-" : next)).c_str()
-                      : "not running");
+    std::printf(
+        "  agent:      %s\n",
+        agent ? ("running, next sync " + (next.empty() ? "-" : next)).c_str() : "not running");
     if (agent && !field(*agent, "sourceError").empty()) {
       std::printf("  source:     %s\n", field(*agent, "sourceError").c_str());
     }

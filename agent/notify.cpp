@@ -3,12 +3,12 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstdio>
 #include <ctime>
 #include <memory>
+
+#include "core/json.h"
 
 namespace windlass::agent {
 

@@ -488,9 +488,8 @@ Result<WindowVerdict> evaluateWindows(const std::vector<SyncWindow>& windows, Cl
     v.reason = "outside every allow window";
     if (*next) {
       v.until = fromSeconds(**next);
-      v.reason += "; the next, " + quote(which->schedule) + " (" +
-                  shortDuration(which->duration) + ", " + which->timeZone + "), opens at " +
-                  formatUtc(v.until);
+      v.reason += "; the next, " + quote(which->schedule) + " (" + shortDuration(which->duration) +
+                  ", " + which->timeZone + "), opens at " + formatUtc(v.until);
     } else {
       v.reason += "; none opens within 366 days";
     }

@@ -106,8 +106,9 @@ TEST_CASE("an allow window 09:00-17:00 UTC on weekdays") {
 
   WindowVerdict evening = evaluate(w, "2026-12-07T17:00:00Z", zones);
   CHECK(!evening.allowed);
-  CHECK(evening.reason ==
-        R"(outside every allow window; the next, "0 9 * * 1-5" (8h, UTC), opens at 2026-12-08T09:00:00Z)");
+  CHECK(
+      evening.reason ==
+      R"(outside every allow window; the next, "0 9 * * 1-5" (8h, UTC), opens at 2026-12-08T09:00:00Z)");
   CHECK(evening.until == utc("2026-12-08T09:00:00Z"));
 
   WindowVerdict saturday = evaluate(w, "2026-12-12T12:00:00Z", zones);

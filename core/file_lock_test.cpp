@@ -1,13 +1,12 @@
 #include "core/file_lock.h"
 
+#include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
-
-#include <doctest/doctest.h>
 
 #include "core/cancel.h"
 

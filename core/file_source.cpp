@@ -144,8 +144,9 @@ class DiskSource final : public FileSource {
     char buf[PATH_MAX];
     if (::realpath(describe(path).c_str(), buf) == nullptr) return false;
     std::string_view r = buf;
-    if (r != root_ && !(root_ == "/" || (r.size() > root_.size() && r.compare(0, root_.size(), root_) == 0 &&
-                                         r[root_.size()] == '/'))) {
+    if (r != root_ &&
+        !(root_ == "/" || (r.size() > root_.size() && r.compare(0, root_.size(), root_) == 0 &&
+                           r[root_.size()] == '/'))) {
       return false;
     }
     *real = r;
@@ -181,7 +182,8 @@ class MemorySource final : public FileSource {
   }
 
   Result<std::vector<std::string>> list(std::string_view path) const override {
-    if (kind(path) != FileKind::kDirectory) return Status::notFound(describe(path) + ": no such folder");
+    if (kind(path) != FileKind::kDirectory)
+      return Status::notFound(describe(path) + ": no such folder");
     std::string prefix = path.empty() ? std::string() : std::string(path) + "/";
     std::vector<std::string> names;
     for (auto it = files_.lower_bound(prefix);

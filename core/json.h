@@ -1,7 +1,7 @@
-// The one way windlass includes RapidJSON: with std::string support and with
-// RAPIDJSON_ASSERT turned into an exception, so a type confusion on untrusted
-// input can never crash or corrupt memory. Code still checks types before access;
-// the exception is a safety net caught at the module edge (see JsonAssertion).
+// The one way windlass includes RapidJSON (no other file includes a rapidjson/ header): with
+// std::string support and with RAPIDJSON_ASSERT turned into an exception, so a type confusion on
+// untrusted input can never crash or corrupt memory. Code still checks types before access; the
+// exception is a safety net caught at the module edge (see JsonAssertion).
 #pragma once
 
 #include <stdexcept>
@@ -22,6 +22,7 @@ struct JsonAssertion : std::logic_error {
 #define RAPIDJSON_NOEXCEPT_ASSERT(x) ((void)0)
 
 #include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 

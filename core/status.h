@@ -40,18 +40,26 @@ class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
 
-  static Status invalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status invalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status notFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status alreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status failedPrecondition(std::string msg) {
     return {Code::kFailedPrecondition, std::move(msg)};
   }
-  static Status permissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
-  static Status unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status permissionDenied(std::string msg) {
+    return {Code::kPermissionDenied, std::move(msg)};
+  }
+  static Status unauthenticated(std::string msg) {
+    return {Code::kUnauthenticated, std::move(msg)};
+  }
   static Status unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
   static Status conflict(std::string msg) { return {Code::kConflict, std::move(msg)}; }
   static Status aborted(std::string msg) { return {Code::kAborted, std::move(msg)}; }
-  static Status deadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
+  static Status deadlineExceeded(std::string msg) {
+    return {Code::kDeadlineExceeded, std::move(msg)};
+  }
   static Status resourceExhausted(std::string msg) {
     return {Code::kResourceExhausted, std::move(msg)};
   }
@@ -77,7 +85,7 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return v_.index() == 0; }
@@ -101,8 +109,8 @@ class [[nodiscard]] Result {
 }  // namespace windlass
 
 // Returns the Status of `expr` from the enclosing function when it is not ok.
-#define WINDLASS_RETURN_IF_ERROR(expr)       \
-  do {                                       \
-    ::windlass::Status windlass_st_ = (expr); \
+#define WINDLASS_RETURN_IF_ERROR(expr)           \
+  do {                                           \
+    ::windlass::Status windlass_st_ = (expr);    \
     if (!windlass_st_.ok()) return windlass_st_; \
   } while (0)

@@ -83,7 +83,8 @@ std::string cat(std::string_view a, std::string_view b) {
 
 // Adds `sub` under the pod spec of every workload kind.
 void podPaths(std::vector<FieldSpec>& to, std::string_view sub) {
-  for (const PodSpecHolder& h : kPodHolders) addUnique(to, fs(cat(h.podSpec, sub), h.kind, h.group));
+  for (const PodSpecHolder& h : kPodHolders)
+    addUnique(to, fs(cat(h.podSpec, sub), h.kind, h.group));
 }
 
 NameBackReference backRef(std::string_view kind, std::string_view group, std::string_view version) {
@@ -123,14 +124,16 @@ TransformerConfig makeBuiltin() {
                            "preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/"
                            "labelSelector/matchLabels"),
                        k, "apps"));
-        L.push_back(fs(cat(cat("spec/template/spec/affinity", aff),
-                           "requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels"),
-                       k, "apps"));
+        L.push_back(
+            fs(cat(cat("spec/template/spec/affinity", aff),
+                   "requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels"),
+               k, "apps"));
       }
-      L.push_back(fs("spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", k,
-                     "apps"));
+      L.push_back(
+          fs("spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", k, "apps"));
     }
-    if (k == "StatefulSet") L.push_back(fs("spec/volumeClaimTemplates/metadata/labels", k, g, true));
+    if (k == "StatefulSet")
+      L.push_back(fs("spec/volumeClaimTemplates/metadata/labels", k, g, true));
   }
   L.push_back(fs("spec/selector/matchLabels", "Job", "batch"));
   L.push_back(fs("spec/template/metadata/labels", "Job", "batch", true));
@@ -139,7 +142,8 @@ TransformerConfig makeBuiltin() {
   L.push_back(fs("spec/jobTemplate/spec/template/metadata/labels", "CronJob", "batch", true));
   L.push_back(fs("spec/selector/matchLabels", "PodDisruptionBudget", "policy"));
   L.push_back(fs("spec/podSelector/matchLabels", "NetworkPolicy", "networking.k8s.io"));
-  L.push_back(fs("spec/ingress/from/podSelector/matchLabels", "NetworkPolicy", "networking.k8s.io"));
+  L.push_back(
+      fs("spec/ingress/from/podSelector/matchLabels", "NetworkPolicy", "networking.k8s.io"));
   L.push_back(fs("spec/egress/to/podSelector/matchLabels", "NetworkPolicy", "networking.k8s.io"));
 
   auto& T = c.templateLabels;
@@ -163,9 +167,9 @@ TransformerConfig makeBuiltin() {
   A.push_back(fs("spec/jobTemplate/metadata/annotations", "CronJob", "batch", true));
   A.push_back(fs("spec/jobTemplate/spec/template/metadata/annotations", "CronJob", "batch", true));
 
-  for (std::string_view p : {"spec/containers/image", "spec/initContainers/image",
-                             "spec/template/spec/containers/image",
-                             "spec/template/spec/initContainers/image"}) {
+  for (std::string_view p :
+       {"spec/containers/image", "spec/initContainers/image", "spec/template/spec/containers/image",
+        "spec/template/spec/initContainers/image"}) {
     c.images.push_back(fs(p, {}, {}, true));
   }
 
@@ -198,8 +202,9 @@ TransformerConfig makeBuiltin() {
     auto r = backRef("ConfigMap", {}, "v1");
     for (std::string_view sub :
          {"volumes/configMap/name", "containers/env/valueFrom/configMapKeyRef/name",
-          "initContainers/env/valueFrom/configMapKeyRef/name", "containers/envFrom/configMapRef/name",
-          "initContainers/envFrom/configMapRef/name", "volumes/projected/sources/configMap/name",
+          "initContainers/env/valueFrom/configMapKeyRef/name",
+          "containers/envFrom/configMapRef/name", "initContainers/envFrom/configMapRef/name",
+          "volumes/projected/sources/configMap/name",
           "ephemeralContainers/env/valueFrom/configMapKeyRef/name",
           "ephemeralContainers/envFrom/configMapRef/name"}) {
       podPaths(r.referrers, sub);
@@ -234,8 +239,8 @@ TransformerConfig makeBuiltin() {
     r.referrers.push_back(fs("spec/service/name", "APIService", "apiregistration.k8s.io"));
     r.referrers.push_back(fs("webhooks/clientConfig/service", "ValidatingWebhookConfiguration"));
     r.referrers.push_back(fs("webhooks/clientConfig/service", "MutatingWebhookConfiguration"));
-    r.referrers.push_back(fs("spec/conversion/webhook/clientConfig/service",
-                             "CustomResourceDefinition"));
+    r.referrers.push_back(
+        fs("spec/conversion/webhook/clientConfig/service", "CustomResourceDefinition"));
     c.nameReference.push_back(std::move(r));
   }
   {
@@ -316,7 +321,8 @@ const TransformerConfig& builtinConfig() {
 }
 
 Result<FieldSpec> parseFieldSpec(const JsonValue& v, std::string_view where) {
-  if (!v.IsObject()) return Status::invalidArgument(std::string(where) + ": expected a field spec map");
+  if (!v.IsObject())
+    return Status::invalidArgument(std::string(where) + ": expected a field spec map");
   FieldSpec f;
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
@@ -373,15 +379,24 @@ Result<TransformerConfig> parseTransformerConfig(const JsonValue& doc, std::stri
     std::string key(it->name.GetString(), it->name.GetStringLength());
     std::string where = std::string(file) + ": " + key;
     std::vector<FieldSpec>* target = nullptr;
-    if (key == "namePrefix") target = &c.namePrefix;
-    else if (key == "nameSuffix") target = &c.nameSuffix;
-    else if (key == "namespace") target = &c.nameSpace;
-    else if (key == "commonLabels") target = &c.commonLabels;
-    else if (key == "templateLabels") target = &c.templateLabels;
-    else if (key == "commonAnnotations") target = &c.commonAnnotations;
-    else if (key == "images") target = &c.images;
-    else if (key == "replicas") target = &c.replicas;
-    else if (key == "varReference") target = &c.varReference;
+    if (key == "namePrefix")
+      target = &c.namePrefix;
+    else if (key == "nameSuffix")
+      target = &c.nameSuffix;
+    else if (key == "namespace")
+      target = &c.nameSpace;
+    else if (key == "commonLabels")
+      target = &c.commonLabels;
+    else if (key == "templateLabels")
+      target = &c.templateLabels;
+    else if (key == "commonAnnotations")
+      target = &c.commonAnnotations;
+    else if (key == "images")
+      target = &c.images;
+    else if (key == "replicas")
+      target = &c.replicas;
+    else if (key == "varReference")
+      target = &c.varReference;
     if (target != nullptr) {
       WINDLASS_RETURN_IF_ERROR(parseSpecList(it->value, where, *target));
       continue;
@@ -416,7 +431,8 @@ namespace {
 Status visitAt(JsonValue& node, const std::vector<std::string>& path, size_t i, bool create,
                JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn) {
   if (node.IsArray()) {
-    for (auto& el : node.GetArray()) WINDLASS_RETURN_IF_ERROR(visitAt(el, path, i, create, alloc, fn));
+    for (auto& el : node.GetArray())
+      WINDLASS_RETURN_IF_ERROR(visitAt(el, path, i, create, alloc, fn));
     return {};
   }
   if (i == path.size()) return fn(node);

@@ -15,9 +15,9 @@
 namespace windlass::overlays {
 
 struct FieldSpec {
-  Gvk gvk;                         // empty parts match anything
-  std::vector<std::string> path;   // "[]" suffixes stripped
-  bool create = false;             // create missing fields on the way
+  Gvk gvk;                        // empty parts match anything
+  std::vector<std::string> path;  // "[]" suffixes stripped
+  bool create = false;            // create missing fields on the way
 
   bool selects(const Gvk& resourceGvk) const;
   bool operator==(const FieldSpec&) const = default;
@@ -27,7 +27,7 @@ struct FieldSpec {
 std::vector<std::string> splitFieldPath(std::string_view path);
 
 struct NameBackReference {
-  Gvk gvk;                         // the kind being referred to (ConfigMap, ...)
+  Gvk gvk;  // the kind being referred to (ConfigMap, ...)
   std::vector<FieldSpec> referrers;
 };
 
@@ -65,7 +65,7 @@ Status visitField(JsonValue& obj, const std::vector<std::string>& path, bool cre
                   JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn);
 
 // Calls visitField for every spec that selects the resource's kind.
-Status visitFieldSpecs(JsonValue& obj, const std::vector<FieldSpec>& specs,
-                       JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn);
+Status visitFieldSpecs(JsonValue& obj, const std::vector<FieldSpec>& specs, JsonAllocator& alloc,
+                       const std::function<Status(JsonValue&)>& fn);
 
 }  // namespace windlass::overlays

@@ -14,7 +14,8 @@ std::string_view sv(const JsonValue& v) { return {v.GetString(), v.GetStringLeng
 
 bool gvkSelects(const Gvk& sel, const Gvk& g) {
   return (sel.group.empty() || sel.group == g.group) &&
-         (sel.version.empty() || sel.version == g.version) && (sel.kind.empty() || sel.kind == g.kind);
+         (sel.version.empty() || sel.version == g.version) &&
+         (sel.kind.empty() || sel.kind == g.kind);
 }
 
 bool selectedByAnyGvk(const Resource& r, const Gvk& sel) {
@@ -73,10 +74,8 @@ class NameReferenceFixer {
         for (const FieldSpec& f : br.referrers) {
           if (!f.selects(g)) continue;
           if (!kindMatches(referrer.obj, f, br.gvk.kind)) continue;
-          WINDLASS_RETURN_IF_ERROR(
-              visitField(referrer.obj, f.path, false, alloc_, [&](JsonValue& v) {
-                return fix(v, referrer, c);
-              }));
+          WINDLASS_RETURN_IF_ERROR(visitField(referrer.obj, f.path, false, alloc_,
+                                              [&](JsonValue& v) { return fix(v, referrer, c); }));
         }
       }
     }
@@ -171,7 +170,8 @@ class NameReferenceFixer {
       std::string want(sv(*ns));
       bool byOrg = c.orgNamespaces.count(want) > 0;
       hits = sieve(hits, [&](const Resource& r) {
-        return byOrg ? r.orgId.effectiveNamespace() == want : r.curId().effectiveNamespace() == want;
+        return byOrg ? r.orgId.effectiveNamespace() == want
+                     : r.curId().effectiveNamespace() == want;
       });
     }
     auto hit = select(oldName, referrer, hits, false);
@@ -189,7 +189,8 @@ class NameReferenceFixer {
 
 }  // namespace
 
-Status fixNameReferences(ResourceList& list, const TransformerConfig& config, JsonAllocator& alloc) {
+Status fixNameReferences(ResourceList& list, const TransformerConfig& config,
+                         JsonAllocator& alloc) {
   return NameReferenceFixer(list, alloc).run(config);
 }
 
@@ -339,7 +340,8 @@ Result<std::vector<Var>> parseVars(const JsonValue& list, std::string_view where
     v.name = stringField(e, "name");
     if (v.name.empty()) return Status::invalidArgument(w + ": missing \"name\"");
     const JsonValue* ref = findMember(e, "objref");
-    if (ref == nullptr || !ref->IsObject()) return Status::invalidArgument(w + ": missing \"objref\"");
+    if (ref == nullptr || !ref->IsObject())
+      return Status::invalidArgument(w + ": missing \"objref\"");
     v.gvk = parseApiVersion(stringField(*ref, "apiVersion"), stringField(*ref, "kind"));
     if (auto g = stringField(*ref, "group"); !g.empty()) v.gvk.group = g;
     if (auto ver = stringField(*ref, "version"); !ver.empty()) v.gvk.version = ver;
@@ -383,8 +385,8 @@ Status bindVars(ResourceList& list, const std::vector<Var>& vars) {
   return {};
 }
 
-Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const TransformerConfig& config,
-                   JsonAllocator& alloc) {
+Status resolveVars(ResourceList& list, const std::vector<Var>& vars,
+                   const TransformerConfig& config, JsonAllocator& alloc) {
   if (vars.empty()) return {};
   std::vector<std::pair<std::string, std::string>> values;
   for (const Var& v : vars) {
@@ -435,7 +437,8 @@ Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const Trans
   };
   std::function<void(JsonValue&)> walk = [&](JsonValue& v) {
     if (v.IsString()) {
-      if (std::string_view(v.GetString(), v.GetStringLength()).find("$(") != std::string_view::npos) {
+      if (std::string_view(v.GetString(), v.GetStringLength()).find("$(") !=
+          std::string_view::npos) {
         v = makeString(expand(sv(v)), alloc);
       }
     } else if (v.IsArray()) {
@@ -455,25 +458,36 @@ Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const Trans
 
 namespace {
 
-Status readSelector(const JsonValue& v, std::string_view where, Selector& s, std::string* fieldPath) {
+Status readSelector(const JsonValue& v, std::string_view where, Selector& s,
+                    std::string* fieldPath) {
   if (!v.IsObject()) return Status::invalidArgument(std::string(where) + ": expected a map");
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view k(it->name.GetString(), it->name.GetStringLength());
     if (k == "options") continue;
     if (!it->value.IsString()) {
-      return Status::invalidArgument(std::string(where) + "." + std::string(k) + ": expected a string");
+      return Status::invalidArgument(std::string(where) + "." + std::string(k) +
+                                     ": expected a string");
     }
     std::string val(sv(it->value));
-    if (k == "group") s.group = val;
-    else if (k == "version") s.version = val;
-    else if (k == "kind") s.kind = val;
-    else if (k == "name") s.name = val;
-    else if (k == "namespace") s.ns = val;
-    else if (k == "labelSelector") s.labelSelector = val;
-    else if (k == "annotationSelector") s.annotationSelector = val;
-    else if (k == "fieldPath" && fieldPath != nullptr) *fieldPath = val;
+    if (k == "group")
+      s.group = val;
+    else if (k == "version")
+      s.version = val;
+    else if (k == "kind")
+      s.kind = val;
+    else if (k == "name")
+      s.name = val;
+    else if (k == "namespace")
+      s.ns = val;
+    else if (k == "labelSelector")
+      s.labelSelector = val;
+    else if (k == "annotationSelector")
+      s.annotationSelector = val;
+    else if (k == "fieldPath" && fieldPath != nullptr)
+      *fieldPath = val;
     else {
-      return Status::invalidArgument(std::string(where) + ": unknown field \"" + std::string(k) + "\"");
+      return Status::invalidArgument(std::string(where) + ": unknown field \"" + std::string(k) +
+                                     "\"");
     }
   }
   return {};
@@ -490,8 +504,10 @@ ReplaceOptions readOptions(const JsonValue& holder) {
   const JsonValue* opt = findMember(holder, "options");
   if (opt == nullptr || !opt->IsObject()) return o;
   o.delimiter = stringField(*opt, "delimiter");
-  if (const JsonValue* i = findMember(*opt, "index"); i != nullptr && i->IsInt64()) o.index = i->GetInt64();
-  if (const JsonValue* c = findMember(*opt, "create"); c != nullptr && c->IsBool()) o.create = c->GetBool();
+  if (const JsonValue* i = findMember(*opt, "index"); i != nullptr && i->IsInt64())
+    o.index = i->GetInt64();
+  if (const JsonValue* c = findMember(*opt, "create"); c != nullptr && c->IsBool())
+    o.create = c->GetBool();
   return o;
 }
 
@@ -563,7 +579,8 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
   ReplaceOptions srcOpt = readOptions(*src);
   if (!srcOpt.delimiter.empty()) {
     if (!value.IsString()) {
-      return Status::invalidArgument(std::string(where) + ": delimiter needs a string source value");
+      return Status::invalidArgument(std::string(where) +
+                                     ": delimiter needs a string source value");
     }
     auto parts = split(std::string(sv(value)), srcOpt.delimiter);
     if (srcOpt.index < 0 || static_cast<size_t>(srcOpt.index) >= parts.size()) {
@@ -584,14 +601,14 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
     Selector ts;
     WINDLASS_RETURN_IF_ERROR(readSelector(*select, tw + ".select", ts, nullptr));
     std::vector<size_t> chosen = selectExact(list, ts);
-    if (const JsonValue* rejects = findMember(target, "reject"); rejects != nullptr && rejects->IsArray()) {
+    if (const JsonValue* rejects = findMember(target, "reject");
+        rejects != nullptr && rejects->IsArray()) {
       for (const JsonValue& rj : rejects->GetArray()) {
         Selector rs;
         WINDLASS_RETURN_IF_ERROR(readSelector(rj, tw + ".reject", rs, nullptr));
         std::vector<size_t> out = selectExact(list, rs);
-        std::erase_if(chosen, [&](size_t i) {
-          return std::find(out.begin(), out.end(), i) != out.end();
-        });
+        std::erase_if(chosen,
+                      [&](size_t i) { return std::find(out.begin(), out.end(), i) != out.end(); });
       }
     }
     ReplaceOptions opt = readOptions(target);
@@ -611,26 +628,26 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
                                          list[i].curId().describe());
         }
         for (JsonValue* field : fields) {
-        if (!opt.delimiter.empty()) {
-          std::string cur = field->IsString() ? std::string(sv(*field)) : std::string();
-          auto parts = split(cur, opt.delimiter);
-          std::string v = scalarText(value);
-          if (opt.index >= static_cast<long>(parts.size())) {
-            parts.push_back(v);
-          } else if (opt.index < 0) {
-            parts.insert(parts.begin(), v);
+          if (!opt.delimiter.empty()) {
+            std::string cur = field->IsString() ? std::string(sv(*field)) : std::string();
+            auto parts = split(cur, opt.delimiter);
+            std::string v = scalarText(value);
+            if (opt.index >= static_cast<long>(parts.size())) {
+              parts.push_back(v);
+            } else if (opt.index < 0) {
+              parts.insert(parts.begin(), v);
+            } else {
+              parts[static_cast<size_t>(opt.index)] = v;
+            }
+            std::string joined;
+            for (size_t p = 0; p < parts.size(); ++p) {
+              if (p > 0) joined += opt.delimiter;
+              joined += parts[p];
+            }
+            *field = makeString(joined, alloc);
           } else {
-            parts[static_cast<size_t>(opt.index)] = v;
+            *field = JsonValue(value, alloc);
           }
-          std::string joined;
-          for (size_t p = 0; p < parts.size(); ++p) {
-            if (p > 0) joined += opt.delimiter;
-            joined += parts[p];
-          }
-          *field = makeString(joined, alloc);
-        } else {
-          *field = JsonValue(value, alloc);
-        }
         }
       }
     }

@@ -36,8 +36,8 @@ Status bindVars(ResourceList& list, const std::vector<Var>& vars);
 
 // Replaces $(NAME) in the fields the varReference specs reach, reading each
 // var from the resource it was bound to.
-Status resolveVars(ResourceList& list, const std::vector<Var>& vars, const TransformerConfig& config,
-                   JsonAllocator& alloc);
+Status resolveVars(ResourceList& list, const std::vector<Var>& vars,
+                   const TransformerConfig& config, JsonAllocator& alloc);
 
 // Applies one replacement ({source, targets}) to the list.
 Status applyReplacement(ResourceList& list, const JsonValue& replacement, std::string_view where,

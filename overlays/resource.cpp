@@ -15,26 +15,64 @@ std::string Gvk::sortString() const {
 }
 
 bool isClusterScopedKind(std::string_view kind) {
-  static constexpr std::array<std::string_view, 32> kKinds = {
-      "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterIssuer",
-      "ClusterRole", "ClusterRoleBinding", "ClusterTrustBundle", "ComponentStatus",
-      "CustomResourceDefinition", "FlowSchema", "IngressClass", "MutatingAdmissionPolicy",
-      "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration", "Namespace", "Node",
-      "PersistentVolume", "PodSecurityPolicy", "PriorityClass", "PriorityLevelConfiguration",
-      "RuntimeClass", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "StorageClass",
-      "StorageVersionMigration", "SubjectAccessReview", "TokenReview",
-      "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-      "ValidatingWebhookConfiguration", "VolumeAttachment"};
+  static constexpr std::array<std::string_view, 32> kKinds = {"APIService",
+                                                              "CSIDriver",
+                                                              "CSINode",
+                                                              "CertificateSigningRequest",
+                                                              "ClusterIssuer",
+                                                              "ClusterRole",
+                                                              "ClusterRoleBinding",
+                                                              "ClusterTrustBundle",
+                                                              "ComponentStatus",
+                                                              "CustomResourceDefinition",
+                                                              "FlowSchema",
+                                                              "IngressClass",
+                                                              "MutatingAdmissionPolicy",
+                                                              "MutatingAdmissionPolicyBinding",
+                                                              "MutatingWebhookConfiguration",
+                                                              "Namespace",
+                                                              "Node",
+                                                              "PersistentVolume",
+                                                              "PodSecurityPolicy",
+                                                              "PriorityClass",
+                                                              "PriorityLevelConfiguration",
+                                                              "RuntimeClass",
+                                                              "SelfSubjectAccessReview",
+                                                              "SelfSubjectRulesReview",
+                                                              "StorageClass",
+                                                              "StorageVersionMigration",
+                                                              "SubjectAccessReview",
+                                                              "TokenReview",
+                                                              "ValidatingAdmissionPolicy",
+                                                              "ValidatingAdmissionPolicyBinding",
+                                                              "ValidatingWebhookConfiguration",
+                                                              "VolumeAttachment"};
   return std::find(kKinds.begin(), kKinds.end(), kind) != kKinds.end();
 }
 
 int legacyKindOrder(std::string_view kind) {
-  static constexpr std::array<std::string_view, 22> kFirst = {
-      "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition",
-      "ServiceAccount", "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
-      "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service", "LimitRange",
-      "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
-      "CronJob", "PodDisruptionBudget"};
+  static constexpr std::array<std::string_view, 22> kFirst = {"Namespace",
+                                                              "ResourceQuota",
+                                                              "StorageClass",
+                                                              "CustomResourceDefinition",
+                                                              "ServiceAccount",
+                                                              "PodSecurityPolicy",
+                                                              "Role",
+                                                              "ClusterRole",
+                                                              "RoleBinding",
+                                                              "ClusterRoleBinding",
+                                                              "ConfigMap",
+                                                              "Secret",
+                                                              "Endpoints",
+                                                              "Service",
+                                                              "LimitRange",
+                                                              "PriorityClass",
+                                                              "PersistentVolume",
+                                                              "PersistentVolumeClaim",
+                                                              "Deployment",
+                                                              "StatefulSet",
+                                                              "CronJob",
+                                                              "PodDisruptionBudget"};
   static constexpr std::array<std::string_view, 2> kLast = {"MutatingWebhookConfiguration",
                                                             "ValidatingWebhookConfiguration"};
   for (size_t i = 0; i < kFirst.size(); ++i) {

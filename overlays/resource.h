@@ -69,7 +69,7 @@ struct Resource {
   std::vector<std::string> prefixes;  // namePrefix values applied, innermost first
   std::vector<std::string> suffixes;
   GeneratorBehavior behavior = GeneratorBehavior::kNone;
-  bool needsHash = false;             // a generated name that takes a content hash
+  bool needsHash = false;  // a generated name that takes a content hash
   std::vector<std::string> refVarNames;
   // Members of obj read from a resource file with no value (`key:`), which a
   // strategic merge drops (parseYaml's EmptyNullPaths, strategicMerge). Paths

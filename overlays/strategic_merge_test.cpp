@@ -764,7 +764,8 @@ TEST_CASE("patches apply in order, later ones seeing earlier results") {
   JsonAllocator alloc;
   JsonValue target = parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{
       "name":"orders"},"spec":{"template":{"spec":{"containers":[{"name":"api","env":[
-      {"name":"DB_HOST","value":"db"},{"name":"DB_POOL","value":"10"}]}]}}}})", alloc);
+      {"name":"DB_HOST","value":"db"},{"name":"DB_POOL","value":"10"}]}]}}}})",
+                           alloc);
   const char* patches[] = {
       R"({"spec":{"template":{"spec":{"containers":[{"name":"api","env":[
           {"name":"STAGE","value":"one"}]}]}}}})",
@@ -779,17 +780,20 @@ TEST_CASE("patches apply in order, later ones seeing earlier results") {
     REQUIRE(r.has_value());
   }
   JsonValue expected = parse(R"([{"name":"STAGE","value":"two"},{"name":"DB_HOST","value":"db"},
-      {"name":"DB_POOL","value":"10"}])", alloc);
+      {"name":"DB_POOL","value":"10"}])",
+                             alloc);
   CHECK(target["spec"]["template"]["spec"]["containers"][0]["env"] == expected);
 }
 
 TEST_CASE("$patch: delete at the top deletes the resource and leaves the target alone") {
   JsonAllocator alloc;
   JsonValue target = parse(R"({"apiVersion":"v1","kind":"ConfigMap",
-      "metadata":{"name":"orders-config"},"data":{"a":"b"}})", alloc);
+      "metadata":{"name":"orders-config"},"data":{"a":"b"}})",
+                           alloc);
   const std::string before = toJson(target);
   JsonValue patch = parse(R"({"$patch":"delete","apiVersion":"v1","kind":"ConfigMap",
-      "metadata":{"name":"orders-config"}})", alloc);
+      "metadata":{"name":"orders-config"}})",
+                          alloc);
   Result<MergeOutcome> r = strategicMerge(target, patch, MergeSchema::kubernetes(), alloc);
   REQUIRE(r.has_value());
   CHECK(*r == MergeOutcome::kDeleted);
@@ -815,7 +819,7 @@ TEST_CASE("errors name the field path and leave the target unchanged") {
     JsonAllocator alloc;
     JsonValue target = parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
         "spec":{"containers":[{"name":"a","image":"i","env":[{"name":"E","value":"1"}]}]}})",
-        alloc);
+                             alloc);
     const std::string before = toJson(target);
     Result<MergeOutcome> r =
         strategicMerge(target, parse(c.patch, alloc), MergeSchema::kubernetes(), alloc);
@@ -945,11 +949,12 @@ TEST_CASE("a schema extended with a custom kind merges its lists by key") {
   JsonValue merged = parse(target, alloc);
   REQUIRE(strategicMerge(merged, parse(patch, alloc), schema, alloc).has_value());
   CHECK(merged["spec"] == parse(R"({"items":[{"name":"y","v":3},{"name":"x","v":1}],
-      "tags":["b"]})", alloc));
+      "tags":["b"]})",
+                                alloc));
 
   JsonValue replaced = parse(target, alloc);
-  REQUIRE(strategicMerge(replaced, parse(patch, alloc), MergeSchema::kubernetes(), alloc)
-              .has_value());
+  REQUIRE(
+      strategicMerge(replaced, parse(patch, alloc), MergeSchema::kubernetes(), alloc).has_value());
   CHECK(replaced["spec"] == parse(R"({"items":[{"name":"y","v":3}],"tags":["b"]})", alloc));
 }
 

@@ -116,7 +116,8 @@ Result<std::vector<size_t>> selectResources(const ResourceList& list, const Sele
         !std::regex_match(cur.effectiveNamespace(), *nsRe)) {
       continue;
     }
-    if (nameRe && !std::regex_match(r.orgId.name, *nameRe) && !std::regex_match(cur.name, *nameRe)) {
+    if (nameRe && !std::regex_match(r.orgId.name, *nameRe) &&
+        !std::regex_match(cur.name, *nameRe)) {
       continue;
     }
     if ((!s.group.empty() && s.group != cur.gvk.group) ||
@@ -142,8 +143,8 @@ Result<std::vector<size_t>> selectResources(const ResourceList& list, const Sele
   return out;
 }
 
-Status applyNamespace(ResourceList& list, const std::string& ns, const std::vector<FieldSpec>& specs,
-                      JsonAllocator& alloc) {
+Status applyNamespace(ResourceList& list, const std::string& ns,
+                      const std::vector<FieldSpec>& specs, JsonAllocator& alloc) {
   for (Resource& r : list) {
     ResId before = r.curId();
     Gvk g = before.gvk;
@@ -178,8 +179,8 @@ Status applyNamespace(ResourceList& list, const std::string& ns, const std::vect
     std::string key = id.gvk.group + '\x1f' + id.gvk.version + '\x1f' + id.gvk.kind + '\x1f' +
                       id.name + '\x1f' + id.effectiveNamespace();
     if (!seen.insert(std::move(key)).second) {
-      return Status::invalidArgument("namespace transformation produces ID conflict: " +
-                                     id.describe() + " appears twice");
+      return Status::invalidArgument(
+          "namespace transformation produces ID conflict: " + id.describe() + " appears twice");
     }
   }
   return {};

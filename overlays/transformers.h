@@ -25,8 +25,8 @@ Result<std::vector<size_t>> selectResources(const ResourceList& list, const Sele
 // label selector such as "app=web,tier in (a,b),!canary"?
 Result<bool> matchesLabelSelector(const JsonValue& labels, std::string_view selector);
 
-Status applyNamespace(ResourceList& list, const std::string& ns, const std::vector<FieldSpec>& specs,
-                      JsonAllocator& alloc);
+Status applyNamespace(ResourceList& list, const std::string& ns,
+                      const std::vector<FieldSpec>& specs, JsonAllocator& alloc);
 Status applyNamePrefixSuffix(ResourceList& list, const std::string& prefix,
                              const std::string& suffix, const TransformerConfig& config,
                              JsonAllocator& alloc);

@@ -35,10 +35,22 @@ std::optional<long double> parseQuantity(std::string_view text) {
   if (!digits) return std::nullopt;
   std::string_view suffix = text.substr(i);
   static const std::pair<std::string_view, long double> kSuffixes[] = {
-      {"", 1},       {"n", 1e-9L},  {"u", 1e-6L},  {"m", 1e-3L},  {"k", 1e3L},
-      {"M", 1e6L},   {"G", 1e9L},   {"T", 1e12L},  {"P", 1e15L},  {"E", 1e18L},
-      {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
-      {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}};
+      {"", 1},
+      {"n", 1e-9L},
+      {"u", 1e-6L},
+      {"m", 1e-3L},
+      {"k", 1e3L},
+      {"M", 1e6L},
+      {"G", 1e9L},
+      {"T", 1e12L},
+      {"P", 1e15L},
+      {"E", 1e18L},
+      {"Ki", 1024.0L},
+      {"Mi", 1048576.0L},
+      {"Gi", 1073741824.0L},
+      {"Ti", 1099511627776.0L},
+      {"Pi", 1125899906842624.0L},
+      {"Ei", 1152921504606846976.0L}};
   long double factor = -1;
   for (const auto& [name, f] : kSuffixes) {
     if (suffix == name) factor = f;
@@ -103,7 +115,7 @@ bool subset(const JsonValue& want, const JsonValue& have, bool quantities) {
   if (want.IsNumber() && have.IsNumber()) return want.GetDouble() == have.GetDouble();
   if (quantities && want != have) {
     auto text = [](const JsonValue& v) {
-      return v.IsString() ? std::string(v.GetString(), v.GetStringLength())
+      return v.IsString()   ? std::string(v.GetString(), v.GetStringLength())
              : v.IsNumber() ? std::to_string(v.GetDouble())
                             : std::string();
     };

@@ -14,11 +14,10 @@ namespace windlass::reconcile {
 // True when every field of `desired` (as applied) has the same value in `live`:
 // mappings are compared key by key (extra keys in `live`, such as defaults and
 // fields other managers own, are fine), lists element by element with equal
-// length, scalars by value (numbers by numeric value, quantities by quantity). `status`, server-owned
-// metadata and a Secret's `stringData` (the server folds it into `data`) are
-// not compared. A difference is drift; a false one (a quantity the server
-// normalised, "0.5" → "500m") costs one no-op apply and no loop, since a
-// no-op apply produces no watch event.
+// length, scalars by value (numbers by numeric value, quantities by quantity). `status`,
+// server-owned metadata and a Secret's `stringData` (the server folds it into `data`) are not
+// compared. A difference is drift; a false one (a quantity the server normalised, "0.5" → "500m")
+// costs one no-op apply and no loop, since a no-op apply produces no watch event.
 bool conforms(const JsonValue& desired, const JsonValue& live);
 
 // The value of a Kubernetes quantity ("500m", "1Gi", "1.5", "2e3"), or nullopt when

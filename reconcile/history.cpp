@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/json.h"
 #include "core/sha256.h"
 // After core/json.h (via history.h), so RapidJSON keeps windlass's configuration.
 #include <rapidjson/error/en.h>

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -688,11 +688,10 @@ TEST_CASE("read() returns the readable records and names each bad line") {
   CHECK(read->records[0] == stored[0]);
   CHECK(read->records[1] == stored[1]);
   CHECK(read->records[2] == stored[3]);
-  CHECK(read->badLines ==
-        std::vector<HistoryBadLine>{
-            {2, "history/prod.jsonl:2: line longer than 2000 bytes"},
-            {4, "history/prod.jsonl:4: field \"time\": expected a string"},
-        });
+  CHECK(read->badLines == std::vector<HistoryBadLine>{
+                              {2, "history/prod.jsonl:2: line longer than 2000 bytes"},
+                              {4, "history/prod.jsonl:4: field \"time\": expected a string"},
+                          });
   // load() is the strict reading of the same scan.
   CHECK(store.load("prod").error().message() ==
         "history/prod.jsonl:2: line longer than 2000 bytes");

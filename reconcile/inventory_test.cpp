@@ -27,24 +27,31 @@ TEST_CASE("applySetId follows KEP-3659") {
 
 TEST_CASE("the parent lists group-kinds and other namespaces, members get the label") {
   JsonAllocator alloc;
-  JsonDocument dep = parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"orders"}})");
-  JsonDocument cm = parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"shared"}})");
-  JsonDocument role = parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"r"}})");
+  JsonDocument dep = parse(
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"orders"}})");
+  JsonDocument cm = parse(
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"shared"}})");
+  JsonDocument role = parse(
+      R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"r"}})");
   JsonValue parent = makeParent("windlass-prod", "orders", {&dep, &cm, &role}, alloc);
-  const JsonValue& ann = *overlays::findMember(*overlays::findMember(parent, "metadata"), "annotations");
+  const JsonValue& ann =
+      *overlays::findMember(*overlays::findMember(parent, "metadata"), "annotations");
   CHECK(overlays::stringField(ann, kApplySetGroupKindsAnnotation) ==
         "ClusterRole.rbac.authorization.k8s.io,ConfigMap,Deployment.apps");
   CHECK(overlays::stringField(ann, kApplySetNamespacesAnnotation) == "shared");
   JsonValue member(dep, alloc);
   labelMember(member, "applyset-x-v1", alloc);
-  const JsonValue& labels = *overlays::findMember(*overlays::findMember(member, "metadata"), "labels");
+  const JsonValue& labels =
+      *overlays::findMember(*overlays::findMember(member, "metadata"), "labels");
   CHECK(overlays::stringField(labels, kApplySetPartOfLabel) == "applyset-x-v1");
 }
 
 TEST_CASE("prune opt-outs of windlass, Flux and Argo CD") {
   CHECK(pruneDisabled(parse(R"({"metadata":{"annotations":{"windlass.dev/prune":"disabled"}}})")));
-  CHECK(pruneDisabled(parse(R"({"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/prune":"disabled"}}})")));
-  CHECK(pruneDisabled(parse(R"({"metadata":{"annotations":{"argocd.argoproj.io/sync-options":"Prune=false,ServerSideApply=true"}}})")));
+  CHECK(pruneDisabled(
+      parse(R"({"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/prune":"disabled"}}})")));
+  CHECK(pruneDisabled(parse(
+      R"({"metadata":{"annotations":{"argocd.argoproj.io/sync-options":"Prune=false,ServerSideApply=true"}}})")));
   CHECK(!pruneDisabled(parse(R"({"metadata":{"annotations":{"windlass.dev/prune":"enabled"}}})")));
   CHECK(!pruneDisabled(parse(R"({"metadata":{"name":"x"}})")));
 }
@@ -53,8 +60,9 @@ TEST_CASE("mass prune is refused unless allowed") {
   CHECK(checkMassPrune(0, 10, 0, 0.5, false).ok());
   Status empty = checkMassPrune(10, 10, 0, 0.5, false);
   CHECK(empty.code() == Code::kFailedPrecondition);
-  CHECK(empty.message() == "refusing to prune all 10 objects of the inventory: the render is empty "
-                           "(pass --allow-mass-prune to do it)");
+  CHECK(empty.message() ==
+        "refusing to prune all 10 objects of the inventory: the render is empty "
+        "(pass --allow-mass-prune to do it)");
   CHECK(checkMassPrune(6, 10, 4, 0.5, false).message() ==
         "refusing to prune 6 of 10 objects: more than 50% of the inventory (pass "
         "--allow-mass-prune to do it)");

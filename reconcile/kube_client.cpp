@@ -366,7 +366,8 @@ bool setConnection(CURL* h, const ClusterConfig& cfg, const AuthInfo& auth, Slis
     curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
   bool ok = appendHeader(headers, "Accept: " + accept);
-  if (!impersonateUser.empty()) ok = ok && appendHeader(headers, "Impersonate-User: " + impersonateUser);
+  if (!impersonateUser.empty())
+    ok = ok && appendHeader(headers, "Impersonate-User: " + impersonateUser);
   if (!auth.bearerToken.empty()) {
     ok = ok && appendHeader(headers, "Authorization: Bearer " + auth.bearerToken);
   } else if (!auth.username.empty()) {
@@ -861,16 +862,22 @@ void drainLines(WatchStream& w) {
                       ? member(*object, "code")->GetInt()
                       : 500;
       std::string msg = object != nullptr ? memberString(*object, "message") : "";
-      w.failure = code == 410 ? Status::aborted(w.subject + ": watch expired (410 Gone): list again")
-                              : statusFromHttp(code, "", w.subject, "watch " + msg);
+      w.failure = code == 410
+                      ? Status::aborted(w.subject + ": watch expired (410 Gone): list again")
+                      : statusFromHttp(code, "", w.subject, "watch " + msg);
       break;
     }
     WatchEvent e;
-    if (type == "ADDED") e.type = WatchEvent::Type::kAdded;
-    else if (type == "MODIFIED") e.type = WatchEvent::Type::kModified;
-    else if (type == "DELETED") e.type = WatchEvent::Type::kDeleted;
-    else if (type == "BOOKMARK") e.type = WatchEvent::Type::kBookmark;
-    else continue;
+    if (type == "ADDED")
+      e.type = WatchEvent::Type::kAdded;
+    else if (type == "MODIFIED")
+      e.type = WatchEvent::Type::kModified;
+    else if (type == "DELETED")
+      e.type = WatchEvent::Type::kDeleted;
+    else if (type == "BOOKMARK")
+      e.type = WatchEvent::Type::kBookmark;
+    else
+      continue;
     if (object == nullptr || !object->IsObject()) continue;
     e.object = object;
     const JsonValue* md = member(*object, "metadata");
@@ -900,7 +907,8 @@ size_t onWatchHeader(char* data, size_t size, size_t n, void* self) {
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {
     size_t sp = line.find(' ');
-    if (sp != std::string_view::npos) w->httpStatus = std::atol(std::string(line.substr(sp + 1, 3)).c_str());
+    if (sp != std::string_view::npos)
+      w->httpStatus = std::atol(std::string(line.substr(sp + 1, 3)).c_str());
   }
   return size * n;
 }
@@ -914,7 +922,8 @@ Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions
   if (!base) return base.error();
   std::string url = config().server + *base + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
                     std::to_string(options.timeout.count());
-  if (!options.labelSelector.empty()) url += "&labelSelector=" + percentEncode(options.labelSelector);
+  if (!options.labelSelector.empty())
+    url += "&labelSelector=" + percentEncode(options.labelSelector);
   if (!options.resourceVersion.empty()) {
     url += "&resourceVersion=" + percentEncode(options.resourceVersion);
   }
@@ -932,7 +941,8 @@ Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connectTimeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connectTimeout.count()));
   // The server closes the watch after `timeout`; a dead connection is caught a bit later.
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>((options.timeout.count() + 30) * 1000));
   curl_easy_setopt(h, CURLOPT_USERAGENT, options_.userAgent.c_str());
@@ -952,13 +962,15 @@ Status KubeClient::watch(const Gvk& gvk, std::string_view ns, const WatchOptions
   CURLcode rc = curl_easy_perform(h);
   if (cancel.cancelled()) return Status::aborted("cancelled");
   if (!w.failure.ok()) return w.failure;
-  if (w.httpStatus == 410) return Status::aborted(w.subject + ": watch expired (410 Gone): list again");
+  if (w.httpStatus == 410)
+    return Status::aborted(w.subject + ": watch expired (410 Gone): list again");
   if (w.httpStatus == 401) credentials_.invalidate();
   if (w.httpStatus >= 300) return statusFromHttp(w.httpStatus, w.errorBody, w.subject, "watch");
   if (rc == CURLE_OPERATION_TIMEDOUT) return {};  // a quiet watch: resume
   if (rc != CURLE_OK) {
-    return Status::unavailable(w.subject + ": watch: " +
-                               (error[0] != '\0' ? std::string(error.data()) : curl_easy_strerror(rc)));
+    return Status::unavailable(
+        w.subject +
+        ": watch: " + (error[0] != '\0' ? std::string(error.data()) : curl_easy_strerror(rc)));
   }
   return {};
 }

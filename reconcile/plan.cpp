@@ -18,16 +18,16 @@ using overlays::findMember;
 using overlays::idOf;
 using overlays::makeString;
 using overlays::metadataField;
-using overlays::stringField;
 using overlays::ResId;
+using overlays::stringField;
 
 void stripServerFields(JsonValue& object) {
   if (!object.IsObject()) return;
   object.RemoveMember("status");
   JsonValue* md = findMember(object, "metadata");
   if (md == nullptr || !md->IsObject()) return;
-  for (const char* f : {"managedFields", "resourceVersion", "generation", "uid",
-                        "creationTimestamp", "selfLink"}) {
+  for (const char* f :
+       {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"}) {
     md->RemoveMember(f);
   }
   JsonValue* ann = findMember(*md, "annotations");
@@ -58,7 +58,8 @@ void maskSecretPair(JsonValue* before, JsonValue& after) {
     for (const char* field : {"data", "stringData"}) {
       const JsonValue* mine = findMember(after, field);
       const JsonValue* theirs = findMember(*before, field);
-      if (mine == nullptr || theirs == nullptr || !mine->IsObject() || !theirs->IsObject()) continue;
+      if (mine == nullptr || theirs == nullptr || !mine->IsObject() || !theirs->IsObject())
+        continue;
       for (const auto& entry : mine->GetObject()) {
         std::string key(entry.name.GetString(), entry.name.GetStringLength());
         const JsonValue* old = findMember(*theirs, key);
@@ -136,8 +137,8 @@ std::vector<Edit> editScript(const std::vector<std::string_view>& a,
     auto at = [&](size_t i, size_t j) -> uint32_t& { return lcs[i * (m + 1) + j]; };
     for (size_t i = n; i-- > 0;) {
       for (size_t j = m; j-- > 0;) {
-        at(i, j) = a[pre + i] == b[pre + j] ? at(i + 1, j + 1) + 1
-                                            : std::max(at(i + 1, j), at(i, j + 1));
+        at(i, j) =
+            a[pre + i] == b[pre + j] ? at(i + 1, j + 1) + 1 : std::max(at(i + 1, j), at(i, j + 1));
       }
     }
     size_t i = 0, j = 0;
@@ -231,9 +232,10 @@ std::vector<std::vector<size_t>> applyStages(const std::vector<const JsonValue*>
     ResId id = idOf(*objects[i]);
     bool foundation = id.gvk.kind == "Namespace" || id.gvk.kind == "CustomResourceDefinition";
     int wave = foundation ? 0 : syncWave(*objects[i]);
-    keyed.push_back({Key{foundation ? 0 : 1, wave, id.isClusterScoped() ? 0 : 1,
-                         overlays::legacyKindOrder(id.gvk.kind), id.gvk.sortString(), id.ns, id.name},
-                     i});
+    keyed.push_back(
+        {Key{foundation ? 0 : 1, wave, id.isClusterScoped() ? 0 : 1,
+             overlays::legacyKindOrder(id.gvk.kind), id.gvk.sortString(), id.ns, id.name},
+         i});
   }
   std::stable_sort(keyed.begin(), keyed.end(),
                    [](const auto& x, const auto& y) { return x.first < y.first; });
@@ -296,8 +298,7 @@ Status planTarget(KubeApi& kube, const SyncOptions& options, JsonAllocator& allo
   auto ns = kube.get(Gvk{"", "v1", "Namespace"}, "", plan.targetNamespace, alloc);
   // An identity confined to its namespace may not read the Namespace object: take
   // the namespace as existing, as kubectl apply would, and let the server judge.
-  if (!ns && ns.error().code() != Code::kNotFound &&
-      ns.error().code() != Code::kPermissionDenied) {
+  if (!ns && ns.error().code() != Code::kNotFound && ns.error().code() != Code::kPermissionDenied) {
     return ns.error();
   }
   plan.createNamespace = !ns && ns.error().code() == Code::kNotFound;

@@ -44,23 +44,32 @@ TEST_CASE("unifiedDiff shows changed lines with context and hunk headers") {
   CHECK(unifiedDiff(a, a, "live", "desired").empty());
   CHECK(unifiedDiff(a, b, "live", "desired") ==
         "--- live\n+++ desired\n@@ -2,7 +2,7 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n");
-  CHECK(unifiedDiff("", "x\n", "live", "desired") == "--- live\n+++ desired\n@@ -0,0 +1,1 @@\n+x\n");
+  CHECK(unifiedDiff("", "x\n", "live", "desired") ==
+        "--- live\n+++ desired\n@@ -0,0 +1,1 @@\n+x\n");
   // Two changes far apart make two hunks.
   std::string c = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n";
   std::string d = "X\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\nY\n";
   std::string diff = unifiedDiff(c, d, "a", "b");
-  CHECK(diff == "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-1\n+X\n 2\n 3\n 4\n@@ -9,4 +9,4 @@\n 9\n 10\n 11\n-12\n+Y\n");
+  CHECK(diff ==
+        "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-1\n+X\n 2\n 3\n 4\n@@ -9,4 +9,4 @@\n 9\n 10\n "
+        "11\n-12\n+Y\n");
 }
 
 TEST_CASE("applyStages puts namespaces and CRDs first, then waves, cluster-scoped first") {
-  JsonDocument dep = parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"app"}})");
+  JsonDocument dep = parse(
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"app"}})");
   JsonDocument ns = parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"app"}})");
-  JsonDocument crd = parse(R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"}})");
-  JsonDocument cr = parse(R"({"apiVersion":"example.com/v1","kind":"X","metadata":{"name":"x","namespace":"app"}})");
-  JsonDocument role = parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"r"}})");
-  JsonDocument late = parse(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"migrate","namespace":"app",
+  JsonDocument crd = parse(
+      R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"}})");
+  JsonDocument cr = parse(
+      R"({"apiVersion":"example.com/v1","kind":"X","metadata":{"name":"x","namespace":"app"}})");
+  JsonDocument role = parse(
+      R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"r"}})");
+  JsonDocument late =
+      parse(R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"migrate","namespace":"app",
     "annotations":{"argocd.argoproj.io/sync-wave":"5"}}})");
-  JsonDocument early = parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"app",
+  JsonDocument early =
+      parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"app",
     "annotations":{"windlass.dev/sync-wave":"-1"}}})");
   std::vector<const JsonValue*> objects = {&dep, &late, &cr, &ns, &early, &crd, &role};
   auto stages = applyStages(objects);
@@ -94,7 +103,7 @@ TEST_CASE("a Secret whose value changed is an update, and its diff shows no valu
   CHECK(diff.find("bmV3") == std::string::npos);
   CHECK(diff.find("-  password: '*** (before)'") != std::string::npos);
   CHECK(diff.find("+  password: '*** (changed)'") != std::string::npos);
-  CHECK(diff.find("user: '***'") != std::string::npos);       // unchanged key: context only
+  CHECK(diff.find("user: '***'") != std::string::npos);  // unchanged key: context only
   CHECK(diff.find("+  user") == std::string::npos);
   // A new Secret prints every value masked.
   std::string created = objectDiff(nullptr, rotated, "Secret n/db", alloc);
@@ -138,8 +147,9 @@ TEST_CASE("makePlan of an empty cluster creates every object and the namespace, 
         "2 to create, 0 to update, 0 unchanged, 0 to delete\n");
   CHECK(kube.writes() == 0);
   CHECK(kube.count("dryrun") == 0);
-  CHECK(kube.requests() == std::vector<std::string>{"GET /api/v1/namespaces/prod",
-                                                    "GET /api/v1/namespaces/prod/secrets/windlass-prod"});
+  CHECK(kube.requests() ==
+        std::vector<std::string>{"GET /api/v1/namespaces/prod",
+                                 "GET /api/v1/namespaces/prod/secrets/windlass-prod"});
 }
 
 TEST_CASE("a second plan after executing has no changes, no writes and no per-object GET") {

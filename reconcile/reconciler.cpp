@@ -65,7 +65,8 @@ std::string compactJson(const JsonValue& v) {
 }
 
 bool isCommitId(const std::string& revision) {
-  return revision.size() == 40 && revision.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return revision.size() == 40 &&
+         revision.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 // One sync of one environment: the stages in order, history on every exit.
@@ -73,7 +74,12 @@ class Run {
  public:
   Run(Reconciler& r, const EnvironmentSpec& env, const SyncRequest& request,
       const CancelToken& cancel, std::map<std::string, std::string>& lastDigest, std::mutex& mu)
-      : r_(r), env_(env), request_(request), cancel_(cancel), lastDigest_(lastDigest), mu_(mu),
+      : r_(r),
+        env_(env),
+        request_(request),
+        cancel_(cancel),
+        lastDigest_(lastDigest),
+        mu_(mu),
         start_(Clock::now()) {
     record_.environment = env.name;
     record_.trigger = request.trigger;
@@ -148,7 +154,8 @@ class Run {
     stageDone("render");
     leaveReplicasToAutoscalers(rendered->objects);
     record_.images = imagesOf(rendered->objects);
-    report_.renderDigest = sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
+    report_.renderDigest =
+        sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
     if (request_.skipWhenUnchanged) {
       std::lock_guard<std::mutex> g(mu_);
       auto it = lastDigest_.find(env_.name);
@@ -242,14 +249,16 @@ class Run {
   }
 
   SyncReport interrupted() {
-    return finish(Reason::kSourceFailed, Status::aborted("interrupted before anything was applied"));
+    return finish(Reason::kSourceFailed,
+                  Status::aborted("interrupted before anything was applied"));
   }
 
   SyncReport finish(Reason reason, const Status& status, const std::string& summary = {}) {
     report_.status = status;
     if (request_.planOnly) return std::move(report_);
     record_.reason = status.ok() ? Reason::kSucceeded : reason;
-    record_.message = status.ok() ? (summary.empty() ? "sync succeeded" : summary) : status.message();
+    record_.message =
+        status.ok() ? (summary.empty() ? "sync succeeded" : summary) : status.message();
     record_.durationMs =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
     Status appended = r_.history().append(record_);
@@ -346,8 +355,8 @@ Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>
   std::lock_guard<std::mutex> g((*m)->mu);
   if (!(*m)->git) {
     std::string dir = options_.stateDir + "/git/" + sha256Hex((*m)->spec.url).substr(0, 16);
-    auto opened = sources::GitMirror::open(dir, (*m)->spec.url, (*m)->spec.credentials,
-                                           (*m)->spec.timeouts);
+    auto opened =
+        sources::GitMirror::open(dir, (*m)->spec.url, (*m)->spec.credentials, (*m)->spec.timeouts);
     if (!opened) return opened.error();
     (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
   }

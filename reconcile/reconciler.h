@@ -48,8 +48,8 @@ struct EnvironmentSpec {
   // When set, a semver range (">=1.0.0"): the environment deploys the newest tag
   // that matches it, and `revision` is ignored.
   std::string semver;
-  std::string path;        // folder in the repository
-  SyncOptions sync;        // prune, namespace, health timeout, ... (sync.environment = name)
+  std::string path;  // folder in the repository
+  SyncOptions sync;  // prune, namespace, health timeout, ... (sync.environment = name)
   // Every request of this environment impersonates this user, e.g.
   // "system:serviceaccount:team-a:deployer". Empty: the agent's own identity.
   std::string impersonate;
@@ -86,9 +86,9 @@ struct SyncReport {
   bool skipped = false;  // skipWhenUnchanged and the render did not change
   std::string commit;    // the commit used (also in record.revision)
   std::string renderDigest;
-  SyncRecord record;     // as appended (when recorded)
+  SyncRecord record;  // as appended (when recorded)
   bool recorded = false;
-  Status status;         // ok, or why the sync (or plan) failed
+  Status status;                              // ok, or why the sync (or plan) failed
   std::shared_ptr<const DesiredSet> desired;  // set after a successful sync
   // Wall time of each stage that ran, in order: "source", "render", "plan", then
   // executePlan's "apply", "prune", "health" (ms).

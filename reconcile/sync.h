@@ -19,14 +19,14 @@
 namespace windlass::reconcile {
 
 struct SyncOptions {
-  std::string environment;      // names the inventory: Secret windlass-<environment>
+  std::string environment;  // names the inventory: Secret windlass-<environment>
   // Namespaced objects without a namespace go here, and the inventory lives
   // here; created when missing (Argo CD's CreateNamespace). Empty: the
   // kubeconfig context's namespace, else "default".
   std::string targetNamespace;
-  bool prune = true;             // delete inventory members no longer rendered
-  bool allowMassPrune = false;   // lift the empty-render and maxPruneShare guards
-  double maxPruneShare = 0.5;    // largest share of the inventory one sync may prune
+  bool prune = true;            // delete inventory members no longer rendered
+  bool allowMassPrune = false;  // lift the empty-render and maxPruneShare guards
+  double maxPruneShare = 0.5;   // largest share of the inventory one sync may prune
   std::chrono::milliseconds healthTimeout{std::chrono::minutes(5)};  // 0: do not wait
   std::chrono::milliseconds pollInterval{500};                       // health and CRD polls
   // Checked between stages and in every wait; a cancelled sync stops at the next
@@ -46,12 +46,12 @@ bool isImmutableChange(const Status& status);
 bool forceAnnotated(const JsonValue& object);
 
 struct PlannedObject {
-  JsonValue desired;         // as applied: namespace set, part-of label added
-  JsonValue live;            // null when the object does not exist
+  JsonValue desired;  // as applied: namespace set, part-of label added
+  JsonValue live;     // null when the object does not exist
   ObjectAction action = ObjectAction::kUnchanged;
-  bool deferred = false;     // not dry-run: its CRD or namespace is created by this sync
-  std::string subject;       // "apps/Deployment ns/web"
-  std::string diff;          // unified YAML diff live → dry-run result, Secrets masked
+  bool deferred = false;  // not dry-run: its CRD or namespace is created by this sync
+  std::string subject;    // "apps/Deployment ns/web"
+  std::string diff;       // unified YAML diff live → dry-run result, Secrets masked
 };
 
 struct StaleObject {
@@ -65,8 +65,8 @@ struct Plan {
   bool createNamespace = false;  // the target namespace does not exist yet
   std::string inventoryName;     // windlass-<environment>
   std::string applySetId;
-  size_t inventorySize = 0;      // members found in the cluster
-  bool parentCurrent = false;    // the inventory parent already lists exactly these kinds
+  size_t inventorySize = 0;    // members found in the cluster
+  bool parentCurrent = false;  // the inventory parent already lists exactly these kinds
   std::vector<PlannedObject> objects;
   std::vector<StaleObject> stale;
 
@@ -77,7 +77,7 @@ struct SyncOutcome {
   std::vector<ObjectRecord> objects;  // every object, with what was done and any error
   HealthRecord health;
   Reason reason = Reason::kSucceeded;
-  Status status;                      // why the sync failed; ok on success
+  Status status;  // why the sync failed; ok on success
   // Wall time of each stage that ran, in order: "apply", "prune", "health" (ms).
   std::vector<std::pair<std::string, int64_t>> stageMs;
 };

@@ -824,8 +824,7 @@ GitMirror& GitMirror::operator=(GitMirror&&) noexcept = default;
 GitMirror::~GitMirror() = default;
 
 Result<GitMirror> GitMirror::open(const std::string& mirrorDir, const std::string& url,
-                                  const GitCredentials& credentials,
-                                  const GitTimeouts& timeouts) {
+                                  const GitCredentials& credentials, const GitTimeouts& timeouts) {
   initLibgit2();
   if (url.empty()) return Status::invalidArgument("git: the repository URL is empty");
   if (mirrorDir.empty()) return Status::invalidArgument("git: the mirror folder is empty");
@@ -842,8 +841,9 @@ Result<GitMirror> GitMirror::open(const std::string& mirrorDir, const std::strin
   std::filesystem::path parent = std::filesystem::path(impl->dir).parent_path();
   std::error_code ec;
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (ec) return Status::failedPrecondition(prefix + ": cannot create " + parent.string() +
-                                            ": " + ec.message());
+  if (ec)
+    return Status::failedPrecondition(prefix + ": cannot create " + parent.string() + ": " +
+                                      ec.message());
   GitCallScope scope(timeouts, nullptr, false);
   auto lock = impl->lock(scope, nullptr, prefix);
   if (!lock) return lock.error();

@@ -571,7 +571,8 @@ TEST_CASE("formatDuration spells a timeout the short way") {
   CHECK(formatDuration(std::chrono::minutes(5)) == "5m");
 }
 
-TEST_CASE("a server that never answers: fetch stops at the idle timeout, the mirror keeps its refs") {
+TEST_CASE(
+    "a server that never answers: fetch stops at the idle timeout, the mirror keeps its refs") {
   Fixture f;
   {  // the mirror has main from a first, good fetch
     GitMirror good = openMirror(f, f.origin.string());
@@ -583,7 +584,8 @@ TEST_CASE("a server that never answers: fetch stops at the idle timeout, the mir
   for (std::string scheme : {"http", "git", "ssh"}) {
     CAPTURE(scheme);
     std::string user = scheme == "ssh" ? "git@" : "";
-    std::string url = scheme + "://" + user + "127.0.0.1:" + std::to_string(server.port()) + "/x.git";
+    std::string url =
+        scheme + "://" + user + "127.0.0.1:" + std::to_string(server.port()) + "/x.git";
     auto mirror = GitMirror::open(f.mirrorDir(), url, GitCredentials{}, quickTimeouts());
     REQUIRE(mirror.has_value());
     auto start = std::chrono::steady_clock::now();
@@ -611,7 +613,8 @@ TEST_CASE("a server that never answers: the total timeout bounds fetch and commi
   REQUIRE(mirror.has_value());
   Status st = mirror->fetch({});
   CHECK(st.code() == Code::kDeadlineExceeded);
-  CHECK(st.message() == "git fetch " + shown + ": timed out: not done within 400ms (total timeout)");
+  CHECK(st.message() ==
+        "git fetch " + shown + ": timed out: not done within 400ms (total timeout)");
 
   CommitRequest req;
   req.branch = "main";

@@ -135,7 +135,9 @@ struct Token {
   std::string_view version;
 };
 
-bool isOpChar(char c) { return c == '=' || c == '!' || c == '<' || c == '>' || c == '~' || c == '^'; }
+bool isOpChar(char c) {
+  return c == '=' || c == '!' || c == '<' || c == '>' || c == '~' || c == '^';
+}
 bool isSeparator(char c) { return c == ' ' || c == '\t' || c == ','; }
 
 std::optional<Comparator::Op> opFromText(std::string_view op) {
@@ -180,8 +182,7 @@ std::string parseGroup(std::string_view text, std::vector<Comparator>* out) {
     if (tokens[k].op.empty() && tokens[k].version == "-") {
       return "\"-\" must stand between two versions (\"1.2 - 1.4.5\")";
     }
-    bool hyphen = k + 2 < tokens.size() && tokens[k + 1].op.empty() &&
-                  tokens[k + 1].version == "-";
+    bool hyphen = k + 2 < tokens.size() && tokens[k + 1].op.empty() && tokens[k + 1].version == "-";
     if (hyphen) {
       if (!tokens[k].op.empty() || !tokens[k + 2].op.empty()) {
         return "a hyphen range takes two plain versions (\"1.2 - 1.4.5\")";

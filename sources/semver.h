@@ -73,7 +73,7 @@ struct Comparator {
 
 // A parsed range: OR of AND groups of comparisons.
 struct Range {
-  std::string text;                                  // as written
+  std::string text;                                   // as written
   std::vector<std::vector<Comparator>> alternatives;  // never empty; no group is empty
 
   // True when some alternative has every comparison matching `v`.
@@ -90,7 +90,6 @@ struct Range {
 // ("v1.0.0" and "1.0.0", or differing build metadata), the one that sorts first byte
 // by byte wins, so the answer does not depend on the order of `tags`. nullopt when no
 // tag matches. Returns a copy of the tag name as given.
-std::optional<std::string> newestMatching(const Range& range,
-                                          const std::vector<std::string>& tags);
+std::optional<std::string> newestMatching(const Range& range, const std::vector<std::string>& tags);
 
 }  // namespace windlass::sources

@@ -71,8 +71,9 @@ TEST_CASE("invalid versions are InvalidArgument with the reason") {
 TEST_CASE("precedence follows semver 2.0.0 section 11") {
   // Each is lower than the next.
   const char* ordered[] = {
-      "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-      "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "1.10.0", "2.0.0",
+      "1.0.0-alpha",  "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
+      "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1",       "1.0.0",
+      "1.0.1",        "1.1.0",         "1.10.0",           "2.0.0",
       "10.0.0",
   };
   const size_t n = sizeof(ordered) / sizeof(ordered[0]);
@@ -221,8 +222,8 @@ TEST_CASE("invalid ranges are InvalidArgument with the reason") {
 
 TEST_CASE("newestMatching picks the highest matching tag and ignores the rest") {
   const std::vector<std::string> tags = {
-      "v1.0.0", "v1.4.2",     "v1.10.0-rc.1", "v1.9.0", "v2.0.0", "latest",
-      "release-7", "1.9.0", "v1.9.0+build.2",
+      "v1.0.0", "v1.4.2",    "v1.10.0-rc.1", "v1.9.0",         "v2.0.0",
+      "latest", "release-7", "1.9.0",        "v1.9.0+build.2",
   };
   CHECK(newestMatching(range(">=1.0.0 <2.0.0"), tags) == "1.9.0");  // ties: first by bytes
   CHECK(newestMatching(range(">=1.0.0"), tags) == "v2.0.0");

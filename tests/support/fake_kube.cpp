@@ -1,12 +1,11 @@
 #include "tests/support/fake_kube.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cctype>
 #include <set>
 #include <tuple>
+
+#include "core/json.h"
 
 namespace windlass::reconcile {
 

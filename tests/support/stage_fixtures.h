@@ -2,10 +2,10 @@
 // against the in-memory API. Test code only.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <chrono>
 #include <vector>
-
-#include <doctest/doctest.h>
 
 #include "reconcile/apply.h"
 #include "reconcile/plan.h"
