@@ -87,6 +87,7 @@ struct Agent::Impl {
     bool pending = false;  // a sync was asked for while one ran
     bool pendingFull = false;
     Trigger pendingTrigger = Trigger::kPoll;
+    std::string pendingActor;
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
     std::string nextSync;     // RFC 3339, for status
     std::string sourceError;  // why the last fetch or resolve failed, for status
@@ -260,7 +261,7 @@ struct Agent::Impl {
     return verdict->allowed;
   }
 
-  void requestSync(Env& e, Trigger trigger, bool full) {
+  void requestSync(Env& e, Trigger trigger, bool full, const std::string& actor = {}) {
     if (halt.cancelled()) return;
     bool manual = trigger == Trigger::kManual;  // a person asked: windows and suspend yield
     if (e.config->suspend && !manual) {
@@ -290,15 +291,17 @@ struct Agent::Impl {
       e.pending = true;
       e.pendingFull = e.pendingFull || full;
       e.pendingTrigger = trigger;
+      e.pendingActor = actor;
       return;
     }
     e.running = true;
     ++activeWork;
     e.retryTimer->cancel();
-    asio::post(pool, [this, &e, trigger, full] {
+    asio::post(pool, [this, &e, trigger, full, actor] {
       reconcile::SyncRequest req;
       req.fetch = false;
       req.trigger = trigger;
+      req.actor = actor;
       req.skipWhenUnchanged = !full;
       reconcile::SyncReport report;
       {
@@ -391,7 +394,7 @@ struct Agent::Impl {
       e.pending = false;
       bool full = e.pendingFull;
       e.pendingFull = false;
-      requestSync(e, e.pendingTrigger, full);
+      requestSync(e, e.pendingTrigger, full, e.pendingActor);
     }
   }
 
@@ -913,7 +916,8 @@ Status Agent::requestManualSync(const std::string& environment, const std::strin
   }
   if (env == nullptr) return Status::notFound("no environment named \"" + environment + "\"");
   impl_->log.info("manual sync requested", {{"environment", environment}, {"actor", actor}});
-  asio::post(impl_->io, [this, env] { impl_->requestSync(*env, Trigger::kManual, true); });
+  asio::post(impl_->io,
+             [this, env, actor] { impl_->requestSync(*env, Trigger::kManual, true, actor); });
   return {};
 }
 

@@ -287,7 +287,8 @@ HttpResponse Api::sync(const std::string& env, const HttpRequest& request) const
   if (!constantTimeEquals(std::string_view(*auth).substr(kBearer.size()), token)) {
     return unauthorized();
   }
-  std::string actor = "api";
+  // The token's name (its file's name), unless the caller names a person.
+  std::string actor = "token:" + backend_.tokenFile.substr(backend_.tokenFile.rfind('/') + 1);
   if (const std::string* a = header(request, "x-windlass-actor"); a && printableActor(*a)) {
     actor = *a;
   }

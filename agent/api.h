@@ -71,7 +71,7 @@ struct ApiBackend {
   std::function<bool()> ready;
   // Every environment, in config order.
   std::function<std::vector<EnvironmentSnapshot>()> environments;
-  // Queues a manual sync of `environment` for `actor` ("api" or the
+  // Queues a manual sync of `environment` for `actor` ("token:<tokenFile name>" or the
   // X-Windlass-Actor header of an authenticated request). Ok → 202;
   // NotFound → 404; any other error → 503 with its message.
   std::function<Status(const std::string& environment, const std::string& actor)> requestSync;

@@ -187,7 +187,8 @@ TEST_CASE("manual sync needs the bearer token") {
   r = f.call("POST", "/api/v1/environments/dev/sync", "", {{"authorization", "Bearer t0ken"}});
   CHECK(r.status == 503);
   CHECK(r.body == "{\"error\":\"dev is suspended\"}\n");
-  CHECK(f.syncs == std::vector<std::string>{"prod by api", "prod by alice", "dev by api"});
+  CHECK(f.syncs ==
+        std::vector<std::string>{"prod by token:token", "prod by alice", "dev by token:token"});
   CHECK(f.call("GET", target).status == 405);
   // No token file: nothing is accepted, not even an empty token.
   fs::remove(f.dir.path + "/token");

@@ -260,6 +260,8 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   req.revision = args.revision;
   req.forcePrune = args.prune;
   req.allowMassPrune = args.allowMassPrune;
+  const char* user = std::getenv("USER");  // who ran it, for the auditor
+  req.actor = user != nullptr && *user != '\0' ? user : std::to_string(::getuid());
   cancelOnSignals();
   reconcile::SyncReport report = (*reconciler)->sync(environmentSpec(*env), req, gStop);
   std::fputs(report.planText.c_str(), stdout);

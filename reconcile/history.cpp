@@ -191,6 +191,9 @@ Status parseInto(const JsonValue& root, SyncRecord& r) {
   WINDLASS_RETURN_IF_ERROR(readString(root, "", "time", r.time));
   WINDLASS_RETURN_IF_ERROR(readString(root, "", "env", r.environment));
   WINDLASS_RETURN_IF_ERROR(readEnum(root, "", "trigger", parseTrigger, r.trigger));
+  if (findMember(root, "actor") != nullptr) {
+    WINDLASS_RETURN_IF_ERROR(readString(root, "", "actor", r.actor));
+  }
 
   const JsonValue* rev = nullptr;
   WINDLASS_RETURN_IF_ERROR(readObject(root, "", "revision", &rev));
@@ -586,6 +589,7 @@ std::string serializeRecord(const SyncRecord& r, bool withHash) {
   putMember(w, "time", r.time);
   putMember(w, "env", r.environment);
   putMember(w, "trigger", triggerName(r.trigger));
+  if (!r.actor.empty()) putMember(w, "actor", r.actor);
   w.Key("revision");
   w.StartObject();
   putMember(w, "commit", r.revision.commit);

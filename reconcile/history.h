@@ -98,6 +98,9 @@ struct SyncRecord {
   std::string time;         // RFC 3339 UTC, e.g. "2024-05-01T12:00:00.123Z" (formatRfc3339Utc)
   std::string environment;  // also names the file; see HistoryStore::append
   Trigger trigger = Trigger::kPoll;
+  // Who asked for it: the API token's name or --actor for a manual sync; "" for the
+  // agent's own syncs. Written only when set, so older records keep their form.
+  std::string actor;
   Revision revision;
   std::vector<std::string> images;  // image references the render used, e.g. "ghcr.io/a/b:1.2"
   std::vector<ObjectRecord> objects;

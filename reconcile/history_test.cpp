@@ -912,3 +912,24 @@ TEST_CASE("maskSecrets leaves everything but a v1 Secret alone") {
 
 }  // namespace
 }  // namespace windlass::reconcile
+
+namespace windlass::reconcile {
+
+TEST_CASE("the actor of a record is written only when set, and read back") {
+  SyncRecord r;
+  r.time = "2026-12-02T10:00:00.000Z";
+  r.environment = "prod";
+  r.trigger = Trigger::kManual;
+  std::string without = serializeRecord(r);
+  CHECK(without.find("actor") == std::string::npos);  // older records keep their form
+  r.actor = "token:api-token";
+  std::string with = serializeRecord(r);
+  CHECK(with.find(R"("trigger":"manual","actor":"token:api-token","revision")") !=
+        std::string::npos);
+  auto back = parseRecord(with);
+  REQUIRE(back);
+  CHECK(back->actor == "token:api-token");
+  CHECK(serializeRecord(*back) == with);
+}
+
+}  // namespace windlass::reconcile

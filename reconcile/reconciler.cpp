@@ -83,6 +83,7 @@ class Run {
         start_(Clock::now()) {
     record_.environment = env.name;
     record_.trigger = request.trigger;
+    record_.actor = request.actor;
     record_.time = formatRfc3339Utc(start_);
   }
 

@@ -62,6 +62,7 @@ struct SyncRequest {
   bool forcePrune = false;      // --prune
   bool allowMassPrune = false;  // --allow-mass-prune
   Trigger trigger = Trigger::kManual;
+  std::string actor;  // recorded: who asked (manual syncs); "" for the agent's own
   // Skip plan and apply when the rendered digest equals that of the last
   // successful sync of this environment in this process (the agent's steady
   // state). The report then has skipped = true, and the new revision is

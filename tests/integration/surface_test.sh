@@ -184,8 +184,8 @@ check "/api/v1/environments names dev with its last commit" \
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PA/api/v1/environments/dev/sync")
 code2=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer api-token-$id" \
   "http://127.0.0.1:$PA/api/v1/environments/dev/sync")
-check "a manual sync needs the token ($code without, $code2 with) and is recorded as manual" \
-  bash -c "[[ $code == 401 && $code2 == 202 ]] && sleep 3 && '$WINDLASS' history --config '$W/a.yaml' --env dev -o json | tail -n 1 | grep -q '\"trigger\":\"manual\"'"
+check "a manual sync needs the token ($code without, $code2 with) and is recorded as manual by the token's name" \
+  bash -c "[[ $code == 401 && $code2 == 202 ]] && sleep 3 && '$WINDLASS' history --config '$W/a.yaml' --env dev -o json | tail -n 1 | grep -q '\"trigger\":\"manual\",\"actor\":\"token:api-token\"'"
 check "no response carries a secret" \
   bash -c "! curl -s http://127.0.0.1:$PA/api/v1/environments http://127.0.0.1:$PA/metrics | grep -qE 'hook-secret|api-token|$WINDLASS_TEST_GIT_TOKEN'"
 
