@@ -21,7 +21,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/windlass-sync.XXXXXX")
 id=$(basename "$W" | tr 'A-Z.' 'a-z-' | tail -c 7)
 NS="wl-sync-$id"
 REPO="sync-$id"
-trap '$K delete namespace "$NS" "$NS-fresh" --wait=false >/dev/null 2>&1; rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"' EXIT
+trap '$K delete namespace "$NS" "$NS-fresh" "$NS-locked" --wait=false >/dev/null 2>&1; rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"' EXIT
 
 git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
 git -C "$WINDLASS_TEST_GIT_ROOT/$REPO.git" config http.receivepack true
@@ -233,6 +233,18 @@ check "an invalid object in a namespace the sync creates aborts before any objec
   bash -c "[[ $rc -ne 0 ]] && grep -q 'apps/Deployment $NS-fresh/broken' '$W/sync6b.txt' &&
            [[ -z \$($K -n $NS-fresh get configmaps,deployments,services -l applyset.kubernetes.io/part-of -o name 2>/dev/null) ]]"
 git rm -q app/bad.yaml && sed -i 's/bad.yaml, //' app/kustomization.yaml && commit "fixed"
+
+# 7c. A history that cannot be written stops the sync before the first cluster write.
+sed -e 's/- name: dev/- name: locked/' -e "s/namespace: $NS\$/namespace: $NS-locked/" \
+  "$W/windlass.yaml" > "$W/windlass-locked.yaml"
+mkdir -p "$W/state/history/locked.jsonl"   # a folder where the file should be
+mark=$(audit_mark)
+"$WINDLASS" sync --config "$W/windlass-locked.yaml" --env locked > "$W/sync6c.txt" 2>&1; rc=$?
+sleep 1
+check "a sync whose history cannot be written does not run, and says why" \
+  bash -c "[[ $rc -ne 0 ]] && grep -q 'the history cannot be written, so nothing was synced' '$W/sync6c.txt' &&
+           ! $K get namespace $NS-locked >/dev/null 2>&1"
+rmdir "$W/state/history/locked.jsonl"
 
 # 8. A CRD and its custom resources in one commit apply in order.
 cat > app/crd.yaml <<'YAML'
