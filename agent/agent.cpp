@@ -542,7 +542,8 @@ struct Agent::Impl {
       reconcile::WatchOptions wo;
       wo.labelSelector = selector;
       wo.resourceVersion = version;
-      wo.timeout = std::chrono::seconds(240 + std::uniform_int_distribution<int>(0, 60)(rng_));
+      thread_local std::mt19937 jitter{std::random_device{}()};  // one per watch thread
+      wo.timeout = std::chrono::seconds(240 + std::uniform_int_distribution<int>(0, 60)(jitter));
       Status st = reconciler.kubeFor(e.spec).watch(
           gvk, ns, wo,
           [&](const reconcile::WatchEvent& ev) {
@@ -886,8 +887,6 @@ struct Agent::Impl {
     pool.join();
     for (auto& e : envs) writeStatus(*e);
   }
-
-  std::mt19937 rng_{std::random_device{}()};  // watch timeouts (watch threads; jitter only)
 };
 
 Agent::Agent(const AgentConfig& config, reconcile::Reconciler& reconciler, Log& log,
