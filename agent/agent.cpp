@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -321,6 +322,7 @@ struct Agent::Impl {
 
   void afterSync(Env& e, reconcile::SyncReport& report) {
     e.running = false;
+    malloc_trim(0);  // a sync's allocations are gone: give the pages back
     const std::string& env = e.spec.name;
     if (report.skipped) {
       log.info("render unchanged; nothing to apply",

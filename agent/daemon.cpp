@@ -1,5 +1,7 @@
 #include "agent/daemon.h"
 
+#include <malloc.h>
+
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -204,6 +206,9 @@ class Daemon {
 
 int runDaemon(const std::string& configPath, Log& log, const CancelToken& stop,
               CancelToken& reload) {
+  // Many threads (the worker pool, one per watch) would each get a malloc arena of
+  // their own, and the agent's resident memory would grow with them: two are enough.
+  mallopt(M_ARENA_MAX, 2);
   auto loaded = loadConfig(configPath);
   if (!loaded) {
     log.error("cannot start", {{"error", loaded.error().message()}});
