@@ -131,8 +131,9 @@ check "the agent brings up dev, prod and staging" \
   wait_for 60 bash -c "[[ \$($K -n $NS-dev get deploy web -o name 2>/dev/null) && \$($K -n $NS-prod get deploy web -o name 2>/dev/null) && \$($K -n $NS-stg get deploy web -o name 2>/dev/null) ]]"
 check "an environment of a second repository converges too" \
   wait_for 30 bash -c "[[ \$($K -n $NS-tools get configmap tools -o jsonpath='{.data.from}' 2>/dev/null) == tools-repo ]]"
+# (the sync logs after its health wait, which may still run when the objects exist)
 check "the log is JSON lines with the environment and revision of each sync" \
-  bash -c "grep '\"msg\":\"synced\"' '$W/agent.log' | grep -q '\"environment\":\"dev\",\"revision\":\"'"
+  wait_for 60 bash -c "grep '\"msg\":\"synced\"' '$W/agent.log' | grep -q '\"environment\":\"dev\",\"revision\":\"'"
 
 # 1b. semver: the newest tag in the range, and never one outside it.
 git tag v1.0.0 && git push -q origin v1.0.0 2>/dev/null
