@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "agent/wiring.h"
 #include "core/json.h"
 
 namespace windlass::agent {
@@ -83,19 +84,6 @@ std::optional<uint64_t> parseUnsigned(std::string_view s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-// The content of a secret file without trailing whitespace, or "" when it cannot be read.
-std::string readSecret(const std::string& path) {
-  if (path.empty()) return "";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!s.empty() &&
-         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
-    s.pop_back();
-  }
-  return s;
 }
 
 const std::string* header(const HttpRequest& request, const std::string& name) {
@@ -278,7 +266,7 @@ HttpResponse Api::sync(const std::string& env, const HttpRequest& request) const
     r.headers["WWW-Authenticate"] = "Bearer realm=\"windlass\"";
     return r;
   };
-  std::string token = readSecret(backend_.tokenFile);
+  std::string token = readSecretFile(backend_.tokenFile).value_or("");
   const std::string* auth = header(request, "authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (token.empty() || auth == nullptr || !std::string_view(*auth).starts_with(kBearer)) {
@@ -302,7 +290,7 @@ HttpResponse Api::hook(std::string_view providerText, const HttpRequest& request
   std::optional<WebhookProvider> provider = parseProvider(providerText);
   if (!provider) return error(404, "not found");
   const char* name = providerName(*provider);
-  std::string secret = readSecret(backend_.webhookSecretFile);
+  std::string secret = readSecretFile(backend_.webhookSecretFile).value_or("");
   Status verified = secret.empty()
                         ? Status::unauthenticated("no webhook secret is configured")
                         : verifyWebhook(*provider, request.headers, request.body, secret);

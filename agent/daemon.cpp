@@ -23,16 +23,6 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-// The content of a secret file without trailing whitespace; "" when unreadable.
-std::string readSecret(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
-  return v;
-}
-
 // An environment as the history alone tells it (a follower, or before the first sync).
 EnvironmentSnapshot fromHistory(const Environment& env, const reconcile::HistoryStore& history) {
   EnvironmentSnapshot s;
@@ -97,7 +87,7 @@ class Daemon {
         t.url = n.url;
         for (NotificationEvent ev : n.events) t.events.push_back(notificationEventName(ev));
         t.format = notificationFormatName(n.format);
-        if (!n.secretFile.empty()) t.secret = readSecret(n.secretFile);
+        if (!n.secretFile.empty()) t.secret = readSecretFile(n.secretFile).value_or("");
         no.targets.push_back(std::move(t));
       }
       no.log = [this](const std::string& m) { log_.warn("notification", {{"detail", m}}); };

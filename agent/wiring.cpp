@@ -14,20 +14,16 @@ namespace {
 // without trailing whitespace. Values never enter messages.
 Result<std::string> secretValue(const std::string& file, const std::string& env,
                                 std::string_view field) {
-  std::string value;
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) return Status::failedPrecondition(std::string(field) + ": cannot read " + file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    value = ss.str();
-  } else if (!env.empty()) {
-    const char* v = std::getenv(env.c_str());
-    if (v == nullptr) {
-      return Status::failedPrecondition(std::string(field) + ": $" + env + " is not set");
-    }
-    value = v;
+    auto value = readSecretFile(file);
+    if (!value) return Status::failedPrecondition(std::string(field) + ": cannot read " + file);
+    return *value;
   }
+  if (env.empty()) return std::string();
+  const char* v = std::getenv(env.c_str());
+  if (v == nullptr)
+    return Status::failedPrecondition(std::string(field) + ": $" + env + " is not set");
+  std::string value = v;
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
     value.pop_back();
   }
@@ -51,6 +47,18 @@ Result<sources::GitCredentials> gitCredentials(const Credentials& c) {
 }
 
 }  // namespace
+
+std::optional<std::string> readSecretFile(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
+    s.pop_back();
+  }
+  return s;
+}
 
 Result<reconcile::Reconciler::Options> reconcilerOptions(const AgentConfig& config) {
   reconcile::Reconciler::Options o;
