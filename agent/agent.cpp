@@ -29,7 +29,7 @@ namespace windlass::agent {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
+using Steady = Clock::Monotonic;
 using reconcile::Trigger;
 
 std::optional<milliseconds> retryDelay(Code code, int attempt, milliseconds interval) {
@@ -61,8 +61,6 @@ std::string compactJson(const JsonValue& v) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::string nowRfc3339() { return reconcile::formatRfc3339Utc(std::chrono::system_clock::now()); }
-
 // One managed group-kind of an environment, as its watch needs it.
 struct WatchedKind {
   reconcile::Gvk gvk;
@@ -76,6 +74,7 @@ struct WatchedKind {
 }  // namespace
 
 struct Agent::Impl {
+  const Clock& clock() const { return reconciler.clock(); }
   // Everything about one environment. Fields without a note are touched only on
   // the event loop's thread.
   struct Env {
@@ -102,8 +101,8 @@ struct Agent::Impl {
     bool haveLast = false;
     std::map<std::string, std::string> drifted;          // identity → what was seen
     std::map<std::string, std::string> repairedVersion;  // identity → rv our repair left
-    std::map<std::string, std::vector<Clock::time_point>> repairs;  // for fights
-    std::map<std::string, Clock::time_point> fightUntil;
+    std::map<std::string, std::vector<Steady>> repairs;  // for fights
+    std::map<std::string, Steady> fightUntil;
     std::string fight;  // "apps/Deployment ns/web with <manager>" while one goes on
     uint64_t driftCorrections = 0;
 
@@ -186,9 +185,9 @@ struct Agent::Impl {
     }
     if (everything) revisions.clear();  // a pinned commit: fetch all branches and tags
     asio::post(pool, [this, &repo, revisions, mine] {
-      auto start = Clock::now();
+      auto start = clock().monotonic();
       Status st = reconciler.fetch(repo.name, revisions, &halt);
-      auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+      auto ms = std::chrono::duration_cast<milliseconds>(clock().monotonic() - start).count();
       std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
       if (st.ok()) {
         for (Env* e : mine) resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
@@ -251,10 +250,10 @@ struct Agent::Impl {
   // `why` says which window and until when, and `until` when to look again.
   bool windowOpen(Env& e, std::string* why, std::chrono::system_clock::time_point* until) {
     if (e.config->syncWindows.empty()) return true;
-    auto verdict = evaluateWindows(e.config->syncWindows, std::chrono::system_clock::now(), zones);
+    auto verdict = evaluateWindows(e.config->syncWindows, clock().now(), zones);
     if (!verdict) {  // a time zone that cannot be read: deny, and say so
       *why = "sync windows: " + verdict.error().message();
-      *until = std::chrono::system_clock::now() + std::chrono::minutes(1);
+      *until = clock().now() + std::chrono::minutes(1);
       return false;
     }
     *why = verdict->reason;
@@ -276,10 +275,9 @@ struct Agent::Impl {
         log.info("sync held by a sync window", {{"environment", e.spec.name}, {"window", why}});
       }
       e.windowBlock = why;
-      auto wait =
-          std::chrono::duration_cast<milliseconds>(until - std::chrono::system_clock::now());
+      auto wait = std::chrono::duration_cast<milliseconds>(until - clock().now());
       wait = std::clamp(wait, milliseconds(1000), milliseconds(std::chrono::hours(1)));
-      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + wait);
+      e.nextSync = reconcile::formatRfc3339Utc(clock().now() + wait);
       e.retryTimer->expires_after(wait);
       e.retryTimer->async_wait([this, &e, trigger](const boost::system::error_code& ec) {
         if (!ec) requestSync(e, trigger, true);
@@ -381,7 +379,7 @@ struct Agent::Impl {
         if (delay) {
           // Source failures leave lastCommit as it was, so the next poll tries again too.
           e.retryTimer->expires_after(*delay);
-          e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + *delay);
+          e.nextSync = reconcile::formatRfc3339Utc(clock().now() + *delay);
           e.retryTimer->async_wait([this, &e](const boost::system::error_code& ec) {
             if (!ec) requestSync(e, Trigger::kPoll, true);
           });
@@ -404,7 +402,7 @@ struct Agent::Impl {
     auto d = std::chrono::duration_cast<milliseconds>(e.config->resyncInterval);
     e.resyncTimer->expires_after(d);
     if (e.nextSync.empty() || e.failures == 0) {
-      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + d);
+      e.nextSync = reconcile::formatRfc3339Utc(clock().now() + d);
     }
     e.resyncTimer->async_wait([this, &e](const boost::system::error_code& ec) {
       if (ec || halt.cancelled()) return;
@@ -421,7 +419,7 @@ struct Agent::Impl {
     const reconcile::SyncRecord& r = report.record;
     const char* outcome = reconcile::reasonName(r.reason);
     if (services.metrics != nullptr) {
-      auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+      auto now = std::chrono::duration<double>(clock().now().time_since_epoch());
       services.metrics->recordSync(e.spec.name, outcome, r.durationMs / 1000.0, now.count());
       if (report.desired)
         services.metrics->setManagedObjects(e.spec.name, report.desired->objects.size());
@@ -451,7 +449,7 @@ struct Agent::Impl {
     n.revision = e.lastCommit;
     n.object = object;
     n.message = message;
-    n.time = std::chrono::system_clock::now();
+    n.time = clock().now();
     services.notifier->notify(n);
   }
 
@@ -530,7 +528,7 @@ struct Agent::Impl {
                                           {"kind", gvk.groupKind()},
                                           {"error", items.error().message()}});
           version.clear();
-          stop.waitFor(backoff);
+          clock().sleep(backoff, &stop);
           backoff = std::min(backoff * 2, milliseconds(5000));
           continue;
         }
@@ -563,7 +561,7 @@ struct Agent::Impl {
         log.warn(
             "watch failed",
             {{"environment", e.spec.name}, {"kind", gvk.groupKind()}, {"error", st.message()}});
-        stop.waitFor(backoff);
+        clock().sleep(backoff, &stop);
         backoff = std::min(backoff * 2, milliseconds(5000));
       }
       version.clear();  // 410 Gone or an error: list again
@@ -637,7 +635,7 @@ struct Agent::Impl {
       }
       // Fights: a sixth repair of one object within a minute → back off
       // exponentially (2 s, 4 s, ... 256 s) and say who the other writer is.
-      auto now = Clock::now();
+      auto now = clock().monotonic();
       auto& times = e.repairs[id];
       times.erase(std::remove_if(times.begin(), times.end(),
                                  [&](auto t) { return now - t > std::chrono::minutes(1); }),
@@ -675,7 +673,7 @@ struct Agent::Impl {
 
   void repairNow(Env& e, const std::string& id, const std::string& what, const std::string& manager,
                  const std::string& liveJson) {
-    auto start = Clock::now();
+    auto start = clock().monotonic();
     std::lock_guard<std::mutex> g(e.syncMu);
     std::string json;
     {
@@ -702,7 +700,7 @@ struct Agent::Impl {
     }
     auto applied = reconciler.kubeFor(e.spec).apply(desired, alloc);
     std::string subject = reconcile::identitySubject(id);
-    auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    auto ms = std::chrono::duration_cast<milliseconds>(clock().monotonic() - start).count();
     std::lock_guard<std::mutex> g2(e.mu);
     if (!applied) {
       log.error("drift repair failed", {{"environment", e.spec.name},
@@ -722,7 +720,7 @@ struct Agent::Impl {
       e.drifted.erase(id);
       return;
     }
-    e.repairs[id].push_back(Clock::now());  // only real repairs count towards a fight
+    e.repairs[id].push_back(clock().monotonic());  // only real repairs count towards a fight
     e.drifted.erase(id);
     ++e.driftCorrections;
     postStatus(e);
@@ -751,7 +749,7 @@ struct Agent::Impl {
   void recordDrift(Env& e, const std::string& id, reconcile::ObjectAction action,
                    const std::string& message, const std::string& error) {
     reconcile::SyncRecord r;
-    r.time = nowRfc3339();
+    r.time = reconcile::formatRfc3339Utc(clock().now());
     r.environment = e.spec.name;
     r.trigger = Trigger::kDrift;
     if (e.haveLast) {
@@ -793,7 +791,7 @@ struct Agent::Impl {
     kv("environment", e.spec.name);
     w.Key("pid");
     w.Int(static_cast<int>(::getpid()));
-    kv("updated", nowRfc3339());
+    kv("updated", reconcile::formatRfc3339Utc(clock().now()));
     kv("branch", e.spec.revision);
     kv("commit", e.lastCommit);
     kv("nextSync", e.config->suspend ? "" : e.nextSync);

@@ -28,8 +28,6 @@ using overlays::stringField;
 
 namespace {
 
-using Clock = std::chrono::system_clock;
-
 std::string person(const std::string& name, const std::string& email) {
   return name + " <" + email + ">";
 }
@@ -80,7 +78,8 @@ class Run {
         cancel_(cancel),
         lastDigest_(lastDigest),
         mu_(mu),
-        start_(Clock::now()) {
+        start_(r.clock().now()),
+        stageStart_(r.clock().monotonic()) {
     record_.environment = env.name;
     record_.trigger = request.trigger;
     record_.actor = request.actor;
@@ -176,6 +175,7 @@ class Run {
     options.prune = options.prune || request_.forcePrune;
     options.allowMassPrune = request_.allowMassPrune;
     options.cancel = &cancel_;
+    options.clock = &r_.clock();
     auto plan = makePlan(r_.kubeFor(env_), std::move(rendered->objects), options, alloc_);
     if (!plan) return finish(Reason::kApplyFailed, plan.error());
     stageDone("plan");
@@ -208,7 +208,7 @@ class Run {
 
  private:
   void stageDone(const char* stage) {
-    auto now = Clock::now();
+    auto now = r_.clock().monotonic();
     report_.stageMs.emplace_back(
         stage, std::chrono::duration_cast<std::chrono::milliseconds>(now - stageStart_).count());
     stageStart_ = now;
@@ -261,7 +261,7 @@ class Run {
     record_.message =
         status.ok() ? (summary.empty() ? "sync succeeded" : summary) : status.message();
     record_.durationMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(r_.clock().now() - start_).count();
     Status appended = r_.history().append(record_);
     if (appended.ok()) {
       std::remove(markerPath().c_str());
@@ -279,8 +279,8 @@ class Run {
   const CancelToken& cancel_;
   std::map<std::string, std::string>& lastDigest_;
   std::mutex& mu_;
-  Clock::time_point start_;
-  Clock::time_point stageStart_ = Clock::now();
+  Clock::WallTime start_;
+  Clock::Monotonic stageStart_;
   JsonAllocator alloc_;
   SyncRecord record_;
   SyncReport report_;

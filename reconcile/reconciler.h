@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
@@ -109,6 +110,8 @@ class Reconciler {
     std::vector<RepositorySpec> repositories;
     // How long a sync waits for another process's sync of the same environment.
     std::chrono::milliseconds lockWait{std::chrono::minutes(10)};
+    // Record times, durations and every wait of a sync (tests pass a FakeClock).
+    const Clock* clock = &Clock::system();
   };
 
   // Creates the client (nothing is sent yet). Fails when libcurl cannot start.
@@ -151,6 +154,7 @@ class Reconciler {
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
   std::chrono::milliseconds lockWait() const { return options_.lockWait; }
+  const Clock& clock() const { return *options_.clock; }
 
  private:
   struct Mirror {

@@ -1,7 +1,6 @@
 #include "reconcile/sync.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "overlays/resource.h"
 
@@ -71,11 +70,7 @@ Status interrupted(const SyncOptions& options) {
 }
 
 bool pauseOnePoll(const SyncOptions& options) {
-  if (options.cancel == nullptr) {
-    std::this_thread::sleep_for(options.pollInterval);
-    return true;
-  }
-  return options.cancel->waitFor(options.pollInterval);
+  return options.clock->sleep(options.pollInterval, options.cancel);
 }
 
 bool isImmutableChange(const Status& status) {
