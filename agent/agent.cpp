@@ -17,12 +17,14 @@
 #include <thread>
 
 #include "agent/events.h"
+#include "agent/promote.h"
 #include "agent/sync_window.h"
 #include "agent/webhook.h"
 #include "agent/wiring.h"
 #include "core/json.h"
 #include "overlays/resource.h"
 #include "reconcile/drift.h"
+#include "reconcile/env_state.h"
 #include "reconcile/inventory.h"
 
 namespace windlass::agent {
@@ -89,9 +91,11 @@ struct Agent::Impl {
     Trigger pendingTrigger = Trigger::kPoll;
     std::string pendingActor;
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
-    std::string nextSync;     // RFC 3339, for status
+    std::unique_ptr<asio::steady_timer> promoteTimer;  // promotion.auto after the soak
+    std::string nextSync;                              // RFC 3339, for status
     std::string sourceError;  // why the last fetch or resolve failed, for status
     std::string windowBlock;  // why a sync window holds automatic syncs, for status
+    std::string hold;         // Reconciler::describeHold, as of the last fetch (mu)
 
     std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
 
@@ -123,6 +127,7 @@ struct Agent::Impl {
       env->spec = environmentSpec(e);
       env->retryTimer = std::make_unique<asio::steady_timer>(io);
       env->resyncTimer = std::make_unique<asio::steady_timer>(io);
+      env->promoteTimer = std::make_unique<asio::steady_timer>(io);
       envs.push_back(std::move(env));
     }
   }
@@ -189,11 +194,20 @@ struct Agent::Impl {
       Status st = reconciler.fetch(repo.name, revisions, &halt);
       auto ms = std::chrono::duration_cast<milliseconds>(clock().monotonic() - start).count();
       std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
+      std::vector<std::string> holds;  // describeHold of each of `mine`
       if (st.ok()) {
-        for (Env* e : mine) resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
+        for (Env* e : mine) {
+          resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
+          holds.push_back(reconciler.describeHold(e->spec));
+        }
       }
-      asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved)]() mutable {
+      asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved),
+                      holds = std::move(holds)]() mutable {
         --activeWork;
+        for (size_t i = 0; i < holds.size(); ++i) {
+          std::lock_guard<std::mutex> g(mine[i]->mu);
+          mine[i]->hold = holds[i];
+        }
         fetching[repo.name] = false;
         if (services.metrics != nullptr) services.metrics->observeGitFetch(repo.name, ms / 1000.0);
         if (st.ok()) {
@@ -306,9 +320,11 @@ struct Agent::Impl {
       {
         std::lock_guard<std::mutex> g(e.syncMu);
         report = reconciler.sync(e.spec, req, halt);
-        if (report.desired) {
+        // After rollbackOnFailure the rollback's objects are what self-heal keeps.
+        const auto& desired = report.rollback ? report.rollback->desired : report.desired;
+        if (desired) {
           std::lock_guard<std::mutex> g2(e.mu);
-          e.desired = report.desired;
+          e.desired = desired;
         }
       }
       asio::post(io, [this, &e, report = std::move(report)]() mutable {
@@ -322,6 +338,20 @@ struct Agent::Impl {
     e.running = false;
     malloc_trim(0);  // a sync's allocations are gone: give the pages back
     const std::string& env = e.spec.name;
+    if (report.rollback) {
+      // rollbackOnFailure: the failed sync is recorded; what runs now is the rollback.
+      observeSync(e, report);
+      event(e, EventType::kWarning, kReasonSyncFailed,
+            shortId(report.commit) + ": " + report.status.message() + "; rolled back to " +
+                shortId(report.rollback->commit) + " and held");
+      log.error("sync failed; rolled back and held",
+                {{"environment", env},
+                 {"revision", shortId(report.commit)},
+                 {"error", report.status.message()},
+                 {"rolledBackTo", shortId(report.rollback->commit)}});
+      reconcile::SyncReport back = *report.rollback;
+      report = std::move(back);
+    }
     if (report.skipped) {
       log.info("render unchanged; nothing to apply",
                {{"environment", env}, {"revision", shortId(report.commit)}});
@@ -331,7 +361,9 @@ struct Agent::Impl {
       if (report.recorded) {
         std::lock_guard<std::mutex> g(e.mu);
         e.last.revision = report.record.revision;  // same render, so the same health
+        e.last.hold = report.record.hold;
       }
+      if (e.last.health.status == reconcile::HealthStatus::kHealthy) afterHealthy(e);
     } else if (report.recorded || !report.status.ok()) {
       if (report.recorded) {
         std::lock_guard<std::mutex> g(e.mu);
@@ -358,6 +390,7 @@ struct Agent::Impl {
                             {"outcome", reconcile::reasonName(report.record.reason)},
                             {"durationMs", std::to_string(report.record.durationMs)}});
         startWatches(e);
+        if (report.record.health.status == reconcile::HealthStatus::kHealthy) afterHealthy(e);
       } else if (!halt.cancelled()) {
         ++e.failures;
         auto delay = retryDelay(report.status.code(), e.failures, interval(e));
@@ -395,6 +428,48 @@ struct Agent::Impl {
       bool full = e.pendingFull;
       e.pendingFull = false;
       requestSync(e, e.pendingTrigger, full, e.pendingActor);
+    }
+  }
+
+  // `e` synced Healthy: its followers may move, and environments promoted from it
+  // automatically get a promotion once its soak has passed.
+  void afterHealthy(Env& e) {
+    for (auto& f : envs) {
+      if (f->spec.follows == e.spec.name) requestSync(*f, Trigger::kFollow, false);
+      if (f->config->promotion.from != e.spec.name || !f->config->promotion.automatic) continue;
+      Env& target = *f;
+      auto soak = std::chrono::duration_cast<milliseconds>(target.config->promotion.soak);
+      target.promoteTimer->expires_after(soak + milliseconds(500));
+      target.promoteTimer->async_wait([this, &e, &target](const boost::system::error_code& ec) {
+        if (ec || halt.cancelled()) return;
+        ++activeWork;
+        asio::post(pool, [this, &e, &target] {
+          auto done = promote(config, reconciler,
+                              {e.spec.name, target.spec.name, e.lastCommit, "windlass"}, &halt);
+          asio::post(io, [this, &e, &target, done = std::move(done)] {
+            --activeWork;
+            if (!done) {
+              log.warn("automatic promotion refused", {{"from", e.spec.name},
+                                                       {"to", target.spec.name},
+                                                       {"error", done.error().message()}});
+              return;
+            }
+            log.info("promoted", {{"from", e.spec.name},
+                                  {"to", target.spec.name},
+                                  {"revision", shortId(done->sourceRevision)},
+                                  {"how", done->how}});
+            if (done->how == "already there") return;
+            for (const Repository& repo : config.repositories) {
+              if (repo.name != target.spec.repository) continue;
+              if (fetching[repo.name]) {
+                fetchAgain[repo.name] = true;
+              } else {
+                poll(repo);
+              }
+            }
+          });
+        });
+      });
     }
   }
 
@@ -607,6 +682,16 @@ struct Agent::Impl {
            deleted ? std::string() : compactJson(live));
   }
 
+  // Whether a hold was set or lifted (by the CLI) since the agent's last sync of `e`.
+  bool heldElsewhere(Env& e) {
+    auto hold = reconcile::readHold(reconciler.stateDir(), e.spec.name);
+    if (!hold) return false;
+    std::lock_guard<std::mutex> g(e.mu);
+    if (!e.haveLast) return false;
+    if (*hold) return (*hold)->revision != e.last.revision.commit;
+    return !e.last.hold.revision.empty();
+  }
+
   // `liveJson`: the object as seen ("" when deleted), checked again against the
   // desired state once no sync runs, since a sync may have just changed both.
   void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager,
@@ -615,6 +700,12 @@ struct Agent::Impl {
     std::string why;
     std::chrono::system_clock::time_point windowUntil;
     bool heal = e.config->selfHeal && !e.config->suspend && windowOpen(e, &why, &windowUntil);
+    if (heal && heldElsewhere(e)) {
+      // `windlass rollback` or `release` changed what this environment runs: sync to
+      // it instead of putting back what the agent applied last.
+      asio::post(io, [this, &e] { requestSync(e, Trigger::kPoll, true); });
+      return;
+    }
     {
       std::lock_guard<std::mutex> g(e.mu);
       bool newEpisode = e.drifted.count(id) == 0;
@@ -801,6 +892,7 @@ struct Agent::Impl {
     w.Bool(e.config->selfHeal);
     kv("sourceError", e.sourceError);
     kv("syncWindow", e.windowBlock);
+    kv("hold", e.hold);
     kv("stalledCommit", e.stalledCommit);
     w.Key("failures");
     w.Int(e.failures);
@@ -841,6 +933,7 @@ struct Agent::Impl {
       snap.drift.push_back(reconcile::identitySubject(id) + " (" + what + ")");
     }
     snap.suspended = e.config->suspend;
+    snap.hold = e.hold;
     snap.nextSync = e.config->suspend ? "" : e.nextSync;
     snap.leader = true;
     if (services.metrics != nullptr)
@@ -871,6 +964,7 @@ struct Agent::Impl {
           for (auto& e : envs) {
             e->retryTimer->cancel();
             e->resyncTimer->cancel();
+            e->promoteTimer->cancel();
             if (e->watchStop) e->watchStop->cancel();
           }
         }

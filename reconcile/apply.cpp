@@ -121,7 +121,7 @@ class Applier {
       }
       if (p.action == ObjectAction::kReplace) {
         if (Status st = removeForReplace(p); !st.ok()) {
-          records_.push_back(recordOf(p.desired, p.action, st.message()));
+          records_.push_back(recordOf(p, st.message()));
           done_.insert(&p);
           return st;
         }
@@ -142,7 +142,7 @@ class Applier {
       PlannedObject& p = *which[k];
       Status st = got[k] ? statusFromHttp(got[k]->httpStatus, got[k]->body, p.subject, "patch")
                          : got[k].error();
-      records_.push_back(recordOf(p.desired, p.action, st.ok() ? "" : st.message()));
+      records_.push_back(recordOf(p, st.ok() ? "" : st.message()));
       done_.insert(&p);
       if (!st.ok() && first.ok()) first = st;
     }

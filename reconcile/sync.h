@@ -96,6 +96,10 @@ std::string subjectOf(const JsonValue& object);
 // The history record of `object` with `action` and `error` ("" on success).
 ObjectRecord recordOf(const JsonValue& object, ObjectAction action, std::string error = {});
 
+// The record of planned object `p` after its apply: its action, `error` and its diff,
+// cut to kMaxObjectDiffBytes at a line boundary.
+ObjectRecord recordOf(const PlannedObject& p, std::string error);
+
 // True for a dry-run failure that no object can fix (credentials, permissions, the server
 // gone or busy, a conflict or timeout worth retrying): it stops the sync with its own
 // code, instead of joining the per-object list, which is InvalidArgument and would stall
