@@ -307,6 +307,14 @@ Result<PromoteOutcome> promote(const AgentConfig& config, reconcile::Reconciler&
 
   PromoteOutcome out;
   out.sourceRevision = *revision;
+  // The target's sync of the pushed commit is a promotion: noted before the push, so
+  // that an agent cannot fetch the commit first. A push that fails leaves a note for a
+  // commit nobody has, which nothing matches.
+  auto note = [&](const std::string& commit) {
+    reconcile::PendingPromotion pending{from->name, *revision, commit, request.actor,
+                                        reconcile::formatRfc3339Utc(reconciler.clock().now())};
+    return writePromotion(config.stateDir, to->name, pending);
+  };
   std::string message = "Promote " + from->name + " (" + shortId(*revision) + ") to " + to->name +
                         "\n\nPromoted-by: " + request.actor + "\nSource-commit: " + *revision +
                         "\n";
@@ -315,6 +323,7 @@ Result<PromoteOutcome> promote(const AgentConfig& config, reconcile::Reconciler&
     pr.branch = to->revision;
     pr.commit = *revision;
     pr.message = message;
+    pr.beforePush = note;
     sources::PromoteResult moved;
     WINDLASS_RETURN_IF_ERROR(reconciler.withMirror(to->repository, [&](sources::GitMirror& git) {
       auto r = git.promoteBranch(pr, cancel);
@@ -362,6 +371,7 @@ Result<PromoteOutcome> promote(const AgentConfig& config, reconcile::Reconciler&
       cr.path = targetFile->first;
       cr.content = *edited;
       cr.message = message;
+      cr.beforePush = note;
       WINDLASS_RETURN_IF_ERROR(reconciler.withMirror(to->repository, [&](sources::GitMirror& git) {
         auto r = git.commitAndPush(cr, cancel);
         if (!r) return r.error();
@@ -370,11 +380,6 @@ Result<PromoteOutcome> promote(const AgentConfig& config, reconcile::Reconciler&
       }));
       out.how = "images copied";
     }
-  }
-  if (out.how != "already there") {
-    reconcile::PendingPromotion pending{from->name, *revision, out.targetCommit, request.actor,
-                                        reconcile::formatRfc3339Utc(reconciler.clock().now())};
-    WINDLASS_RETURN_IF_ERROR(writePromotion(config.stateDir, to->name, pending));
   }
   return out;
 }

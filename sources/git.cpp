@@ -1101,6 +1101,7 @@ Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
     return Status::internal(prefix + ": cannot create commit: " + lastGitMessage());
   }
 
+  if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(oidString(commitId)));
   WINDLASS_RETURN_IF_ERROR(impl_->push(commitId, branchRef, prefix, displayUrl_, scope));
   return oidString(commitId);
 }
@@ -1173,6 +1174,7 @@ Result<PromoteResult> GitMirror::promoteBranch(const PromoteRequest& request,
     return out;
   }
   if (git_graph_descendant_of(repo, &sourceId, &headId) == 1) {
+    if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(source->id));
     WINDLASS_RETURN_IF_ERROR(impl_->push(sourceId, branchRef, prefix, displayUrl_, scope));
     out.commit = source->id;
     out.fastForward = true;
@@ -1231,6 +1233,7 @@ Result<PromoteResult> GitMirror::promoteBranch(const PromoteRequest& request,
                         request.message.c_str(), tree.get(), 2, parents) != 0) {
     return Status::internal(prefix + ": cannot create commit: " + lastGitMessage());
   }
+  if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(oidString(commitId)));
   WINDLASS_RETURN_IF_ERROR(impl_->push(commitId, branchRef, prefix, displayUrl_, scope));
   out.commit = oidString(commitId);
   return out;

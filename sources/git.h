@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,6 +104,9 @@ struct CommitRequest {
   std::string message;
   std::string authorName = "windlass";
   std::string authorEmail = "windlass@localhost";
+  // Called with the new commit's id after it is made and before it is pushed (e.g. to
+  // note what the commit is for before anyone can fetch it); an error stops the push.
+  std::function<Status(const std::string& commit)> beforePush;
 };
 
 // Moves a branch to a commit (a promotion between environment branches).
@@ -112,6 +116,8 @@ struct PromoteRequest {
   std::string message;  // of the merge commit, when one is needed
   std::string authorName = "windlass";
   std::string authorEmail = "windlass@localhost";
+  // As CommitRequest::beforePush, with the commit the branch will move to.
+  std::function<Status(const std::string& commit)> beforePush;
 };
 
 struct PromoteResult {
