@@ -118,7 +118,7 @@ class Renderer {
     WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/true));
     Accumulator ra;
     ra.config = builtinConfig();
-    stack_.push_back(dir);
+    building_.insert(k->dir);
     WINDLASS_RETURN_IF_ERROR(accumulateTarget(*k, ra));
     WINDLASS_RETURN_IF_ERROR(addHashes(ra.resources));
     WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config, alloc_));
@@ -162,23 +162,45 @@ class Renderer {
  private:
   // --- loading -------------------------------------------------------------
 
-  // Reads a file a kustomization names, under the load restrictor.
-  Result<std::string> readFile(const Kustomization& k, const std::string& entry,
-                               std::string* pathOut = nullptr) {
+  // Reads a file that field `field` of kustomization `k` names, under the load
+  // restrictor: with symlinks resolved, the file must be in or below the
+  // kustomization's own folder (Kustomize's LoadRestrictionsRootOnly), unless
+  // options_.loadRestrictionsNone. `pathOut` receives its name for messages.
+  Result<std::string> readFile(const Kustomization& k, std::string_view field,
+                               const std::string& entry, std::string* pathOut = nullptr) {
     auto path = joinPath(k.dir, entry);
-    if (!path) return path.error().withContext(k.file);
-    if (!options_.loadRestrictionsNone && !k.dir.empty() && *path != k.dir &&
-        path->rfind(k.dir + "/", 0) != 0) {
-      return Status::invalidArgument(k.file + ": security; file '" + entry +
-                                     "' is not in or below '" + fs_.describe(k.dir) + "'");
+    if (isRemote(entry) && (!path || fs_.kind(*path) == FileKind::kMissing)) {
+      return unsupportedRemote(k, field, entry, "files");
+    }
+    std::string where = k.file + ": " + std::string(field);
+    if (!path) return path.error().withContext(where);
+    std::string target = *path;
+    if (!options_.loadRestrictionsNone) {
+      auto real = fs_.realPath(*path);
+      if (real) {
+        if (!isInOrBelow(*real, k.dir)) return securityError(k, field, *path, "");
+        target = std::move(*real);
+      } else if (real.error().code() != Code::kNotFound) {
+        // It resolves outside the source, and so outside the kustomization too.
+        return securityError(k, field, *path, real.error().message());
+      }
     }
     if (k.dir.empty() && !options_.loadRestrictionsNone && path->empty()) {
-      return Status::invalidArgument(k.file + ": '" + entry + "' is not a file");
+      return Status::invalidArgument(where + ": '" + entry + "' is not a file");
     }
-    auto text = fs_.read(*path, options_.maxFileBytes);
-    if (!text) return text.error().withContext(k.file);
+    auto text = fs_.read(target, options_.maxFileBytes);
+    if (!text) return text.error().withContext(where);
     if (pathOut != nullptr) *pathOut = fs_.describe(*path);  // for messages
     return text;
+  }
+
+  // Kustomize's words for a file outside the kustomization's folder.
+  Status securityError(const Kustomization& k, std::string_view field, const std::string& path,
+                       const std::string& cause) {
+    std::string msg = k.file + ": " + std::string(field) + ": security; file '" +
+                      fs_.describe(path) + "' is not in or below '" + fs_.describe(k.dir) + "'";
+    if (!cause.empty()) msg += " (" + cause + ")";
+    return Status::invalidArgument(std::move(msg));
   }
 
   Status loadResourceFile(const std::string& path, const std::string& text, ResourceList& out) {
@@ -267,7 +289,7 @@ class Renderer {
     WINDLASS_RETURN_IF_ERROR(accumulateResources(k, ra));
     for (const std::string& c : k.configurations) {
       std::string path;
-      auto text = readFile(k, c, &path);
+      auto text = readFile(k, "configurations", c, &path);
       if (!text) return text.error();
       auto docs = parseYaml(*text, path, YamlDialect::kKustomization, alloc_);
       if (!docs) return docs.error();
@@ -279,18 +301,20 @@ class Renderer {
     }
     for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.config));
     for (const std::string& c : k.components) {
-      if (isRemote(c)) return unsupportedRemote(k, c);
       auto dir = joinPath(k.dir, c);
+      if (isRemote(c) && (!dir || fs_.kind(*dir) == FileKind::kMissing)) {
+        return unsupportedRemote(k, "components", c, "components");
+      }
       if (!dir) return dir.error().withContext(k.file);
       auto ck = loadDir(k, *dir, c);
       if (!ck) return ck.error();
       if (!ck->component) {
-        return Status::invalidArgument(ck->file +
-                                       ": listed under components but its kind is not "
-                                       "Component");
+        return Status::invalidArgument(k.file + ": accumulating components: expected kind " +
+                                       "'Component' for path '" + fs_.describe(*dir) +
+                                       "' but got 'Kustomization'");
       }
       WINDLASS_RETURN_IF_ERROR(accumulateTarget(*ck, ra));
-      stack_.pop_back();
+      building_.erase(ck->dir);
     }
     WINDLASS_RETURN_IF_ERROR(runGenerators(k, ra));
     WINDLASS_RETURN_IF_ERROR(runTransformers(k, ra));
@@ -310,19 +334,24 @@ class Renderer {
     return {};
   }
 
-  Status unsupportedRemote(const Kustomization& k, const std::string& entry) {
-    return Status::unimplemented(k.file + ": remote resource \"" + entry +
-                                 "\" is not supported by windlass; vendor it into the repository");
+  // A remote base or file (a URL, github.com/…, git@…): named as such, with the
+  // kustomization file and the field that lists it.
+  Status unsupportedRemote(const Kustomization& k, std::string_view field, const std::string& entry,
+                           const char* what) {
+    return Status::unimplemented(k.file + ": " + std::string(field) + ": '" + entry +
+                                 "' is a remote reference; remote " + what +
+                                 " are not supported yet (vendor it into the repository)");
   }
 
-  // Loads the kustomization in `dir` (pushed on the cycle stack; callers pop).
+  // Loads the kustomization in `dir` and marks its folder as being built (callers
+  // unmark it when done). A folder already being built, symlinks resolved, is a cycle.
   Result<Kustomization> loadDir(const Kustomization& parent, const std::string& dir,
                                 const std::string& entry) {
-    if (std::find(stack_.begin(), stack_.end(), dir) != stack_.end()) {
+    if (auto real = fs_.realPath(dir); real && building_.count(*real) > 0) {
       return Status::invalidArgument(parent.file + ": cycle detected: '" + entry +
                                      "' refers back to a kustomization that includes it");
     }
-    if (static_cast<int>(stack_.size()) >= options_.maxDepth) {
+    if (static_cast<int>(building_.size()) >= options_.maxDepth) {
       return Status::invalidArgument(parent.file + ": kustomizations nested deeper than " +
                                      std::to_string(options_.maxDepth));
     }
@@ -337,7 +366,7 @@ class Renderer {
       return k.error();
     }
     WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/false));
-    stack_.push_back(dir);
+    building_.insert(k->dir);
     return k;
   }
 
@@ -357,7 +386,7 @@ class Renderer {
     }
     if (path != k.openApi.end()) {
       std::string file;
-      auto text = readFile(k, path->second, &file);
+      auto text = readFile(k, "openapi.path", path->second, &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -382,24 +411,26 @@ class Renderer {
     // the bases before them checked for duplicate ids once.
     ResourceList files;
     for (const std::string& entry : k.resources) {
-      if (isRemote(entry)) return unsupportedRemote(k, entry);
       auto path = joinPath(k.dir, entry);
+      FileKind kind = path ? fs_.kind(*path) : FileKind::kMissing;
+      if (kind == FileKind::kMissing && isRemote(entry)) {
+        return unsupportedRemote(k, "resources", entry, "bases");
+      }
       if (!path) return path.error().withContext(k.file);
-      FileKind kind = fs_.kind(*path);
       if (kind == FileKind::kDirectory) {
         auto sub = loadDir(k, *path, entry);
         if (!sub) return sub.error();
         if (sub->component) {
-          return Status::invalidArgument(sub->file +
-                                         ": listed under resources, but expected kind != "
-                                         "'Component'; list it under components");
+          return Status::invalidArgument(k.file + ": accumulating resources from '" + entry +
+                                         "': expected kind != 'Component' for path '" +
+                                         fs_.describe(*path) + "' (list it under components)");
         }
         WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(files)).withContext(k.file));
         files.clear();
         Accumulator subRa;
         subRa.config = builtinConfig();
         WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
-        stack_.pop_back();
+        building_.erase(sub->dir);
         WINDLASS_RETURN_IF_ERROR(
             appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
         ra.config.merge(subRa.config);
@@ -414,11 +445,15 @@ class Renderer {
         continue;
       }
       if (kind == FileKind::kMissing) {
+        if (auto real = fs_.realPath(*path); !real && real.error().code() != Code::kNotFound) {
+          return Status::invalidArgument(k.file + ": accumulating resources from '" + entry +
+                                         "': " + real.error().message());
+        }
         return Status::notFound(k.file + ": accumulating resources: '" + fs_.describe(*path) +
                                 "': no such file or directory");
       }
       std::string file;
-      auto text = readFile(k, entry, &file);
+      auto text = readFile(k, "resources", entry, &file);
       if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, files));
     }
@@ -429,7 +464,7 @@ class Renderer {
   // whose x-kubernetes-object-ref-* marks make fields name references.
   Status loadCrd(const Kustomization& k, const std::string& entry, TransformerConfig& config) {
     std::string path;
-    auto text = readFile(k, entry, &path);
+    auto text = readFile(k, "crds", entry, &path);
     if (!text) return text.error();
     auto docs = parseYaml(*text, path, YamlDialect::kResource, alloc_);
     if (!docs) return docs.error();
@@ -536,14 +571,14 @@ class Renderer {
       } else {
         key = std::string(baseName(file));
       }
-      auto text = readFile(k, file);
-      if (!text) return text.error().withContext(where);
+      auto text = readFile(k, std::string(what) + " \"" + g.name + "\": files", file);
+      if (!text) return text.error();
       kvs.emplace_back(std::move(key), std::move(*text));
     }
     for (const std::string& env : g.envs) {
       std::string path;
-      auto text = readFile(k, env, &path);
-      if (!text) return text.error().withContext(where);
+      auto text = readFile(k, std::string(what) + " \"" + g.name + "\": envs", env, &path);
+      if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(parseEnvFile(*text, path, kvs));
     }
     JsonValue obj(rapidjson::kObjectType);
@@ -707,8 +742,8 @@ class Renderer {
 
   Status runTransformers(const Kustomization& k, Accumulator& ra) {
     for (const PatchEntry& p : k.patchesStrategicMerge)
-      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
-    for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesStrategicMerge"));
+    for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patches"));
     if (!k.nameSpace.empty()) {
       WINDLASS_RETURN_IF_ERROR(
           applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
@@ -734,7 +769,8 @@ class Renderer {
     }
     WINDLASS_RETURN_IF_ERROR(
         applyStringMap(ra.resources, k.commonAnnotations, ra.config.commonAnnotations, alloc_));
-    for (const PatchEntry& p : k.patchesJson6902) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+    for (const PatchEntry& p : k.patchesJson6902)
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesJson6902"));
     WINDLASS_RETURN_IF_ERROR(
         applyReplicas(ra.resources, k.replicas, ra.config.replicas, alloc_).withContext(k.file));
     WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config.images, alloc_));
@@ -754,7 +790,7 @@ class Renderer {
         continue;
       }
       std::string file;
-      auto text = readFile(k, std::string(path), &file);
+      auto text = readFile(k, "replacements.path", std::string(path), &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -781,7 +817,7 @@ class Renderer {
       }
       std::string entry(sv(list[i]));
       std::string file;
-      auto text = readFile(k, entry, &file);
+      auto text = readFile(k, "transformers", entry, &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -821,10 +857,12 @@ class Renderer {
 
   // --- patches --------------------------------------------------------------------
 
-  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra) {
+  // `field` names the kustomization field the patch comes from, for messages.
+  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra,
+                    std::string_view field) {
     std::string text = p.inlinePatch, name = k.file + " (inline patch)";
     if (!p.path.empty()) {
-      auto t = readFile(k, p.path, &name);
+      auto t = readFile(k, field, p.path, &name);
       if (!t) return t.error();
       text = std::move(*t);
     }
@@ -953,7 +991,9 @@ class Renderer {
   const FileSource& fs_;
   JsonAllocator& alloc_;
   const RenderOptions& options_;
-  std::vector<std::string> stack_;  // kustomization folders being built, for cycle detection
+  // Real folders (FileSource::realPath) of the kustomizations being built, for
+  // cycle detection; its size is the nesting depth.
+  std::unordered_set<std::string> building_;
   // The merge schema of strategic merge patches (setSchema).
   const MergeSchema* mergeSchema_ = &MergeSchema::kubernetes();
   MergeSchema customSchema_;  // from an `openapi: {path: ...}`
