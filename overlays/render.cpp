@@ -1,7 +1,13 @@
 #include "overlays/render.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <new>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -101,11 +107,37 @@ class LegacyOrder {
   std::map<std::string, int> index_;
 };
 
+// What a kustomization and its bases have built so far.
 struct Accumulator {
   ResourceList resources;
-  TransformerConfig config;
   std::vector<Var> vars;
+  // The keys (Renderer::idKey) of the resources' ids, while `idsKnown`: a parent
+  // appends a base's resources checking only the smaller side for duplicates,
+  // which keeps a chain of nested bases linear.
+  std::unordered_set<std::string> ids;
+  bool idsKnown = true;
+
+  // The transformer config: the built-in one, shared, until `configurations:`,
+  // `crds:` or a base's own config changes it (copied on the first write).
+  const TransformerConfig& config() const { return own_ ? *own_ : builtinConfig(); }
+  TransformerConfig& mutableConfig() {
+    if (!own_) own_ = std::make_unique<TransformerConfig>(builtinConfig());
+    return *own_;
+  }
+  bool customConfig() const { return own_ != nullptr; }
+
+ private:
+  std::unique_ptr<TransformerConfig> own_;
 };
+
+// Whether building `k` itself (its generators, patches and transformers, not its
+// bases) may add resources or change their ids behind appendAll's back.
+bool mayChangeIds(const Kustomization& k) {
+  return !k.generators.empty() || !k.patchesStrategicMerge.empty() || !k.patches.empty() ||
+         !k.patchesJson6902.empty() || !k.namePrefix.empty() || !k.nameSuffix.empty() ||
+         !k.nameSpace.empty() || k.replacements != nullptr || k.transformers != nullptr ||
+         k.vars != nullptr;
+}
 
 class Renderer {
  public:
@@ -117,12 +149,11 @@ class Renderer {
     if (!k) return k.error();
     WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/true));
     Accumulator ra;
-    ra.config = builtinConfig();
     building_.insert(k->dir);
     WINDLASS_RETURN_IF_ERROR(accumulateTarget(*k, ra));
     WINDLASS_RETURN_IF_ERROR(addHashes(ra.resources));
-    WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config, alloc_));
-    WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config, alloc_));
+    WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config(), alloc_));
+    WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config(), alloc_));
     RenderedSet out;
     out.objects.reserve(ra.resources.size());
     if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
@@ -266,19 +297,48 @@ class Renderer {
     return key;
   }
 
-  // Appends `from` to `to`; InvalidArgument when an id is already there.
-  static Status appendAll(ResourceList& to, ResourceList&& from) {
-    std::unordered_set<std::string> seen;
-    seen.reserve(to.size() + from.size());
-    for (const Resource& e : to) seen.insert(idKey(e.curId()));
-    to.reserve(to.size() + from.size());
-    for (Resource& r : from) {
-      ResId id = r.curId();
-      if (!seen.insert(idKey(id)).second) {
-        return Status::invalidArgument("may not add resource with an already registered id: " +
-                                       id.describe());
+  // Appends `from` to `to.resources`; InvalidArgument when an id is already
+  // there or twice in `from`. `fromIds`, when not null, holds the keys of
+  // `from`'s ids (a base's Accumulator::ids): then only the smaller side is
+  // hashed and the smaller list moved, so a chain of N nested bases costs O(N).
+  static Status appendAll(Accumulator& to, ResourceList&& from,
+                          std::unordered_set<std::string>* fromIds) {
+    if (!to.idsKnown) {
+      to.ids.clear();
+      for (const Resource& e : to.resources) to.ids.insert(idKey(e.curId()));
+      to.idsKnown = to.ids.size() == to.resources.size();
+    }
+    bool fast = to.idsKnown && fromIds != nullptr && fromIds->size() == from.size();
+    if (fast) {
+      const auto& small = fromIds->size() < to.ids.size() ? *fromIds : to.ids;
+      const auto& large = fromIds->size() < to.ids.size() ? to.ids : *fromIds;
+      for (const std::string& key : small) {
+        if (large.count(key) > 0) {
+          fast = false;  // the one-by-one path names the first duplicate, in order
+          break;
+        }
       }
-      to.push_back(std::move(r));
+    }
+    if (!fast) {
+      for (Resource& r : from) {
+        ResId id = r.curId();
+        if (!to.ids.insert(idKey(id)).second) {
+          return Status::invalidArgument("may not add resource with an already registered id: " +
+                                         id.describe());
+        }
+        to.resources.push_back(std::move(r));
+      }
+      return {};
+    }
+    if (fromIds->size() > to.ids.size()) std::swap(to.ids, *fromIds);
+    to.ids.insert(fromIds->begin(), fromIds->end());
+    if (from.size() > to.resources.size()) {
+      for (auto it = to.resources.rbegin(); it != to.resources.rend(); ++it) {
+        from.push_front(std::move(*it));
+      }
+      to.resources = std::move(from);
+    } else {
+      for (Resource& r : from) to.resources.push_back(std::move(r));
     }
     return {};
   }
@@ -296,10 +356,10 @@ class Renderer {
       for (const JsonValue& d : *docs) {
         auto tc = parseTransformerConfig(d, path);
         if (!tc) return tc.error();
-        ra.config.merge(*tc);
+        ra.mutableConfig().merge(*tc);
       }
     }
-    for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.config));
+    for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.mutableConfig()));
     for (const std::string& c : k.components) {
       auto dir = joinPath(k.dir, c);
       if (isRemote(c) && (!dir || fs_.kind(*dir) == FileKind::kMissing)) {
@@ -331,6 +391,7 @@ class Renderer {
         ra.vars.push_back(std::move(v));
       }
     }
+    if (mayChangeIds(k)) ra.idsKnown = false;
     return {};
   }
 
@@ -425,15 +486,15 @@ class Renderer {
                                          "': expected kind != 'Component' for path '" +
                                          fs_.describe(*path) + "' (list it under components)");
         }
-        WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(files)).withContext(k.file));
+        WINDLASS_RETURN_IF_ERROR(appendAll(ra, std::move(files), nullptr).withContext(k.file));
         files.clear();
         Accumulator subRa;
-        subRa.config = builtinConfig();
         WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
         building_.erase(sub->dir);
         WINDLASS_RETURN_IF_ERROR(
-            appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
-        ra.config.merge(subRa.config);
+            appendAll(ra, std::move(subRa.resources), subRa.idsKnown ? &subRa.ids : nullptr)
+                .withContext(k.file));
+        if (subRa.customConfig()) ra.mutableConfig().merge(subRa.config());
         for (Var& v : subRa.vars) {
           for (const Var& e : ra.vars) {
             if (e.name == v.name) {
@@ -457,7 +518,7 @@ class Renderer {
       if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, files));
     }
-    return appendAll(ra.resources, std::move(files)).withContext(k.file);
+    return appendAll(ra, std::move(files), nullptr).withContext(k.file);
   }
 
   // A `crds:` file: Go OpenAPI definitions (type name → {Schema, Dependencies})
@@ -746,19 +807,19 @@ class Renderer {
     for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patches"));
     if (!k.nameSpace.empty()) {
       WINDLASS_RETURN_IF_ERROR(
-          applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
+          applyNamespace(ra.resources, k.nameSpace, ra.config().nameSpace, alloc_)
               .withContext(k.file));
     }
     WINDLASS_RETURN_IF_ERROR(
-        applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config, alloc_));
+        applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config(), alloc_));
     WINDLASS_RETURN_IF_ERROR(
-        applyStringMap(ra.resources, k.commonLabels, ra.config.commonLabels, alloc_));
+        applyStringMap(ra.resources, k.commonLabels, ra.config().commonLabels, alloc_));
     for (const LabelEntry& l : k.labels) {
       std::vector<FieldSpec> specs;
       if (l.includeSelectors) {
-        specs = ra.config.commonLabels;
+        specs = ra.config().commonLabels;
       } else {
-        if (l.includeTemplates) specs = ra.config.templateLabels;
+        if (l.includeTemplates) specs = ra.config().templateLabels;
         FieldSpec meta;
         meta.path = {"metadata", "labels"};
         meta.create = true;
@@ -768,12 +829,12 @@ class Renderer {
       WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, l.pairs, specs, alloc_));
     }
     WINDLASS_RETURN_IF_ERROR(
-        applyStringMap(ra.resources, k.commonAnnotations, ra.config.commonAnnotations, alloc_));
+        applyStringMap(ra.resources, k.commonAnnotations, ra.config().commonAnnotations, alloc_));
     for (const PatchEntry& p : k.patchesJson6902)
       WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesJson6902"));
     WINDLASS_RETURN_IF_ERROR(
-        applyReplicas(ra.resources, k.replicas, ra.config.replicas, alloc_).withContext(k.file));
-    WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config.images, alloc_));
+        applyReplicas(ra.resources, k.replicas, ra.config().replicas, alloc_).withContext(k.file));
+    WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config().images, alloc_));
     if (k.replacements != nullptr) WINDLASS_RETURN_IF_ERROR(runReplacements(k, ra));
     if (k.transformers != nullptr) WINDLASS_RETURN_IF_ERROR(runTransformerConfigs(k, ra));
     return {};
@@ -983,7 +1044,6 @@ class Renderer {
       return a.first.rest < b.first.rest;
     });
     ResourceList sorted;
-    sorted.reserve(list.size());
     for (auto& [key, i] : keys) sorted.push_back(std::move(list[i]));
     list = std::move(sorted);
   }
@@ -1002,13 +1062,56 @@ class Renderer {
 
 }  // namespace
 
+namespace {
+
+// Stack a nested kustomization may take (accumulateTarget recurses once per
+// level: about 3 KiB in a release build, more with sanitizers), and the stack of
+// everything else.
+constexpr size_t kStackPerLevel = 16u << 10;
+constexpr size_t kBaseStack = 8u << 20;
+
+struct RenderCall {
+  const FileSource& fs;
+  const std::string& dir;
+  JsonAllocator& alloc;
+  const RenderOptions& options;
+  std::optional<Result<RenderedSet>> result;
+};
+
+void* renderThread(void* arg) {
+  auto* call = static_cast<RenderCall*>(arg);
+  try {
+    call->result.emplace(Renderer(call->fs, call->alloc, call->options).run(call->dir));
+  } catch (const JsonAssertion& e) {
+    call->result.emplace(Status::internal(call->fs.describe(call->dir) + ": " + e.what()));
+  } catch (const std::bad_alloc&) {
+    call->result.emplace(Status::resourceExhausted(call->fs.describe(call->dir) +
+                                                   ": out of memory while rendering"));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<RenderedSet> render(const FileSource& fs, const std::string& dir, JsonAllocator& alloc,
                            const RenderOptions& options) {
-  try {
-    return Renderer(fs, alloc, options).run(dir);
-  } catch (const JsonAssertion& e) {
-    return Status::internal(fs.describe(dir) + ": " + e.what());
+  // The render runs on a thread of its own whose stack has room for
+  // options.maxDepth nested kustomizations (the caller's may be 8 MiB or less).
+  // The stack is reserved, not committed: only the depth used is touched.
+  RenderCall call{fs, dir, alloc, options, std::nullopt};
+  size_t stack = kBaseStack + static_cast<size_t>(std::max(options.maxDepth, 0)) * kStackPerLevel;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  int rc = pthread_attr_setstacksize(&attr, stack);
+  pthread_t thread;
+  if (rc == 0) rc = pthread_create(&thread, &attr, renderThread, &call);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    return Status::resourceExhausted(fs.describe(dir) +
+                                     ": cannot start the render thread: " + std::strerror(rc));
   }
+  pthread_join(thread, nullptr);
+  return std::move(*call.result);
 }
 
 std::string toYaml(const RenderedSet& set) {

@@ -512,3 +512,65 @@ TEST_CASE("annotations come out as strings, as Kustomize's map[string]string rew
 }
 
 }  // namespace windlass::overlays
+
+namespace windlass::overlays {
+
+TEST_CASE("a chain of 5,000 nested bases renders, in Kustomize's order") {
+  std::map<std::string, std::string> files;
+  constexpr int kDepth = 5000;
+  for (int i = 0; i < kDepth; ++i) {
+    std::string dir = "k" + std::to_string(i);
+    files[dir + "/cm.yaml"] =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-" + std::to_string(i) + "\n";
+    std::string k = "resources:\n- cm.yaml\n";
+    if (i + 1 < kDepth) k += "- ../k" + std::to_string(i + 1) + "\n";
+    if (i == 0) k += "sortOptions:\n  order: fifo\n";
+    files[dir + "/kustomization.yaml"] = k;
+  }
+  auto out = renderFiles(files, "k0");
+  REQUIRE_MESSAGE(out, out.error().message());
+  // FIFO: each kustomization's own file first, then its base's objects.
+  size_t a = out->find("name: cm-0\n"), b = out->find("name: cm-1\n"),
+         c = out->find("name: cm-4999\n");
+  CHECK(a < b);
+  CHECK(b < c);
+  CHECK(c != std::string::npos);
+  RenderOptions shallow;
+  shallow.maxDepth = 100;
+  auto limited = renderFiles(files, "k0", shallow);
+  REQUIRE(!limited);
+  CHECK(limited.error().message() ==
+        "k99/kustomization.yaml: kustomizations nested deeper than 100");
+}
+
+TEST_CASE("duplicate ids across nested bases are still found") {
+  const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n";
+  // Deep in the chain, and from a base whose patch renames into a clash.
+  auto dup = renderFiles({{"a/kustomization.yaml", "resources: [cm.yaml, ../b]\n"},
+                          {"a/cm.yaml", cm},
+                          {"b/kustomization.yaml", "resources: [../c]\n"},
+                          {"c/kustomization.yaml", "resources: [cm.yaml]\n"},
+                          {"c/cm.yaml", cm}},
+                         "a");
+  REQUIRE(!dup);
+  CHECK(dup.error().message() ==
+        "a/kustomization.yaml: may not add resource with an already registered id: ConfigMap "
+        "same");
+  auto renamed = renderFiles(
+      {{"a/kustomization.yaml", "resources: [../b]\n"},
+       {"b/kustomization.yaml",
+        "resources: [one.yaml, ../c]\npatches:\n- target: {name: other}\n  options: "
+        "{allowNameChange: true}\n  patch: |-\n    - {op: replace, path: /metadata/name, value: "
+        "one}\n"},
+       {"b/one.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n"},
+       {"c/kustomization.yaml", "resources: [other.yaml]\n"},
+       {"c/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n"},
+       {"top/kustomization.yaml", "resources: [../a, x.yaml]\n"},
+       {"top/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n"}},
+      "top");
+  REQUIRE(!renamed);
+  CHECK(renamed.error().message().find("already registered id: ConfigMap one") !=
+        std::string::npos);
+}
+
+}  // namespace windlass::overlays
