@@ -613,6 +613,14 @@ class GitTreeSource final : public FileSource {
     return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
   }
 
+  Result<std::string> realPath(std::string_view path) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string real;
+    auto entry = resolve(path, &real);
+    if (!entry) return entry.error();
+    return real;
+  }
+
   Result<std::vector<std::string>> list(std::string_view path) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto entry = resolve(path);
@@ -656,7 +664,8 @@ class GitTreeSource final : public FileSource {
 
   // Walks `path` from the root, following symlinks inside the tree. NotFound when
   // nothing is there; InvalidArgument when a symlink leaves the tree or they loop.
-  Result<Entry> resolve(std::string_view path) const {
+  // `realPath`, when given, receives the path reached with the symlinks resolved.
+  Result<Entry> resolve(std::string_view path, std::string* realPath = nullptr) const {
     auto normal = normalisePath(path);
     if (!normal) return Status::invalidArgument(describe(path) + ": " + normal.error().message());
     std::vector<std::string> todo;  // components still to walk, last first
@@ -718,6 +727,7 @@ class GitTreeSource final : public FileSource {
           return Status::notFound(describe(path) + ": no such file or folder (submodule)");
       }
     }
+    if (realPath != nullptr) *realPath = std::move(walked);
     return current;
   }
 
