@@ -69,6 +69,13 @@ check "kubectl apply --server-side of the install" test "$rc" = 0
 check "the Deployment runs 2 replicas with leader election in its config" \
   bash -c "[[ \$($K -n windlass-system get deployment windlass -o jsonpath='{.spec.replicas}') == 2 ]] &&
            $K -n windlass-system get configmap -o yaml | grep -q 'leaderElection: {namespace: windlass-system, name: windlass}'"
+sa=system:serviceaccount:windlass-system:windlass
+check "the ServiceAccount may apply anywhere, impersonate ServiceAccounts, hold its Lease" \
+  bash -c "$K auth can-i create deployments.apps -n any-team --as $sa | grep -qx yes &&
+           $K auth can-i impersonate serviceaccounts -n any-team --as $sa | grep -qx yes &&
+           $K auth can-i update leases.coordination.k8s.io -n windlass-system --as $sa | grep -qx yes &&
+           $K auth can-i create events -n windlass-system --as $sa | grep -qx yes &&
+           $K auth can-i impersonate users --as $sa | grep -qx no"
 # Pod Security admission (enforce: restricted on the namespace) rejects a non-compliant pod at
 # creation; both pods being created shows the pod template is "restricted".
 check "both pods are admitted under Pod Security \"restricted\"" \
