@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # image_test.sh WINDLASS: packaging/build-image against real tools. Builds the image twice and
 # compares the digests (reproducible), reads it with `skopeo inspect oci:`, runs its binary from
-# the unpacked layer as uid 65532 (chroot, or an unprivileged user namespace when not root),
+# the unpacked layer as uid 65532 (chroot, or an unprivileged user namespace when not root) and
+# syncs an environment with it on a read-only root filesystem (a mount namespace; root),
 # pushes it to the harness registry with `skopeo copy` and checks the manifest the registry
-# serves. Needs the harness's exports (WINDLASS_TEST_REGISTRY). Ends with "N passed, M failed".
+# serves. Needs the harness's exports (registry, Git, cluster). Ends with "N passed, M failed".
 set -uo pipefail
 WINDLASS=$(realpath "${1:?usage: image_test.sh WINDLASS}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-[[ -n ${WINDLASS_TEST_REGISTRY:-} ]] || {
-  echo "image_test: WINDLASS_TEST_REGISTRY is not set: start the harness (tests/harness/up) and source its env file"
+[[ -n ${WINDLASS_TEST_REGISTRY:-} && -n ${WINDLASS_TEST_GIT_ROOT:-} && -n ${WINDLASS_TEST_KUBECTL:-} ]] || {
+  echo "image_test: the harness's variables are not set: start the harness (tests/harness/up) and source its env file"
   echo "0 passed, 1 failed"; exit 1; }
 for tool in skopeo python3 curl tar; do
   command -v "$tool" >/dev/null || { echo "image_test: $tool missing (packaging/install-deps)"; echo "0 passed, 1 failed"; exit 1; }
@@ -74,6 +75,56 @@ check "every Debian package taken from has its copyright file" \
   bash -c "ls '$W/rootfs/usr/share/doc' | wc -l | grep -qx '[1-9][0-9]*' &&
            for d in '$W/rootfs'/usr/share/doc/*; do [[ -s \$d/copyright ]] || exit 1; done &&
            [[ -s '$W/rootfs/usr/share/doc/libgit2-1.5/copyright' && -s '$W/rootfs/usr/share/doc/libc6/copyright' ]]"
+
+# 3b. The agent from the image syncs an environment as 65532 with the root filesystem mounted
+# read-only: only the state volume (a host folder owned by 65532) and a tmpfs on /tmp are
+# writable, as in the Deployment of packaging/kubernetes. Needs a mount namespace (root).
+if [[ $(id -u) == 0 ]]; then
+  NS=wl-image-$(basename "$W" | tr 'A-Z.' 'a-z-' | tail -c 7)
+  REPO=image-${NS#wl-image-}
+  git init -q --bare -b main "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
+  git -C "$WINDLASS_TEST_GIT_ROOT/$REPO.git" config http.receivepack true
+  mkdir -p "$W/src" "$W/etc" "$W/state"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-image}\ndata: {ran: read-only}\n' >"$W/src/c.yaml"
+  printf 'resources: [c.yaml]\n' >"$W/src/kustomization.yaml"
+  (cd "$W/src" && git init -q -b main && git add -A &&
+   git -c user.name=Img -c user.email=img@example.com commit -qm c &&
+   git push -q "$WINDLASS_TEST_GIT_ROOT/$REPO.git" HEAD:main) >/dev/null 2>&1
+  printf '%s\n' "${WINDLASS_TEST_GIT_USER:-git}" >"$W/etc/git-user"
+  printf '%s\n' "$WINDLASS_TEST_GIT_TOKEN" >"$W/etc/git-token"
+  cp "$WINDLASS_TEST_GIT_CA" "$W/etc/git-ca.crt"
+  "$WINDLASS_TEST_KUBECTL" --kubeconfig "$KUBECONFIG" config view --raw --flatten >"$W/etc/kubeconfig"
+  cat >"$W/etc/windlass.yaml" <<YAML
+apiVersion: windlass.dev/v1alpha1
+kind: Agent
+repository:
+  url: $WINDLASS_TEST_GIT_HTTPS_URL/$REPO.git
+  credentials: {usernameFile: /etc/windlass/git-user, passwordFile: /etc/windlass/git-token, caFile: /etc/windlass/git-ca.crt}
+cluster: {kubeconfig: /etc/windlass/kubeconfig}
+stateDir: /var/lib/windlass
+environments:
+- {name: image, branch: main, namespace: $NS}
+YAML
+  chmod 644 "$W/etc"/*
+  chown 65532:65532 "$W/state"
+  R=$W/rootfs
+  unshare --mount bash -c "mount --bind '$R' '$R' && mount -o remount,bind,ro '$R' &&
+    mount --bind '$W/state' '$R/var/lib/windlass' && mount -t tmpfs tmpfs '$R/tmp' &&
+    mount --bind -o ro '$W/etc' '$R/etc/windlass' &&
+    chroot --userspec=65532:65532 '$R' /usr/bin/windlass sync --config /etc/windlass/windlass.yaml --env image" \
+    >"$W/ro-sync.log" 2>&1
+  rc=$?
+  tail -n 3 "$W/ro-sync.log"
+  got=$("$WINDLASS_TEST_KUBECTL" --kubeconfig "$KUBECONFIG" -n "$NS" get configmap from-image -o jsonpath='{.data.ran}' 2>/dev/null)
+  check "the image's agent syncs as 65532 on a read-only root filesystem (exit $rc, ConfigMap: $got)" \
+    bash -c "[[ $rc == 0 && '$got' == read-only ]]"
+  check "its state (Git mirror, history) is in the volume, owned by 65532" \
+    bash -c "[[ -n \$(find '$W/state' -mindepth 1 -user 65532 | head -n 1) && -z \$(find '$W/state' ! -user 65532 | head -n 1) ]]"
+  "$WINDLASS_TEST_KUBECTL" --kubeconfig "$KUBECONFIG" delete namespace "$NS" --wait=false >/dev/null 2>&1
+  rm -rf "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
+else
+  bad "the read-only root filesystem check needs root (a mount namespace); CI runs as root"
+fi
 
 # 4. Pushed to the harness registry: the registry serves the same manifest.
 ref=$WINDLASS_TEST_REGISTRY/windlass:$VERSION
