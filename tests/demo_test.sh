@@ -43,7 +43,7 @@ check "examples/demo --check exits 0" test "$rc" = 0
 check "it says all four environments are synced and Healthy" \
   grep -q 'OK: all four environments synced and Healthy' "$T/check.log"
 for env in dev staging prod dr; do
-  check "  $env: Healthy, Succeeded, in sync" grep -q "demo:   $env Healthy Succeeded in_sync" "$T/check.log"
+  check "  $env: Healthy, Succeeded, in sync" grep -q "demo:   $env Healthy Succeeded in sync" "$T/check.log"
 done
 check "after --check nothing of the demo is left (processes, files)" nothing_left "$T/check"
 
