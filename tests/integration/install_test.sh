@@ -32,7 +32,7 @@ REPO=install-$id
 APP_NS=orders-staging
 agent=""
 cleanup() {
-  [[ -n $agent ]] && kill -9 "$agent" 2>/dev/null
+  if [[ -n $agent ]]; then kill -9 "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; fi
   $K delete namespace windlass-system "$APP_NS" --wait=false >/dev/null 2>&1
   $K delete clusterrole,clusterrolebinding windlass-apply windlass-impersonate >/dev/null 2>&1
   rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
@@ -123,8 +123,10 @@ in_cluster() {
   env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="${api##*:}" \
     WINDLASS_TEST_SERVICE_ACCOUNT_DIR="$1" "${@:2}"
 }
-in_cluster "$W/sa" "$WINDLASS" run --config "$W/windlass.yaml" --log-format json \
-  >"$W/agent.log" 2>&1 &
+# (env execs the agent, so $! is the agent itself)
+env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="${api##*:}" \
+  WINDLASS_TEST_SERVICE_ACCOUNT_DIR="$W/sa" \
+  "$WINDLASS" run --config "$W/windlass.yaml" --log-format json >"$W/agent.log" 2>&1 &
 agent=$!
 check "the agent holds the Lease windlass-system/windlass" \
   wait_for 60 bash -c "[[ -n \$($K -n windlass-system get lease windlass -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) ]]"
@@ -142,8 +144,12 @@ check "status reads the cluster with the in-cluster credentials" \
            in_cluster '$W/sa' '$WINDLASS' status --config '$W/windlass.yaml' | grep -q 'sync: *in sync'"
 if ! kill -0 "$agent" 2>/dev/null; then echo "the agent exited:"; tail -n 20 "$W/agent.log"; fi
 kill -TERM "$agent" 2>/dev/null
+# (a child that exited stays a zombie until waited for: state Z)
+check "the agent stops on SIGTERM" \
+  wait_for 30 bash -c "[[ ! -e /proc/$agent || \$(awk '{print \$3}' /proc/$agent/stat) == Z ]]"
 wait "$agent" 2>/dev/null
 agent=""
+check "no agent of this test is left running" bash -c "! pgrep -f '[w]indlass run --config $W/windlass.yaml' >/dev/null"
 
 # ---- 3. another ServiceAccount, without the install's bindings, is refused -------------------
 $K -n windlass-system create serviceaccount nobody >/dev/null
