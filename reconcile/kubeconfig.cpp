@@ -393,6 +393,13 @@ Result<ClusterConfig> inClusterConfig(const InClusterOptions& options) {
   bool ipv6 = host.find(':') != std::string::npos;
   out.server = "https://" + (ipv6 ? "[" + host + "]" : host) + ":" + port;
   fs::path dir(options.serviceAccountDir);
+  // Tests only (packaging/kubernetes's test): the kubelet's folder is replaced by this one,
+  // so a test can run the agent with a real service-account token outside a pod.
+  const char* testDir = std::getenv("WINDLASS_TEST_SERVICE_ACCOUNT_DIR");
+  if (testDir != nullptr && *testDir != '\0' &&
+      options.serviceAccountDir == InClusterOptions().serviceAccountDir) {
+    dir = testDir;
+  }
   out.tokenFile = (dir / "token").string();
   auto probe = readWholeFile(out.tokenFile);
   if (!probe) return probe.error().withContext("in-cluster config: token");

@@ -68,7 +68,8 @@ struct ClusterConfig {
 
 // Where the in-cluster configuration comes from. Defaults are what the kubelet provides.
 struct InClusterOptions {
-  // Folder holding token, ca.crt and namespace.
+  // Folder holding token, ca.crt and namespace. When left at this default, the environment
+  // variable WINDLASS_TEST_SERVICE_ACCOUNT_DIR (for tests only) replaces it.
   std::string serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
   // Read from the environment when empty: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT.
   std::string host;

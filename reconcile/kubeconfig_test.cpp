@@ -368,5 +368,26 @@ TEST_CASE("in-cluster config from the service account folder") {
   CHECK(notPod.error().code() == Code::kFailedPrecondition);
 }
 
+TEST_CASE("WINDLASS_TEST_SERVICE_ACCOUNT_DIR replaces only the default folder") {
+  TempDir dir;
+  dir.write("token", "test-token\n");
+  dir.write("ca.crt", kCa);
+  ::setenv("WINDLASS_TEST_SERVICE_ACCOUNT_DIR", dir.path.c_str(), 1);
+  InClusterOptions opts;
+  opts.host = "127.0.0.1";
+  opts.port = "6443";
+  auto cfg = inClusterConfig(opts);
+  REQUIRE_MESSAGE(cfg.has_value(), cfg.error().message());
+  CHECK(cfg->tokenFile == (dir.path / "token").string());
+  CHECK(cfg->caPem == kCa);
+
+  TempDir other;  // an explicit folder wins over the variable
+  opts.serviceAccountDir = other.path.string();
+  auto explicitDir = inClusterConfig(opts);
+  REQUIRE_FALSE(explicitDir.has_value());
+  CHECK(explicitDir.error().code() == Code::kNotFound);
+  ::unsetenv("WINDLASS_TEST_SERVICE_ACCOUNT_DIR");
+}
+
 }  // namespace
 }  // namespace windlass::reconcile
