@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "sources/signature.h"
 
 namespace windlass::agent {
 
@@ -118,6 +119,9 @@ struct Repository {
   // Every fetch and push: the longest silence from the server and the longest
   // whole call (connecting: at most 30s of it). Default 60s, as Flux's timeout.
   Duration timeout = std::chrono::seconds(60);
+  // `verify: {ssh: {allowedSignersFile: F}, openpgp: {keyringFile: F}}` (at least
+  // one): only commits signed by a trusted key are applied. Default: off.
+  sources::VerifyConfig verify;
 
   bool operator==(const Repository&) const = default;
 };
@@ -182,6 +186,9 @@ struct Environment {
   // Image policies, kept as compact JSON text of the list ("[]" when absent)
   // until the image automation reads them.
   std::string images = "[]";
+  // `verify:` as on a repository; when set it replaces the repository's for this
+  // environment (it cannot turn verification off). Default: the repository's.
+  sources::VerifyConfig verify;
 
   bool operator==(const Environment&) const = default;
 };
@@ -293,6 +300,10 @@ const Environment* findEnvironment(const AgentConfig& config, std::string_view n
 
 // The repository called `name`, or nullptr. The pointer borrows `config`.
 const Repository* findRepository(const AgentConfig& config, std::string_view name);
+
+// The signature check `env` needs: its own `verify:`, else its repository's; one
+// whose enabled() is false when neither is set.
+sources::VerifyConfig verifyFor(const AgentConfig& config, const Environment& env);
 
 // "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit", "semver";
 // "allow", "deny". Never null.
