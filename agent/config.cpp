@@ -1198,6 +1198,7 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
         problem(path + ".repository", quote(e.repository) + " names no repository");
       }
       if (e.interval.count() == 0 && repo != nullptr) e.interval = repo->interval;
+      if (!e.verify.enabled() && repo != nullptr) e.verify = repo->verify;
       for (size_t j = 0; j < out->environments.size(); ++j) {
         if (!e.name.empty() && out->environments[j].name == e.name) {
           problem(path + ".name",
@@ -1437,12 +1438,6 @@ const Repository* findRepository(const AgentConfig& config, std::string_view nam
     if (r.name == name) return &r;
   }
   return nullptr;
-}
-
-sources::VerifyConfig verifyFor(const AgentConfig& config, const Environment& env) {
-  if (env.verify.enabled()) return env.verify;
-  const Repository* repo = findRepository(config, env.repository);
-  return repo != nullptr ? repo->verify : sources::VerifyConfig{};
 }
 
 const Environment* findEnvironment(const AgentConfig& config, std::string_view name) {

@@ -187,7 +187,8 @@ struct Environment {
   // until the image automation reads them.
   std::string images = "[]";
   // `verify:` as on a repository; when set it replaces the repository's for this
-  // environment (it cannot turn verification off). Default: the repository's.
+  // environment (it cannot turn verification off). Resolved by the parser: the
+  // repository's when not set here, so this is the check the environment needs.
   sources::VerifyConfig verify;
 
   bool operator==(const Environment&) const = default;
@@ -300,10 +301,6 @@ const Environment* findEnvironment(const AgentConfig& config, std::string_view n
 
 // The repository called `name`, or nullptr. The pointer borrows `config`.
 const Repository* findRepository(const AgentConfig& config, std::string_view name);
-
-// The signature check `env` needs: its own `verify:`, else its repository's; one
-// whose enabled() is false when neither is set.
-sources::VerifyConfig verifyFor(const AgentConfig& config, const Environment& env);
 
 // "https", "http", "ssh", "git", "file", "local"; "branch", "tag", "commit", "semver";
 // "allow", "deny". Never null.

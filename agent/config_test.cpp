@@ -845,14 +845,14 @@ TEST_CASE("verify: signed commits per repository or environment") {
       "- name: prod\n  verify: {openpgp: {keyringFile: /etc/windlass/keys.asc}, "
       "ssh: {allowedSignersFile: /etc/windlass/prod_signers}}\n");
   CHECK(c.repositories[0].verify == sources::VerifyConfig{"/home/op/allowed_signers", ""});
-  CHECK_FALSE(c.environments[0].verify.enabled());
-  CHECK(verifyFor(c, c.environments[0]) == sources::VerifyConfig{"/home/op/allowed_signers", ""});
-  CHECK(verifyFor(c, c.environments[1]) ==
+  // The repository's check, unless the environment has its own.
+  CHECK(c.environments[0].verify == sources::VerifyConfig{"/home/op/allowed_signers", ""});
+  CHECK(c.environments[1].verify ==
         sources::VerifyConfig{"/etc/windlass/prod_signers", "/etc/windlass/keys.asc"});
   CHECK(parseOk(formatConfig(c)) == c);
   CHECK(formatConfig(c).find("keyringFile: /etc/windlass/keys.asc") != std::string::npos);
   AgentConfig off = parseOk(withEnvironments("- name: dev\n"));
-  CHECK_FALSE(verifyFor(off, off.environments[0]).enabled());
+  CHECK_FALSE(off.environments[0].verify.enabled());
 
   CHECK(problems(withEnvironments("- {name: dev, verify: {}}\n- {name: qa, verify: on}\n"
                                   "- {name: st, verify: {ssh: {}, openpgp: {keyring: /k}}}\n"

@@ -204,6 +204,9 @@ Status parseInto(const JsonValue& root, SyncRecord& r) {
   WINDLASS_RETURN_IF_ERROR(readString(*rev, "revision", "message", r.revision.message));
   WINDLASS_RETURN_IF_ERROR(
       readEnum(*rev, "revision", "signature", parseSignature, r.revision.signature));
+  if (findMember(*rev, "signer") != nullptr) {
+    WINDLASS_RETURN_IF_ERROR(readString(*rev, "revision", "signer", r.revision.signer));
+  }
 
   const JsonValue* images = nullptr;
   WINDLASS_RETURN_IF_ERROR(readArray(root, "", "images", &images));
@@ -598,6 +601,7 @@ std::string serializeRecord(const SyncRecord& r, bool withHash) {
   putMember(w, "committer", r.revision.committer);
   putMember(w, "message", r.revision.message);
   putMember(w, "signature", signatureName(r.revision.signature));
+  if (!r.revision.signer.empty()) putMember(w, "signer", r.revision.signer);
   w.EndObject();
   w.Key("images");
   w.StartArray();
