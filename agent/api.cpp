@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "agent/web.h"
 #include "agent/wiring.h"
 #include "core/json.h"
 
@@ -176,6 +177,7 @@ HttpResponse Api::handle(const HttpRequest& request) const {
   if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "environments") {
     return environment(request, parts);
   }
+  if (auto page = webResponse(request, backend_.environments, *backend_.history)) return *page;
   return error(404, "not found");
 }
 

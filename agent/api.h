@@ -13,6 +13,7 @@
 //   GET  /api/v1/environments/{env}/history/{sequence}   RECORD
 //   POST /api/v1/environments/{env}/sync            202; needs Authorization: Bearer <token>
 //   POST /hooks/{github,gitlab,gitea,generic}       202; needs the provider's signature
+//   GET  /, /environments/{env}, /assets/...        the read-only web page (agent/web.h)
 //
 // SNAPSHOT: {"name","revision":{"commit","branch","author","subject"},
 // "lastSyncTime","lastSyncOutcome","health","drift":[...],"suspended","held","hold",

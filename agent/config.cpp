@@ -611,6 +611,7 @@ class Parser {
   }
 
   void repository(const JsonValue& v, const std::string& path, bool named, Repository* out);
+  void verify(const JsonValue& v, const std::string& path, sources::VerifyConfig* out);
   void credentials(const JsonValue& v, const std::string& repoPath, const Repository& repo,
                    Credentials* out);
   void cluster(const JsonValue& v, Cluster* out);
@@ -703,14 +704,14 @@ bool classifyUrl(std::string_view url, UrlScheme* scheme, std::string* why) {
 void Parser::repository(const JsonValue& v, const std::string& path, bool named, Repository* out) {
   if (!isMap(v, path)) return;
   if (named) {
-    unknownFields(v, path, {"name", "url", "credentials", "interval", "timeout"});
+    unknownFields(v, path, {"name", "url", "credentials", "interval", "timeout", "verify"});
     if (string(v, path, "name", &out->name, true) &&
         checkDnsLabel(out->name) != LabelProblem::kNone) {
       problem(path + ".name",
               quote(out->name) + " is not a valid name (lowercase letters, digits and '-')");
     }
   } else {
-    unknownFields(v, path, {"url", "credentials", "interval", "timeout"});
+    unknownFields(v, path, {"url", "credentials", "interval", "timeout", "verify"});
   }
   urlOk_ = false;
   if (string(v, path, "url", &out->url, true)) {
@@ -727,6 +728,33 @@ void Parser::repository(const JsonValue& v, const std::string& path, bool named,
     problem(path + ".timeout", "must be greater than 0");
   }
   if (const JsonValue* c = get(v, "credentials")) credentials(*c, path, *out, &out->credentials);
+  if (const JsonValue* check = get(v, "verify")) verify(*check, path + ".verify", &out->verify);
+}
+
+// `verify: {ssh: {allowedSignersFile: F}, openpgp: {keyringFile: F}}`, at least one.
+void Parser::verify(const JsonValue& v, const std::string& path, sources::VerifyConfig* out) {
+  if (!isMap(v, path)) return;
+  unknownFields(v, path, {"ssh", "openpgp"});
+  const JsonValue* ssh = get(v, "ssh");
+  const JsonValue* openpgp = get(v, "openpgp");
+  if (ssh == nullptr && openpgp == nullptr) {
+    problem(path, "needs ssh: {allowedSignersFile: ...} or openpgp: {keyringFile: ...}");
+    return;
+  }
+  if (ssh != nullptr && isMap(*ssh, path + ".ssh")) {
+    unknownFields(*ssh, path + ".ssh", {"allowedSignersFile"});
+    if (get(*ssh, "allowedSignersFile") == nullptr) {
+      problem(path + ".ssh.allowedSignersFile", "is required");
+    }
+    file(*ssh, path + ".ssh", "allowedSignersFile", &out->allowedSignersFile);
+  }
+  if (openpgp != nullptr && isMap(*openpgp, path + ".openpgp")) {
+    unknownFields(*openpgp, path + ".openpgp", {"keyringFile"});
+    if (get(*openpgp, "keyringFile") == nullptr) {
+      problem(path + ".openpgp.keyringFile", "is required");
+    }
+    file(*openpgp, path + ".openpgp", "keyringFile", &out->keyringFile);
+  }
 }
 
 void Parser::credentials(const JsonValue& v, const std::string& repoPath, const Repository& repo,
@@ -850,14 +878,11 @@ void Parser::syncWindow(const JsonValue& v, const std::string& path, SyncWindow*
 
 void Parser::environment(const JsonValue& v, const std::string& path, Environment* out) {
   if (!isMap(v, path)) return;
-  unknownFields(v, path, {"name",     "repository",     "branch",
-                          "tag",      "commit",         "semver",
-                          "path",     "namespace",      "prune",
-                          "selfHeal", "healthTimeout",  "maxPruneShare",
-                          "interval", "syncWindows",    "images",
-                          "suspend",  "resyncInterval", "serviceAccountName",
-                          "force",    "follows",        "rollbackOnFailure",
-                          "promotion"});
+  unknownFields(v, path,
+                {"name", "repository", "branch", "tag", "commit", "semver", "path", "namespace",
+                 "prune", "selfHeal", "healthTimeout", "maxPruneShare", "interval", "syncWindows",
+                 "images", "suspend", "resyncInterval", "serviceAccountName", "force", "follows",
+                 "rollbackOnFailure", "promotion", "verify"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -986,6 +1011,7 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
       }
     }
   }
+  if (const JsonValue* check = get(v, "verify")) verify(*check, path + ".verify", &out->verify);
   if (const JsonValue* images = get(v, "images")) {
     if (!images->IsArray()) {
       problem(path + ".images", std::string("must be a list, not ") + typeName(*images));
@@ -1184,6 +1210,7 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
         problem(path + ".repository", quote(e.repository) + " names no repository");
       }
       if (e.interval.count() == 0 && repo != nullptr) e.interval = repo->interval;
+      if (!e.verify.enabled() && repo != nullptr) e.verify = repo->verify;
       for (size_t j = 0; j < out->environments.size(); ++j) {
         if (!e.name.empty() && out->environments[j].name == e.name) {
           problem(path + ".name",
@@ -1305,6 +1332,23 @@ JsonValue str(std::string_view s, JsonAllocator& a) {
   return JsonValue(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
 }
 
+// Adds `verify:` to `parent` when `verify` is set.
+void addVerify(JsonValue& parent, const sources::VerifyConfig& verify, JsonAllocator& a) {
+  if (!verify.enabled()) return;
+  JsonValue v(rapidjson::kObjectType);
+  if (!verify.allowedSignersFile.empty()) {
+    JsonValue ssh(rapidjson::kObjectType);
+    ssh.AddMember("allowedSignersFile", str(verify.allowedSignersFile, a), a);
+    v.AddMember("ssh", ssh, a);
+  }
+  if (!verify.keyringFile.empty()) {
+    JsonValue openpgp(rapidjson::kObjectType);
+    openpgp.AddMember("keyringFile", str(verify.keyringFile, a), a);
+    v.AddMember("openpgp", openpgp, a);
+  }
+  parent.AddMember("verify", v, a);
+}
+
 }  // namespace
 
 std::string formatConfig(const AgentConfig& config) {
@@ -1339,6 +1383,7 @@ std::string formatConfig(const AgentConfig& config) {
     if (creds.MemberCount() > 0) repo.AddMember("credentials", creds, a);
     repo.AddMember("interval", str(formatDuration(r.interval), a), a);
     repo.AddMember("timeout", str(formatDuration(r.timeout), a), a);
+    addVerify(repo, r.verify, a);
     if (single) {
       doc.AddMember("repository", repo, a);
     } else {
@@ -1400,6 +1445,7 @@ std::string formatConfig(const AgentConfig& config) {
       promo.AddMember("auto", e.promotion.automatic, a);
       env.AddMember("promotion", promo, a);
     }
+    addVerify(env, e.verify, a);
     JsonDocument images(&a);
     images.Parse(e.images.c_str());
     if (!images.HasParseError() && images.IsArray() && images.Size() > 0) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "sources/signature.h"
 
 namespace windlass::agent {
 
@@ -118,6 +119,9 @@ struct Repository {
   // Every fetch and push: the longest silence from the server and the longest
   // whole call (connecting: at most 30s of it). Default 60s, as Flux's timeout.
   Duration timeout = std::chrono::seconds(60);
+  // `verify: {ssh: {allowedSignersFile: F}, openpgp: {keyringFile: F}}` (at least
+  // one): only commits signed by a trusted key are applied. Default: off.
+  sources::VerifyConfig verify;
 
   bool operator==(const Repository&) const = default;
 };
@@ -199,6 +203,10 @@ struct Environment {
 
     bool operator==(const Promotion&) const = default;
   } promotion;
+  // `verify:` as on a repository; when set it replaces the repository's for this
+  // environment (it cannot turn verification off). Resolved by the parser: the
+  // repository's when not set here, so this is the check the environment needs.
+  sources::VerifyConfig verify;
 
   bool operator==(const Environment&) const = default;
 };

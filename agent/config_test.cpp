@@ -836,6 +836,48 @@ TEST_CASE("server and notification files are checked when asked, like credential
             "windlass.yaml: notifications[0].secretFile: /nonexistent/key: no such file"});
 }
 
+TEST_CASE("verify: signed commits per repository or environment") {
+  AgentConfig c = parseOk(
+      "apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+      "repository:\n  url: https://h/r.git\n"
+      "  verify: {ssh: {allowedSignersFile: ~/allowed_signers}}\n"
+      "environments:\n- name: dev\n"
+      "- name: prod\n  verify: {openpgp: {keyringFile: /etc/windlass/keys.asc}, "
+      "ssh: {allowedSignersFile: /etc/windlass/prod_signers}}\n");
+  CHECK(c.repositories[0].verify == sources::VerifyConfig{"/home/op/allowed_signers", ""});
+  // The repository's check, unless the environment has its own.
+  CHECK(c.environments[0].verify == sources::VerifyConfig{"/home/op/allowed_signers", ""});
+  CHECK(c.environments[1].verify ==
+        sources::VerifyConfig{"/etc/windlass/prod_signers", "/etc/windlass/keys.asc"});
+  CHECK(parseOk(formatConfig(c)) == c);
+  CHECK(formatConfig(c).find("keyringFile: /etc/windlass/keys.asc") != std::string::npos);
+  AgentConfig off = parseOk(withEnvironments("- name: dev\n"));
+  CHECK_FALSE(off.environments[0].verify.enabled());
+
+  CHECK(problems(withEnvironments("- {name: dev, verify: {}}\n- {name: qa, verify: on}\n"
+                                  "- {name: st, verify: {ssh: {}, openpgp: {keyring: /k}}}\n"
+                                  "- {name: pr, verify: {gpg: {keyringFile: /k}}}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].verify: needs ssh: {allowedSignersFile: ...} or "
+            "openpgp: {keyringFile: ...}",
+            "windlass.yaml: environments[1].verify: must be a map, not a boolean",
+            "windlass.yaml: environments[2].verify.ssh.allowedSignersFile: is required",
+            "windlass.yaml: environments[2].verify.openpgp: unknown field \"keyring\"",
+            "windlass.yaml: environments[2].verify.openpgp.keyringFile: is required",
+            "windlass.yaml: environments[3].verify: unknown field \"gpg\"",
+            "windlass.yaml: environments[3].verify: needs ssh: {allowedSignersFile: ...} or "
+            "openpgp: {keyringFile: ...}",
+        });
+  ConfigOptions o = offline();
+  o.checkFiles = true;
+  CHECK(problems("apiVersion: windlass.dev/v1alpha1\nkind: Agent\n"
+                 "repository: {url: 'https://h/r.git', verify: {ssh: {allowedSignersFile: "
+                 "/nonexistent/signers}}}\nenvironments: [{name: dev}]\n",
+                 o) == std::vector<std::string>{"windlass.yaml: repository.verify.ssh."
+                                                "allowedSignersFile: /nonexistent/signers: no "
+                                                "such file"});
+}
+
 TEST_CASE("listen addresses") {
   CHECK(*parseListenAddress("127.0.0.1:9797") == ListenAddress{"127.0.0.1", 9797});
   CHECK(*parseListenAddress("[::1]:0") == ListenAddress{"::1", 0});

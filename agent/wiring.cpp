@@ -100,6 +100,7 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   s.sync.force = env.force;
   s.sync.maxPruneShare = env.maxPruneShare;
   s.sync.healthTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.healthTimeout);
+  s.verify = env.verify;
   return s;
 }
 

@@ -16,4 +16,20 @@ TEST_CASE("base64 test vectors of RFC 4648") {
   CHECK(base64Encode("\xfb\xff") == "+/8=");
 }
 
+TEST_CASE("base64Decode reads what base64Encode writes and refuses the rest") {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    CHECK(base64Decode(base64Encode(s)) == s);
+  }
+  std::string binary("\xfb\xff\x00", 3);
+  CHECK(base64Decode(base64Encode(binary)) == binary);
+  CHECK(base64Decode("Zm9vYmFy") == "foobar");
+  CHECK(base64Decode("+/8=") == "\xfb\xff");
+  CHECK_FALSE(base64Decode("Zm9").has_value());       // not whole groups
+  CHECK_FALSE(base64Decode("Zm9v\n").has_value());    // whitespace
+  CHECK_FALSE(base64Decode("Zm=v").has_value());      // '=' inside
+  CHECK_FALSE(base64Decode("Zm8=Zm8=").has_value());  // padding before the end
+  CHECK_FALSE(base64Decode("Zm9=").has_value());      // bits under the padding
+  CHECK_FALSE(base64Decode("Z-9v").has_value());      // URL alphabet
+}
+
 }  // namespace windlass

@@ -54,7 +54,9 @@ struct Revision {
   std::string committer;  // "Name <email>"
   std::string message;    // the full commit message
   SignatureStatus signature = SignatureStatus::kUnknown;
-  std::string signer;  // who signed it (SSH principal or OpenPGP fingerprint); "" if none
+  // Who signed a kValid commit: the allowed_signers principals or the OpenPGP user
+  // ID (sources/signature.h). Written only when set, so older records keep their form.
+  std::string signer;
 
   bool operator==(const Revision&) const = default;
 };

@@ -932,4 +932,25 @@ TEST_CASE("the actor of a record is written only when set, and read back") {
   CHECK(serializeRecord(*back) == with);
 }
 
+TEST_CASE("the signer of a commit is written only when set, and read back") {
+  SyncRecord r;
+  r.time = "2026-12-02T10:00:00.000Z";
+  r.environment = "prod";
+  r.revision.signature = SignatureStatus::kValid;
+  std::string without = serializeRecord(r);
+  CHECK(without.find("signer") == std::string::npos);  // older records keep their form
+  r.revision.signer = "alice@example.com";
+  std::string with = serializeRecord(r);
+  CHECK(with.find(R"("signature":"Valid","signer":"alice@example.com"})") != std::string::npos);
+  auto back = parseRecord(with);
+  REQUIRE(back);
+  CHECK(back->revision.signer == "alice@example.com");
+  CHECK(serializeRecord(*back) == with);
+  std::string wrongType = with;
+  wrongType.replace(wrongType.find("\"alice@example.com\""), 19, "7");
+  auto bad = parseRecord(wrongType);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message() == "field \"revision.signer\": expected a string");
+}
+
 }  // namespace windlass::reconcile

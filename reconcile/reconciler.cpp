@@ -138,6 +138,22 @@ class Run {
     record_.revision.message = commit->message;
     record_.revision.signature =
         commit->signature.empty() ? SignatureStatus::kUnsigned : SignatureStatus::kUnknown;
+    // ---- signed commits only (verify:; sources/signature.h) ----
+    if (env_.verify.enabled()) {
+      auto check = r_.verifyCommit(env_.repository, commit->id, env_.verify);
+      if (!check) return finish(Reason::kSourceFailed, check.error());
+      record_.revision.signature =
+          check->verdict == sources::SignatureVerdict::kValid      ? SignatureStatus::kValid
+          : check->verdict == sources::SignatureVerdict::kUnsigned ? SignatureStatus::kUnsigned
+                                                                   : SignatureStatus::kInvalid;
+      record_.revision.signer = check->signer;
+      if (!check->valid()) {
+        return finish(Reason::kSourceFailed,
+                      Status::failedPrecondition("commit " + commit->id.substr(0, 12) +
+                                                 " is not applied: " + check->reason));
+      }
+    }
+    // ---- end of the signature check ----
     if (Status st = notePromotion(commit->id); !st.ok()) return finish(Reason::kSourceFailed, st);
     stageDone("source");
     auto tree = r_.tree(env_.repository, commit->id);
@@ -510,6 +526,16 @@ Result<sources::CommitInfo> Reconciler::resolve(const std::string& repo,
   std::lock_guard<std::mutex> g((*m)->mu);
   if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " was never fetched");
   return (*m)->git->resolve(revision);
+}
+
+Result<sources::SignatureCheck> Reconciler::verifyCommit(const std::string& repo,
+                                                         const std::string& commit,
+                                                         const sources::VerifyConfig& config) {
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " was never fetched");
+  return sources::verifyCommit(*(*m)->git, commit, config);
 }
 
 Result<std::unique_ptr<FileSource>> Reconciler::tree(const std::string& repo,

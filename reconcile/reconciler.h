@@ -33,6 +33,7 @@
 #include "reconcile/kubeconfig.h"
 #include "reconcile/sync.h"
 #include "sources/git.h"
+#include "sources/signature.h"
 
 namespace windlass::reconcile {
 
@@ -63,6 +64,10 @@ struct EnvironmentSpec {
   // A sync whose health check ends Degraded or times out re-applies the last Healthy
   // revision and holds the environment there (Trigger::kRollback, actor "windlass").
   bool rollbackOnFailure = false;
+  // When enabled(), only commits signed by a trusted key are applied: any other
+  // sync fails with SourceFailed (FailedPrecondition: stalled until the revision
+  // changes) before rendering, so the cluster stays at the last verified commit.
+  sources::VerifyConfig verify;
 };
 
 struct SyncRequest {
@@ -176,6 +181,11 @@ class Reconciler {
   // The commit `revision` names in the mirror of `repo` (no fetch).
   [[nodiscard]] Result<sources::CommitInfo> resolve(const std::string& repo,
                                                     const std::string& revision);
+
+  // The signature check of `commit` in the mirror of `repo` (sources::verifyCommit).
+  [[nodiscard]] Result<sources::SignatureCheck> verifyCommit(const std::string& repo,
+                                                             const std::string& commit,
+                                                             const sources::VerifyConfig& config);
 
   // A FileSource over the tree of `commit` in the mirror of `repo`.
   [[nodiscard]] Result<std::unique_ptr<FileSource>> tree(const std::string& repo,

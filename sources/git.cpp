@@ -1039,6 +1039,38 @@ Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId)
       std::make_unique<GitTreeSource>(std::move(repo), treeId, std::move(describePrefix)));
 }
 
+Result<SignedCommit> GitMirror::signedCommit(const std::string& commitId) const {
+  std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
+  git_oid oid{};
+  if (commitId.size() != GIT_OID_HEXSZ || !isHex(commitId) ||
+      git_oid_fromstr(&oid, commitId.c_str()) != 0) {
+    return Status::invalidArgument(prefix + ": not a full commit id");
+  }
+  git_repository* raw = nullptr;
+  if (git_repository_open_bare(&raw, impl_->dir.c_str()) != 0) {
+    return Status::internal(prefix + ": cannot open mirror " + impl_->dir + ": " +
+                            lastGitMessage());
+  }
+  RepoPtr repo(raw);
+  git_commit* rawCommit = nullptr;
+  if (git_commit_lookup(&rawCommit, repo.get(), &oid) != 0) {
+    return Status::notFound(prefix + ": not in the mirror (fetch first)");
+  }
+  CommitPtr commit(rawCommit);
+  SignedCommit out;
+  out.time = git_commit_time(commit.get());
+  Buf signature, signedData;
+  int rc = git_commit_extract_signature(&signature.buf, &signedData.buf, repo.get(), &oid, nullptr);
+  if (rc == 0) {
+    out.signature.assign(signature.buf.ptr, signature.buf.size);
+    out.signedData.assign(signedData.buf.ptr, signedData.buf.size);
+  } else if (rc != GIT_ENOTFOUND) {
+    return Status::internal(prefix + ": cannot read its signature: " + lastGitMessage());
+  }
+  git_error_clear();
+  return out;
+}
+
 Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
                                              const CancelToken* cancel) {
   std::string prefix = "git push " + displayUrl_ + " " + request.branch;

@@ -89,6 +89,13 @@ struct CommitInfo {
   int64_t time = 0;       // committer time, seconds since the epoch (UTC)
 };
 
+// What a signature check needs of a commit (sources/signature.h).
+struct SignedCommit {
+  std::string signature;   // the gpgsig header's value, unindented; "" when unsigned
+  std::string signedData;  // the commit object without that header; "" when unsigned
+  int64_t time = 0;        // committer time, seconds since the epoch (UTC)
+};
+
 // Counters of the last fetch (libgit2's transfer progress).
 struct FetchStats {
   uint64_t receivedObjects = 0;  // objects sent by the server
@@ -193,6 +200,11 @@ class GitMirror {
   // (gitlinks) read as missing and are not listed. NotFound when the commit is not in
   // the mirror. The caller owns the source; it keeps its own handle on the mirror.
   Result<std::unique_ptr<FileSource>> tree(const std::string& commitId) const;
+
+  // The signature of commit `commitId` (40 hex digits) and the bytes it signs.
+  // InvalidArgument for a malformed id, NotFound when the commit is not in the mirror.
+  // Opens its own handle on the mirror, like tree(): safe beside another thread's fetch.
+  Result<SignedCommit> signedCommit(const std::string& commitId) const;
 
   // Write-back: commits `request.content` to `request.path` on top of the remote's
   // `request.branch` (fetched first) and pushes it. Returns the new commit id; when
