@@ -1203,6 +1203,14 @@ class Builder : public YAML::EventHandler {
 
 std::string refoldLikeKyaml(const std::string& value) {
   if (value.find('\n') == std::string::npos) return value;
+  // go-yaml v3 writes no block scalar for a value with a space before a line break
+  // or at its end, or with a control character other than tab and newline: it
+  // writes it double-quoted instead, which reads back unchanged.
+  if (value.back() == ' ' || value.find(" \n") != std::string::npos) return value;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t' && c != '\n') || u == 0x7f) return value;
+  }
   // go-yaml v3's folded writer (line width folding left out: it reads back the same
   // except on long more-indented lines).
   std::string doc = "k: >";
