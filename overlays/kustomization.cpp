@@ -197,11 +197,9 @@ Status readGenerators(const JsonValue& v, const FieldReader& r, std::string_view
         return r.fail(sub, "kvSources plugins are not supported");
       }
     }
+    // Kustomize reads any other behavior (\"Merge\", \"upsert\") as unspecified,
+    // which acts as create.
     if (g.behavior.empty()) g.behavior = "create";
-    if (g.behavior != "create" && g.behavior != "merge" && g.behavior != "replace") {
-      return r.fail(f + ".behavior",
-                    "unknown behavior \"" + g.behavior + "\" (expected create, merge or replace)");
-    }
     out.push_back(std::move(g));
   }
   return {};

@@ -618,16 +618,17 @@ class Renderer {
       while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
         line.remove_prefix(1);
       if (line.empty() || line.front() == '#') continue;
+      // A bare name takes its value from Kustomize's environment; windlass never
+      // reads its own, so the key gets the empty value of an unset variable.
       size_t eq = line.find('=');
-      if (eq == std::string_view::npos) {
-        continue;  // a bare name takes its value from the environment; windlass never reads it
-      }
       std::string key(line.substr(0, eq));
       if (key.empty() || key.find_first_of(" \t") != std::string::npos) {
         return Status::invalidArgument(path + ":" + std::to_string(lineNo) + ": invalid key \"" +
                                        key + "\" in env file");
       }
-      kvs.emplace_back(std::move(key), std::string(line.substr(eq + 1)));
+      kvs.emplace_back(std::move(key), eq == std::string_view::npos
+                                           ? std::string()
+                                           : std::string(line.substr(eq + 1)));
     }
     return {};
   }

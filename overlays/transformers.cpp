@@ -163,7 +163,7 @@ Status applyNamespace(ResourceList& list, const std::string& ns,
         }
         continue;
       }
-      WINDLASS_RETURN_IF_ERROR(visitField(r.obj, f.path, f.create, alloc, [&](JsonValue& v) {
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
         v = makeString(ns, alloc);
         return Status();
       }));
@@ -262,20 +262,32 @@ ImageRef splitImage(std::string_view image) {
 
 namespace {
 
-// Kustomize matches "^NAME(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$".
+// Kustomize (v5.5) matches "^NAME(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$":
+// a tag, a digest, or a tag then a digest.
 bool imageMatches(std::string_view image, std::string_view name) {
   if (image.substr(0, name.size()) != name) return false;
   std::string_view rest = image.substr(name.size());
-  if (rest.substr(0, 7) == "@sha256") rest.remove_prefix(7);
-  if (rest.empty()) return true;
-  if (rest[0] != ':') return false;
-  for (char c : rest.substr(1)) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '{' ||
-          c == '}' || c == '-')) {
-      return false;
+  auto skipChars = [&rest] {
+    size_t i = 0;
+    while (i < rest.size()) {
+      char c = rest[i];
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '{' ||
+            c == '}' || c == '-')) {
+        break;
+      }
+      ++i;
     }
+    rest.remove_prefix(i);
+  };
+  if (!rest.empty() && rest[0] == ':') {
+    rest.remove_prefix(1);
+    skipChars();
   }
-  return true;
+  if (rest.substr(0, 8) == "@sha256:") {
+    rest.remove_prefix(8);
+    skipChars();
+  }
+  return rest.empty();
 }
 
 void updateImage(JsonValue& v, const ImageEntry& e, JsonAllocator& alloc) {
@@ -293,6 +305,7 @@ void updateImage(JsonValue& v, const ImageEntry& e, JsonAllocator& alloc) {
     ref.digest = e.digest;
   } else if (!e.tagSuffix.empty()) {
     ref.tag += e.tagSuffix;
+    ref.digest.clear();
   }
   std::string out = ref.name;
   if (!ref.tag.empty()) out += ":" + ref.tag;
@@ -354,7 +367,7 @@ Status applyReplicas(ResourceList& list, const std::vector<ReplicaEntry>& replic
       for (const FieldSpec& f : specs) {
         if (!f.selects(g)) continue;
         found = true;
-        WINDLASS_RETURN_IF_ERROR(visitField(r.obj, f.path, f.create, alloc, [&](JsonValue& v) {
+        WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
           v.SetInt64(e.count);
           return Status();
         }));
