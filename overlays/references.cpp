@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "overlays/yaml.h"
+
 namespace windlass::overlays {
 
 namespace {
@@ -198,7 +200,13 @@ std::vector<std::string> splitDottedPath(std::string_view path) {
   std::vector<std::string> parts;
   std::string cur;
   int depth = 0;
-  for (char c : path) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '\\' && depth == 0 && i + 1 < path.size() && path[i + 1] == '.') {
+      cur += '.';  // "example\.com": a dot inside a key
+      ++i;
+      continue;
+    }
     if (c == '[') ++depth;
     if (c == ']') --depth;
     if (c == '.' && depth == 0) {
@@ -244,6 +252,61 @@ bool parseIndex(const std::string& s, size_t size, size_t* out) {
   return true;
 }
 
+std::string scalarText(const JsonValue& v) {
+  if (v.IsString()) return std::string(sv(v));
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+// The YAML tag Kustomize resolves a scalar's text to (go-yaml v3, plain style).
+std::string_view resolvedTag(const JsonValue& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsBool()) return "bool";
+  if (v.IsInt64() || v.IsUint64()) return "int";
+  if (v.IsNumber()) return "float";
+  return "str";
+}
+
+// Puts a replacement's value into a target field as Kustomize does: a scalar
+// target keeps its type and takes the source's text, which must read as that
+// type (a number into a string gives its text; "4" into an int field gives 4;
+// "yes" into an int field is an error); any other target takes the value whole.
+Status setReplacedValue(JsonValue& field, const JsonValue& value, JsonAllocator& alloc) {
+  bool scalarTarget = field.IsString() || field.IsNumber() || field.IsBool();
+  if (!scalarTarget || value.IsObject() || value.IsArray()) {
+    field = JsonValue(value, alloc);
+    return {};
+  }
+  std::string text = value.IsNull() ? std::string("null") : scalarText(value);
+  if (field.IsString()) {
+    field = makeString(text, alloc);
+    return {};
+  }
+  JsonValue typed;
+  if (value.IsString()) {
+    auto docs = parseYaml(text, "replacement value", YamlDialect::kResource, alloc);
+    if (docs && docs->size() == 1 && !(*docs)[0].IsObject() && !(*docs)[0].IsArray()) {
+      typed = std::move((*docs)[0]);
+    } else if (docs && !docs->empty()) {
+      typed = makeString(text, alloc);
+    }  // no document: a null
+  } else {
+    typed = JsonValue(value, alloc);
+  }
+  std::string_view want = field.IsBool()                        ? "bool"
+                          : field.IsInt64() || field.IsUint64() ? "int"
+                                                                : "float";
+  std::string_view got = resolvedTag(typed);
+  if (got == want || (want == "float" && got == "int")) {
+    field = std::move(typed);
+    return {};
+  }
+  return Status::invalidArgument("cannot decode !!" + std::string(got) + " `" + text + "` as a !!" +
+                                 std::string(want));
+}
+
 // Collects every field a dotted path ("spec.containers.[name=web].image",
 // "a.b[0].c", "spec.containers.*.image") reaches. With create, missing map
 // fields on the way are made (the last as null).
@@ -284,7 +347,11 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
     }
     std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
     for (JsonValue& e : node.GetArray()) {
-      if (stringField(e, key) == want) collectPath(e, steps, i + 1, create, alloc, out);
+      // "[=value]" picks the scalar elements equal to value.
+      bool hit = key.empty()
+                     ? (!e.IsObject() && !e.IsArray() && !e.IsNull() && scalarText(e) == want)
+                     : stringField(e, key) == want;
+      if (hit) collectPath(e, steps, i + 1, create, alloc, out);
     }
     return;
   }
@@ -317,14 +384,6 @@ std::vector<JsonValue*> lookupAll(JsonValue& root, std::string_view path, bool c
   std::vector<JsonValue*> out;
   collectPath(root, steps, 0, create, alloc, out);
   return out;
-}
-
-std::string scalarText(const JsonValue& v) {
-  if (v.IsString()) return std::string(sv(v));
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return buf.GetString();
 }
 
 }  // namespace
@@ -623,9 +682,10 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
     for (size_t i : chosen) {
       for (const std::string& fp : fieldPaths) {
         std::vector<JsonValue*> fields = lookupAll(list[i].obj, fp, opt.create, alloc);
-        if (fields.empty() && opt.create) {
-          return Status::invalidArgument(tw + ": unable to create field " + fp + " in " +
-                                         list[i].curId().describe());
+        if (fields.empty()) {
+          return Status::invalidArgument(tw + ": " + list[i].curId().describe() + ": unable to " +
+                                         (opt.create ? "find or create" : "find") + " field \"" +
+                                         fp + "\" in replacement target");
         }
         for (JsonValue* field : fields) {
           if (!opt.delimiter.empty()) {
@@ -646,7 +706,8 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
             }
             *field = makeString(joined, alloc);
           } else {
-            *field = JsonValue(value, alloc);
+            WINDLASS_RETURN_IF_ERROR(
+                setReplacedValue(*field, value, alloc).withContext(tw + ": " + fp));
           }
         }
       }

@@ -708,7 +708,7 @@ class Renderer {
 
   Status runTransformers(const Kustomization& k, Accumulator& ra) {
     for (const PatchEntry& p : k.patchesStrategicMerge)
-      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, /*strategicMergeField=*/true));
     for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
     if (!k.nameSpace.empty()) {
       WINDLASS_RETURN_IF_ERROR(
@@ -822,14 +822,22 @@ class Renderer {
 
   // --- patches --------------------------------------------------------------------
 
-  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra) {
+  // `strategicMergeField`: from patchesStrategicMerge. Kustomize applies those
+  // and the patches with a target through its resource map, which first sets
+  // the patch's apiVersion to the target's and reads the patch's labels and
+  // annotations as string maps (a null there becomes the text "null"); a
+  // `patches` entry without a target is merged as written (a null deletes).
+  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra,
+                    bool strategicMergeField = false) {
     std::string text = p.inlinePatch, name = k.file + " (inline patch)";
     if (!p.path.empty()) {
       auto t = readFile(k, p.path, &name);
       if (!t) return t.error();
       text = std::move(*t);
     }
-    auto docs = parseYaml(text, name, YamlDialect::kResource, alloc_);
+    const bool viaResMap = strategicMergeField || p.target.has_value();
+    auto docs =
+        parseYaml(text, name, viaResMap ? YamlDialect::kResource : YamlDialect::kPatch, alloc_);
     if (!docs) return docs.error();
     if (docs->empty()) return {};
     bool json6902 = p.json6902 || (*docs)[0].IsArray();
@@ -862,9 +870,13 @@ class Renderer {
         auto hits = selectResources(ra.resources, *p.target);
         if (!hits) return hits.error().withContext(name);
         std::vector<size_t> deleted;
+        stringMapMetadata(patch);
         for (size_t i : *hits) {
           bool gone = false;
-          WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[i], patch, p, name, &gone));
+          JsonValue copy(patch, alloc_);
+          setMember(copy, "apiVersion",
+                    makeString(stringField(ra.resources[i].obj, "apiVersion"), alloc_), alloc_);
+          WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[i], copy, p, name, &gone));
           if (gone) deleted.push_back(i);
         }
         for (auto it = deleted.rbegin(); it != deleted.rend(); ++it) {
@@ -886,10 +898,41 @@ class Renderer {
                                        "\" matches more than one resource");
       }
       bool gone = false;
+      if (viaResMap) {
+        stringMapMetadata(patch);
+        setMember(patch, "apiVersion",
+                  makeString(stringField(ra.resources[matches[0]].obj, "apiVersion"), alloc_),
+                  alloc_);
+      }
       WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[matches[0]], patch, p, name, &gone));
       if (gone) ra.resources.erase(ra.resources.begin() + static_cast<long>(matches[0]));
     }
     return {};
+  }
+
+  // A patch's metadata.labels and annotations as Kustomize's resource map reads
+  // them: maps of strings, a null value as "null"; an empty or null map is dropped.
+  void stringMapMetadata(JsonValue& patch) {
+    JsonValue* md = findMember(patch, "metadata");
+    if (md == nullptr || !md->IsObject()) return;
+    for (const char* field : {"labels", "annotations"}) {
+      JsonValue* m = findMember(*md, field);
+      if (m == nullptr) continue;
+      if (!m->IsObject() || m->ObjectEmpty()) {
+        md->RemoveMember(field);
+        continue;
+      }
+      for (auto& e : m->GetObject()) {
+        if (e.value.IsString() || e.value.IsObject() || e.value.IsArray()) continue;
+        std::string text = "null";
+        if (!e.value.IsNull()) {
+          text.clear();
+          emitYaml(e.value, text);
+          if (!text.empty() && text.back() == '\n') text.pop_back();
+        }
+        e.value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc_);
+      }
+    }
   }
 
   Status applySmp(Resource& r, const JsonValue& patch, const PatchEntry& p, const std::string& name,

@@ -526,7 +526,8 @@ class Builder : public YAML::EventHandler {
           const YamlLimits& limits, std::vector<JsonValue>& docs,
           std::vector<EmptyNullPaths>* emptyNulls)
       : text_(text),
-        dialect_(dialect),
+        dialect_(dialect == YamlDialect::kPatch ? YamlDialect::kResource : dialect),
+        patch_(dialect == YamlDialect::kPatch),
         alloc_(alloc),
         limits_(limits),
         docs_(docs),
@@ -578,7 +579,7 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue v;
-    if (annotationValue()) {
+    if (annotationValue() && !patch_) {
       // A written-out null keeps its text; an empty one stays an empty null, which a
       // strategic merge drops and the renderer otherwise prints as "".
       std::string text(nullText(mark, anchor != 0));
@@ -1183,7 +1184,8 @@ class Builder : public YAML::EventHandler {
   }
 
   std::string_view text_;
-  YamlDialect dialect_;
+  YamlDialect dialect_;  // kPatch reads as kResource, with patch_ set
+  bool patch_;
   JsonAllocator& alloc_;
   const YamlLimits& limits_;
   std::vector<JsonValue>& docs_;
