@@ -505,6 +505,115 @@ class Renderer {
       if (!r) return r.error();
       WINDLASS_RETURN_IF_ERROR(absorb(ra.resources, std::move(*r), g));
     }
+    if (k.generatorConfigs == nullptr) return {};
+    auto configs = loadPluginConfigs(k, *k.generatorConfigs, "generators");
+    if (!configs) return configs.error();
+    // The kustomization's generatorOptions do not apply to these.
+    Kustomization own = k;
+    own.generatorOptions = GeneratorOptions{};
+    for (const Resource& c : *configs) {
+      std::string where = pluginWhere(k, "generators", c.obj);
+      WINDLASS_RETURN_IF_ERROR(checkBuiltin(c.obj, where));
+      std::string_view kind = stringField(c.obj, "kind");
+      if (kind != "ConfigMapGenerator" && kind != "SecretGenerator") {
+        return isBuiltinKind(kind) ? Status::invalidArgument(where + ": plugin " +
+                                                             std::string(kind) + " not a generator")
+                                   : unsupportedPlugin(where, kind);
+      }
+      auto g = readGeneratorConfig(c.obj, kind == "SecretGenerator", where);
+      if (!g) return g.error();
+      auto r = generate(own, *g);
+      if (!r) return r.error();
+      WINDLASS_RETURN_IF_ERROR(absorb(ra.resources, std::move(*r), *g));
+    }
+    return {};
+  }
+
+  // --- builtin plugin configs (`transformers:`, `generators:`) -------------------
+
+  // The configs a `transformers:` or `generators:` list names, in order: an entry
+  // that reads as YAML maps is an inline config; any other is a file or folder
+  // read as `resources:` reads it (under the load restrictor).
+  Result<ResourceList> loadPluginConfigs(const Kustomization& k, const JsonValue& list,
+                                         const char* field) {
+    ResourceList inlineConfigs;
+    Kustomization paths = k;
+    paths.resources.clear();
+    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+      std::string where = k.file + ": " + field + "[" + std::to_string(i) + "]";
+      if (!list[i].IsString()) return Status::invalidArgument(where + ": expected a string");
+      std::string entry(sv(list[i]));
+      auto docs = parseYaml(entry, where, YamlDialect::kResource, alloc_);
+      bool isInline =
+          docs && !docs->empty() &&
+          std::all_of(docs->begin(), docs->end(), [](const JsonValue& d) { return d.IsObject(); });
+      if (!isInline) {
+        paths.resources.push_back(std::move(entry));
+        continue;
+      }
+      for (JsonValue& d : *docs)
+        WINDLASS_RETURN_IF_ERROR(addObject(where, std::move(d), inlineConfigs));
+    }
+    Accumulator fromPaths;
+    fromPaths.config = builtinConfig();
+    WINDLASS_RETURN_IF_ERROR(accumulateResources(paths, fromPaths));
+    ResourceList all = std::move(inlineConfigs);
+    for (Resource& r : fromPaths.resources) all.push_back(std::move(r));
+    return all;
+  }
+
+  static std::string pluginWhere(const Kustomization& k, const char* field, const JsonValue& c) {
+    return k.file + ": " + field + ": " + std::string(stringField(c, "kind")) + " " +
+           std::string(metadataField(c, "name"));
+  }
+
+  static bool isBuiltinKind(std::string_view kind) {
+    static constexpr std::string_view kKinds[] = {
+        "AnnotationsTransformer", "ConfigMapGenerator",          "IAMPolicyGenerator",
+        "HashTransformer",        "ImageTagTransformer",         "LabelTransformer",
+        "NamespaceTransformer",   "PatchJson6902Transformer",    "PatchStrategicMergeTransformer",
+        "PatchTransformer",       "PrefixSuffixTransformer",     "PrefixTransformer",
+        "SuffixTransformer",      "ReplicaCountTransformer",     "SecretGenerator",
+        "ValueAddTransformer",    "HelmChartInflationGenerator", "ReplacementTransformer"};
+    return std::find(std::begin(kKinds), std::end(kKinds), kind) != std::end(kKinds);
+  }
+
+  // Only builtin plugins (apiVersion "builtin") run; external ones need exec or
+  // Go plugins, which Kustomize itself refuses without --enable-alpha-plugins.
+  static Status checkBuiltin(const JsonValue& c, const std::string& where) {
+    if (stringField(c, "apiVersion") == "builtin") return {};
+    return Status::unimplemented(where +
+                                 ": external plugins are not supported by windlass "
+                                 "(only apiVersion: builtin)");
+  }
+
+  static Status unsupportedPlugin(const std::string& where, std::string_view kind) {
+    return Status::unimplemented(where + ": builtin plugin " + std::string(kind) +
+                                 " is not supported by windlass");
+  }
+
+  static Result<std::vector<FieldSpec>> pluginFieldSpecs(const JsonValue& c,
+                                                         const std::string& where) {
+    std::vector<FieldSpec> specs;
+    const JsonValue* fss = findMember(c, "fieldSpecs");
+    if (fss == nullptr || fss->IsNull()) return specs;
+    if (!fss->IsArray()) return Status::invalidArgument(where + ": fieldSpecs: expected a list");
+    for (rapidjson::SizeType j = 0; j < fss->Size(); ++j) {
+      auto f = parseFieldSpec((*fss)[j], where + ": fieldSpecs[" + std::to_string(j) + "]");
+      if (!f) return f.error();
+      specs.push_back(std::move(*f));
+    }
+    return specs;
+  }
+
+  static Status pluginString(const JsonValue& c, const char* field, const std::string& where,
+                             std::string& out) {
+    const JsonValue* v = findMember(c, field);
+    if (v == nullptr || v->IsNull()) return {};
+    if (!v->IsString()) {
+      return Status::invalidArgument(where + ": " + field + ": expected a string");
+    }
+    out = std::string(sv(*v));
     return {};
   }
 
@@ -745,10 +854,14 @@ class Renderer {
   }
 
   Status runReplacements(const Kustomization& k, Accumulator& ra) {
-    const JsonValue& list = *k.replacements;
+    return runReplacementList(k, *k.replacements, k.file + ": replacements", ra);
+  }
+
+  Status runReplacementList(const Kustomization& k, const JsonValue& list, const std::string& field,
+                            Accumulator& ra) {
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       const JsonValue& e = list[i];
-      std::string where = k.file + ": replacements[" + std::to_string(i) + "]";
+      std::string where = field + "[" + std::to_string(i) + "]";
       std::string_view path = stringField(e, "path");
       if (path.empty()) {
         WINDLASS_RETURN_IF_ERROR(applyReplacement(ra.resources, e, where, alloc_));
@@ -774,50 +887,96 @@ class Renderer {
   }
 
   Status runTransformerConfigs(const Kustomization& k, Accumulator& ra) {
-    const JsonValue& list = *k.transformers;
-    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
-      if (!list[i].IsString()) {
-        return Status::invalidArgument(k.file + ": transformers[" + std::to_string(i) +
-                                       "]: expected a file name");
-      }
-      std::string entry(sv(list[i]));
-      std::string file;
-      auto text = readFile(k, entry, &file);
-      if (!text) return text.error();
-      auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
-      if (!docs) return docs.error();
-      for (const JsonValue& d : *docs) {
-        std::string_view kind = stringField(d, "kind");
-        const char* mapField = kind == "LabelTransformer"         ? "labels"
-                               : kind == "AnnotationsTransformer" ? "annotations"
-                                                                  : nullptr;
-        if (mapField == nullptr) {
-          return Status::unimplemented(file + ": transformer kind \"" + std::string(kind) +
-                                       "\" is not supported by windlass (supported: "
-                                       "LabelTransformer, AnnotationsTransformer)");
-        }
-        std::map<std::string, std::string> pairs;
-        if (const JsonValue* m = findMember(d, mapField); m != nullptr && m->IsObject()) {
-          for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
-            if (!it->value.IsString()) {
-              return Status::invalidArgument(file + ": " + mapField + "." +
-                                             std::string(sv(it->name)) + ": expected a string");
-            }
-            pairs[std::string(sv(it->name))] = std::string(sv(it->value));
-          }
-        }
-        std::vector<FieldSpec> specs;
-        if (const JsonValue* fss = findMember(d, "fieldSpecs"); fss != nullptr && fss->IsArray()) {
-          for (rapidjson::SizeType j = 0; j < fss->Size(); ++j) {
-            auto f = parseFieldSpec((*fss)[j], file + ": fieldSpecs[" + std::to_string(j) + "]");
-            if (!f) return f.error();
-            specs.push_back(std::move(*f));
-          }
-        }
-        WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, pairs, specs, alloc_));
-      }
+    auto configs = loadPluginConfigs(k, *k.transformers, "transformers");
+    if (!configs) return configs.error();
+    for (const Resource& c : *configs) {
+      std::string where = pluginWhere(k, "transformers", c.obj);
+      WINDLASS_RETURN_IF_ERROR(checkBuiltin(c.obj, where));
+      WINDLASS_RETURN_IF_ERROR(runTransformerConfig(k, c.obj, where, ra));
     }
     return {};
+  }
+
+  Status runTransformerConfig(const Kustomization& k, const JsonValue& c, const std::string& where,
+                              Accumulator& ra) {
+    std::string_view kind = stringField(c, "kind");
+    auto specs = pluginFieldSpecs(c, where);
+    if (!specs) return specs.error();
+    if (kind == "LabelTransformer" || kind == "AnnotationsTransformer") {
+      const char* mapField = kind == "LabelTransformer" ? "labels" : "annotations";
+      std::map<std::string, std::string> pairs;
+      if (const JsonValue* m = findMember(c, mapField); m != nullptr && m->IsObject()) {
+        for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
+          if (!it->value.IsString()) {
+            return Status::invalidArgument(where + ": " + mapField + "." +
+                                           std::string(sv(it->name)) + ": expected a string");
+          }
+          pairs[std::string(sv(it->name))] = std::string(sv(it->value));
+        }
+      }
+      return applyStringMap(ra.resources, pairs, *specs, alloc_);
+    }
+    if (kind == "PrefixSuffixTransformer" || kind == "PrefixTransformer" ||
+        kind == "SuffixTransformer") {
+      if (findMember(c, "fieldSpecs") == nullptr || findMember(c, "fieldSpecs")->IsNull()) {
+        return Status::invalidArgument(where + ": fieldSpecs is not expected to be nil");
+      }
+      std::string prefix, suffix;
+      if (kind != "SuffixTransformer")
+        WINDLASS_RETURN_IF_ERROR(pluginString(c, "prefix", where, prefix));
+      if (kind != "PrefixTransformer")
+        WINDLASS_RETURN_IF_ERROR(pluginString(c, "suffix", where, suffix));
+      // PrefixSuffixTransformer runs the prefix plugin, then the suffix plugin.
+      WINDLASS_RETURN_IF_ERROR(applyAffixPlugin(ra.resources, prefix, true, *specs, alloc_));
+      return applyAffixPlugin(ra.resources, suffix, false, *specs, alloc_);
+    }
+    if (kind == "NamespaceTransformer") {
+      NamespaceOptions o;
+      o.ns = std::string(metadataField(c, "namespace"));
+      o.specs = std::move(*specs);
+      if (const JsonValue* u = findMember(c, "unsetOnly"); u != nullptr && u->IsBool())
+        o.unsetOnly = u->GetBool();
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "setRoleBindingSubjects", where, o.subjects));
+      return applyNamespacePlugin(ra.resources, o, alloc_).withContext(where);
+    }
+    if (kind == "ImageTagTransformer") {
+      ImageEntry e;
+      if (const JsonValue* t = findMember(c, "imageTag"); t != nullptr && t->IsObject()) {
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "name", where + ": imageTag", e.name));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "newName", where + ": imageTag", e.newName));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "newTag", where + ": imageTag", e.newTag));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "digest", where + ": imageTag", e.digest));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "tagSuffix", where + ": imageTag", e.tagSuffix));
+      }
+      return applyImages(ra.resources, {e}, *specs, alloc_);
+    }
+    if (kind == "ReplicaCountTransformer") {
+      ReplicaEntry e;
+      if (const JsonValue* t = findMember(c, "replica"); t != nullptr && t->IsObject()) {
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "name", where + ": replica", e.name));
+        if (const JsonValue* n = findMember(*t, "count"); n != nullptr && n->IsInt64())
+          e.count = n->GetInt64();
+      }
+      return applyReplicas(ra.resources, {e}, *specs, alloc_).withContext(where);
+    }
+    if (kind == "PatchTransformer") {
+      auto p = readPatchConfig(c, where);
+      if (!p) return p.error();
+      return applyPatch(k, *p, ra);
+    }
+    if (kind == "ReplacementTransformer") {
+      const JsonValue* list = findMember(c, "replacements");
+      if (list == nullptr || list->IsNull()) return {};
+      if (!list->IsArray())
+        return Status::invalidArgument(where + ": replacements: expected a list");
+      return runReplacementList(k, *list, where + ": replacements", ra);
+    }
+    if (kind == "ConfigMapGenerator" || kind == "SecretGenerator" ||
+        kind == "HelmChartInflationGenerator" || kind == "IAMPolicyGenerator") {
+      return Status::invalidArgument(where + ": plugin " + std::string(kind) +
+                                     " not a transformer");
+    }
+    return unsupportedPlugin(where, kind);
   }
 
   // --- patches --------------------------------------------------------------------

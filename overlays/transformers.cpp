@@ -186,6 +186,93 @@ Status applyNamespace(ResourceList& list, const std::string& ns,
   return {};
 }
 
+Status applyNamespacePlugin(ResourceList& list, const NamespaceOptions& o, JsonAllocator& alloc) {
+  if (o.ns.empty()) return {};
+  const std::string& mode = o.subjects;
+  if (!mode.empty() && mode != "defaultOnly" && mode != "allServiceAccounts" && mode != "none") {
+    return Status::invalidArgument("invalid value \"" + mode +
+                                   "\" for setRoleBindingSubjects: must be one of "
+                                   "\"defaultOnly\", \"none\" or \"allServiceAccounts\"");
+  }
+  auto set = [&](JsonValue& v) {
+    if (o.unsetOnly && !(v.IsNull() || (v.IsString() && v.GetStringLength() == 0))) {
+      return Status();
+    }
+    v = makeString(o.ns, alloc);
+    return Status();
+  };
+  for (Resource& r : list) {
+    ResId before = r.curId();
+    r.prevIds.push_back(before);
+    const Gvk& g = before.gvk;
+    bool v1 = stringField(r.obj, "apiVersion") == "v1";
+    bool binding = g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding";
+    if (!before.isClusterScoped()) {
+      WINDLASS_RETURN_IF_ERROR(visitField(r.obj, {"metadata", "namespace"}, true, alloc, set));
+    }
+    if (binding && mode != "none") {
+      if (JsonValue* subjects = findMember(r.obj, "subjects");
+          subjects != nullptr && subjects->IsArray()) {
+        for (JsonValue& s : subjects->GetArray()) {
+          bool pick = mode == "allServiceAccounts" ? stringField(s, "kind") == "ServiceAccount"
+                                                   : stringField(s, "name") == "default";
+          if (pick) WINDLASS_RETURN_IF_ERROR(visitField(s, {"namespace"}, true, alloc, set));
+        }
+      }
+    }
+    for (const FieldSpec& f : o.specs) {
+      if (!f.selects(g)) continue;
+      bool metaNs = f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "namespace";
+      bool metaName = f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "name";
+      bool subjectNs = f.path.size() == 2 && f.path[0] == "subjects" && f.path[1] == "namespace";
+      if (metaNs || (metaName && !v1)) continue;
+      if (binding && subjectNs &&
+          (f.gvk.kind == "RoleBinding" || f.gvk.kind == "ClusterRoleBinding")) {
+        continue;
+      }
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, set));
+    }
+  }
+  std::unordered_set<std::string> seen;
+  seen.reserve(list.size());
+  for (const Resource& r : list) {
+    ResId id = r.curId();
+    std::string key = id.gvk.group + '\x1f' + id.gvk.version + '\x1f' + id.gvk.kind + '\x1f' +
+                      id.name + '\x1f' + id.effectiveNamespace();
+    if (!seen.insert(std::move(key)).second) {
+      return Status::invalidArgument(
+          "namespace transformation produces ID conflict: " + id.describe() + " appears twice");
+    }
+  }
+  return {};
+}
+
+Status applyAffixPlugin(ResourceList& list, const std::string& affix, bool prefix,
+                        const std::vector<FieldSpec>& specs, JsonAllocator& alloc) {
+  for (Resource& r : list) {
+    const Gvk& org = r.orgId.gvk;
+    if (org.kind == "CustomResourceDefinition" || org.kind == "Namespace" ||
+        (org.kind == "APIService" && org.group == "apiregistration.k8s.io")) {
+      continue;
+    }
+    for (const FieldSpec& f : specs) {
+      if (!f.selects(org)) continue;
+      if (f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "name" && !affix.empty()) {
+        (prefix ? r.prefixes : r.suffixes).push_back(affix);
+        r.prevIds.push_back(r.curId());
+      }
+      if (!f.selects(r.curId().gvk)) continue;
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
+        if (!v.IsString()) return Status();
+        std::string s = prefix ? affix + std::string(sv(v)) : std::string(sv(v)) + affix;
+        v = makeString(s, alloc);
+        return Status();
+      }));
+    }
+  }
+  return {};
+}
+
 Status applyNamePrefixSuffix(ResourceList& list, const std::string& prefix,
                              const std::string& suffix, const TransformerConfig& config,
                              JsonAllocator& alloc) {
