@@ -803,6 +803,7 @@ class Renderer {
     }
     r.orgId = match->orgId;
     r.prevIds = match->prevIds;
+    r.refVarNames = match->refVarNames;  // vars bound to the earlier object follow it
     r.prefixes = match->prefixes;
     r.suffixes = match->suffixes;
     // A hash suffix survives only when both the earlier resource and this
