@@ -95,6 +95,33 @@ class NameReferenceFixer {
     return k.empty() || k == kind;
   }
 
+  // Kustomize's SubsetThatCouldBeReferencedByResource: a namespaced referrer
+  // sees cluster-scoped resources, those in its own namespace and, for a
+  // RoleBinding, those in a namespace one of its ServiceAccount subjects names.
+  static std::vector<const Resource*> reachable(const std::vector<const Resource*>& in,
+                                                const Resource& referrer) {
+    ResId ref = referrer.curId();
+    if (ref.isClusterScoped()) return in;
+    std::unordered_set<std::string> subjectNamespaces;
+    if (ref.gvk.kind == "RoleBinding") {
+      if (const JsonValue* subjects = findMember(referrer.obj, "subjects");
+          subjects != nullptr && subjects->IsArray()) {
+        for (const JsonValue& s : subjects->GetArray()) {
+          const JsonValue* ns = findMember(s, "namespace");
+          if (ns != nullptr && ns->IsString() && stringField(s, "kind") == "ServiceAccount") {
+            subjectNamespaces.emplace(sv(*ns));
+          }
+        }
+      }
+    }
+    std::string refNs = ref.effectiveNamespace();
+    return sieve(in, [&](const Resource& r) {
+      ResId id = r.curId();
+      return id.isClusterScoped() || id.effectiveNamespace() == refNs ||
+             subjectNamespaces.count(id.ns) > 0;
+    });
+  }
+
   static const std::vector<const Resource*>& named(const Candidates& c, const std::string& name) {
     static const std::vector<const Resource*> kNone;
     auto it = c.byPrevName.find(name);
@@ -133,7 +160,7 @@ class NameReferenceFixer {
 
   Status fixString(JsonValue& v, const Resource& referrer, const Candidates& c) {
     std::string oldName(sv(v));
-    const auto& hits = named(c, oldName);
+    std::vector<const Resource*> hits = reachable(named(c, oldName), referrer);
     if (hits.empty()) return {};
     auto hit = select(oldName, referrer, hits, true);
     if (!hit) return hit.error();
@@ -164,7 +191,7 @@ class NameReferenceFixer {
     JsonValue* name = findMember(m, "name");
     if (name == nullptr || !name->IsString()) return {};
     std::string oldName(sv(*name));
-    std::vector<const Resource*> hits = named(c, oldName);
+    std::vector<const Resource*> hits = reachable(named(c, oldName), referrer);
     if (hits.empty()) return {};
     JsonValue* ns = findMember(m, "namespace");
     if (ns != nullptr && ns->IsString()) {

@@ -965,6 +965,53 @@ class Renderer {
       if (!p) return p.error();
       return applyPatch(k, *p, ra);
     }
+    if (kind == "PatchStrategicMergeTransformer") {
+      // `paths` (files) and `patches` (inline text), each applied as a
+      // patchesStrategicMerge entry.
+      std::vector<PatchEntry> entries;
+      if (const JsonValue* paths = findMember(c, "paths"); paths != nullptr && !paths->IsNull()) {
+        if (!paths->IsArray()) return Status::invalidArgument(where + ": paths: expected a list");
+        for (const JsonValue& e : paths->GetArray()) {
+          if (!e.IsString()) return Status::invalidArgument(where + ": paths: expected strings");
+          entries.emplace_back().path = std::string(sv(e));
+        }
+      }
+      std::string inlinePatches;
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "patches", where, inlinePatches));
+      if (!inlinePatches.empty()) entries.emplace_back().inlinePatch = inlinePatches;
+      if (entries.empty()) {
+        return Status::invalidArgument(where + ": empty file path and empty patch content");
+      }
+      for (const PatchEntry& p : entries) {
+        WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, /*strategicMergeField=*/true));
+      }
+      return {};
+    }
+    if (kind == "PatchJson6902Transformer") {
+      PatchEntry p;
+      p.json6902 = true;
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "path", where, p.path));
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "jsonOp", where, p.inlinePatch));
+      if (p.path.empty() == p.inlinePatch.empty()) {
+        return Status::invalidArgument(where +
+                                       ": exactly one of \"path\" and \"jsonOp\" must be set");
+      }
+      if (const JsonValue* t = findMember(c, "target"); t != nullptr && t->IsObject()) {
+        Selector sel;
+        for (auto [field, out] : {std::pair<const char*, std::string*>{"group", &sel.group},
+                                  {"version", &sel.version},
+                                  {"kind", &sel.kind},
+                                  {"name", &sel.name},
+                                  {"namespace", &sel.ns},
+                                  {"labelSelector", &sel.labelSelector},
+                                  {"annotationSelector", &sel.annotationSelector}}) {
+          WINDLASS_RETURN_IF_ERROR(pluginString(*t, field, where + ": target", *out));
+        }
+        p.target = sel;
+      }
+      if (!p.target) return Status::invalidArgument(where + ": missing \"target\"");
+      return applyPatch(k, p, ra);
+    }
     if (kind == "ReplacementTransformer") {
       const JsonValue* list = findMember(c, "replacements");
       if (list == nullptr || list->IsNull()) return {};
