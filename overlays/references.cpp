@@ -338,6 +338,55 @@ Status setReplacedValue(JsonValue& field, const JsonValue& value, JsonAllocator&
 // "a.b[0].c", "spec.containers.*.image") reaches. With create, missing map
 // fields on the way are made (the last as null).
 void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t i, bool create,
+                 JsonAllocator& alloc, std::vector<JsonValue*>& out);
+
+JsonValue freshStep(const std::vector<std::string>& steps, size_t i);
+
+// An index step into a list; with create, the index just past the end appends.
+void collectIndex(JsonValue& list, const std::string& index, const std::vector<std::string>& steps,
+                  size_t i, bool create, JsonAllocator& alloc, std::vector<JsonValue*>& out) {
+  size_t idx = 0;
+  if (parseIndex(index, list.Size(), &idx)) {
+    collectPath(list[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
+    return;
+  }
+  if (create && index == std::to_string(list.Size())) {
+    list.PushBack(freshStep(steps, i), alloc);
+    collectPath(list[list.Size() - 1], steps, i + 1, create, alloc, out);
+  }
+}
+
+// Does a step pick list elements: an index ("0", "[0]") or "[key=value]"?
+bool listStep(const std::string& step) {
+  std::string_view s = step;
+  if (s.size() >= 2 && s.front() == '[' && s.back() == ']') {
+    s = s.substr(1, s.size() - 2);
+    if (s.find('=') != std::string_view::npos) return true;
+  }
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What a replacement with options.create makes for a missing step `i`: nothing
+// yet (null) for the last, a list before a list step, else a map.
+JsonValue freshStep(const std::vector<std::string>& steps, size_t i) {
+  if (i + 1 >= steps.size()) return JsonValue(rapidjson::kNullType);
+  return JsonValue(listStep(steps[i + 1]) ? rapidjson::kArrayType : rapidjson::kObjectType);
+}
+
+// A "[key=value]" element made for options.create: the value typed as YAML
+// reads it (containerPort=80 makes a number).
+JsonValue keyedElement(const std::string& key, const std::string& value, JsonAllocator& alloc) {
+  JsonValue v = makeString(value, alloc);
+  auto docs = parseYaml(value, "replacement path", YamlDialect::kResource, alloc);
+  if (docs && docs->size() == 1 && !(*docs)[0].IsObject() && !(*docs)[0].IsArray()) {
+    v = std::move((*docs)[0]);
+  }
+  JsonValue e(rapidjson::kObjectType);
+  e.AddMember(makeString(key, alloc), v, alloc);
+  return e;
+}
+
+void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t i, bool create,
                  JsonAllocator& alloc, std::vector<JsonValue*>& out) {
   if (i == steps.size()) {
     out.push_back(&node);
@@ -357,6 +406,7 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
   if (step.size() >= 2 && step.front() == '[' && step.back() == ']') {
     std::string inner = step.substr(1, step.size() - 2);
     size_t eq = inner.find('=');
+    if (node.IsNull() && create && eq != std::string::npos && eq > 0) node.SetArray();
     if (!node.IsArray()) {
       // "[cert-manager.io/inject-ca-from]" names a map key holding dots.
       if (eq != std::string::npos || !(node.IsObject() || (node.IsNull() && create))) return;
@@ -366,27 +416,29 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
       return;
     }
     if (eq == std::string::npos) {
-      size_t idx = 0;
-      if (parseIndex(inner, node.Size(), &idx)) {
-        collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
-      }
+      collectIndex(node, inner, steps, i, create, alloc, out);
       return;
     }
     std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
+    bool found = false;
     for (JsonValue& e : node.GetArray()) {
       // "[=value]" picks the scalar elements equal to value.
       bool hit = key.empty()
                      ? (!e.IsObject() && !e.IsArray() && !e.IsNull() && scalarText(e) == want)
                      : stringField(e, key) == want;
-      if (hit) collectPath(e, steps, i + 1, create, alloc, out);
+      if (hit) {
+        found = true;
+        collectPath(e, steps, i + 1, create, alloc, out);
+      }
+    }
+    if (!found && create && !key.empty()) {
+      node.PushBack(keyedElement(key, want, alloc), alloc);
+      collectPath(node[node.Size() - 1], steps, i + 1, create, alloc, out);
     }
     return;
   }
   if (node.IsArray()) {
-    size_t idx = 0;
-    if (parseIndex(step, node.Size(), &idx)) {
-      collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
-    }
+    collectIndex(node, step, steps, i, create, alloc, out);
     return;
   }
   if (node.IsNull() && create) node.SetObject();
@@ -394,9 +446,7 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
   JsonValue* next = findMember(node, step);
   if (next == nullptr) {
     if (!create) return;
-    bool last = i + 1 == steps.size();
-    node.AddMember(makeString(step, alloc),
-                   JsonValue(last ? rapidjson::kNullType : rapidjson::kObjectType), alloc);
+    node.AddMember(makeString(step, alloc), freshStep(steps, i), alloc);
     next = &(node.MemberEnd() - 1)->value;
   }
   collectPath(*next, steps, i + 1, create, alloc, out);
