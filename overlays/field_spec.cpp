@@ -10,26 +10,29 @@ bool FieldSpec::selects(const Gvk& g) const {
          (gvk.kind.empty() || gvk.kind == g.kind);
 }
 
-std::vector<std::string> splitFieldPath(std::string_view path) {
+std::vector<std::string> splitFieldPath(std::string_view path, std::vector<size_t>* lookupOnly) {
   std::vector<std::string> parts;
   std::string cur;
+  auto finish = [&] {
+    bool list = cur.size() >= 2 && cur.compare(cur.size() - 2, 2, "[]") == 0;
+    if (list) cur.resize(cur.size() - 2);
+    if (cur.empty()) return;
+    if (list && lookupOnly != nullptr) lookupOnly->push_back(parts.size());
+    parts.push_back(std::move(cur));
+    cur.clear();
+  };
   for (size_t i = 0; i < path.size(); ++i) {
     char c = path[i];
     if (c == '\\' && i + 1 < path.size() && path[i + 1] == '/') {
       cur += '/';
       ++i;
     } else if (c == '/') {
-      parts.push_back(std::move(cur));
-      cur.clear();
+      finish();
     } else {
       cur += c;
     }
   }
-  parts.push_back(std::move(cur));
-  for (std::string& p : parts) {
-    if (p.size() >= 2 && p.compare(p.size() - 2, 2, "[]") == 0) p.resize(p.size() - 2);
-  }
-  std::erase_if(parts, [](const std::string& p) { return p.empty(); });
+  finish();
   return parts;
 }
 
@@ -49,7 +52,7 @@ FieldSpec fs(std::string_view path, std::string_view kind = {}, std::string_view
   f.gvk.group = group;
   f.gvk.version = version;
   f.gvk.kind = kind;
-  f.path = splitFieldPath(path);
+  f.path = splitFieldPath(path, &f.lookupOnly);
   f.create = create;
   return f;
 }
@@ -133,7 +136,7 @@ TransformerConfig makeBuiltin() {
           fs("spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", k, "apps"));
     }
     if (k == "StatefulSet")
-      L.push_back(fs("spec/volumeClaimTemplates/metadata/labels", k, g, true));
+      L.push_back(fs("spec/volumeClaimTemplates[]/metadata/labels", k, g, true));
   }
   L.push_back(fs("spec/selector/matchLabels", "Job", "batch"));
   L.push_back(fs("spec/template/metadata/labels", "Job", "batch", true));
@@ -152,6 +155,7 @@ TransformerConfig makeBuiltin() {
     T.push_back(fs("spec/template/metadata/labels", k, {}, true));
   }
   T.push_back(fs("spec/template/metadata/labels", "StatefulSet", "apps", true));
+  T.push_back(fs("spec/volumeClaimTemplates[]/metadata/labels", "StatefulSet", "apps", true));
   T.push_back(fs("spec/template/metadata/labels", "Job", "batch", true));
   T.push_back(fs("spec/jobTemplate/metadata/labels", "CronJob", "batch", true));
   T.push_back(fs("spec/jobTemplate/spec/template/metadata/labels", "CronJob", "batch", true));
@@ -346,7 +350,8 @@ Result<FieldSpec> parseFieldSpec(const JsonValue& v, std::string_view where) {
     } else if (key == "kind") {
       f.gvk.kind = s;
     } else if (key == "path") {
-      f.path = splitFieldPath(s);
+      f.lookupOnly.clear();
+      f.path = splitFieldPath(s, &f.lookupOnly);
     } else if (key != "behavior") {
       return Status::invalidArgument(std::string(where) + ": unknown field \"" + std::string(key) +
                                      "\"");
@@ -429,24 +434,26 @@ Result<TransformerConfig> parseTransformerConfig(const JsonValue& doc, std::stri
 namespace {
 
 Status visitAt(JsonValue& node, const std::vector<std::string>& path, size_t i, bool create,
-               JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn) {
+               const std::vector<size_t>& lookupOnly, JsonAllocator& alloc,
+               const std::function<Status(JsonValue&)>& fn) {
   if (node.IsArray()) {
     for (auto& el : node.GetArray())
-      WINDLASS_RETURN_IF_ERROR(visitAt(el, path, i, create, alloc, fn));
+      WINDLASS_RETURN_IF_ERROR(visitAt(el, path, i, create, lookupOnly, alloc, fn));
     return {};
   }
   if (i == path.size()) return fn(node);
   if (!node.IsObject()) return {};
+  bool mayCreate = create && std::find(lookupOnly.begin(), lookupOnly.end(), i) == lookupOnly.end();
   JsonValue* child = findMember(node, path[i]);
   if (child == nullptr) {
-    if (!create) return {};
+    if (!mayCreate) return {};
     JsonValue fresh(i + 1 == path.size() ? rapidjson::kNullType : rapidjson::kObjectType);
     node.AddMember(makeString(path[i], alloc), fresh, alloc);
     child = &(node.MemberEnd() - 1)->value;
-  } else if (child->IsNull() && create && i + 1 < path.size()) {
+  } else if (child->IsNull() && mayCreate && i + 1 < path.size()) {
     child->SetObject();
   }
-  return visitAt(*child, path, i + 1, create, alloc, fn);
+  return visitAt(*child, path, i + 1, create, lookupOnly, alloc, fn);
 }
 
 }  // namespace
@@ -454,7 +461,13 @@ Status visitAt(JsonValue& node, const std::vector<std::string>& path, size_t i, 
 Status visitField(JsonValue& obj, const std::vector<std::string>& path, bool create,
                   JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn) {
   if (path.empty()) return {};
-  return visitAt(obj, path, 0, create, alloc, fn);
+  return visitAt(obj, path, 0, create, {}, alloc, fn);
+}
+
+Status visitFieldSpec(JsonValue& obj, const FieldSpec& spec, JsonAllocator& alloc,
+                      const std::function<Status(JsonValue&)>& fn) {
+  if (spec.path.empty()) return {};
+  return visitAt(obj, spec.path, 0, spec.create, spec.lookupOnly, alloc, fn);
 }
 
 Status visitFieldSpecs(JsonValue& obj, const std::vector<FieldSpec>& specs, JsonAllocator& alloc,
@@ -462,7 +475,7 @@ Status visitFieldSpecs(JsonValue& obj, const std::vector<FieldSpec>& specs, Json
   Gvk g = parseApiVersion(stringField(obj, "apiVersion"), stringField(obj, "kind"));
   for (const FieldSpec& f : specs) {
     if (!f.selects(g)) continue;
-    WINDLASS_RETURN_IF_ERROR(visitField(obj, f.path, f.create, alloc, fn));
+    WINDLASS_RETURN_IF_ERROR(visitFieldSpec(obj, f, alloc, fn));
   }
   return {};
 }

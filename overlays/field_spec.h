@@ -18,13 +18,18 @@ struct FieldSpec {
   Gvk gvk;                        // empty parts match anything
   std::vector<std::string> path;  // "[]" suffixes stripped
   bool create = false;            // create missing fields on the way
+  // Indexes into path of the parts written "name[]" (a list): looked up, never
+  // created, even with create.
+  std::vector<size_t> lookupOnly;
 
   bool selects(const Gvk& resourceGvk) const;
   bool operator==(const FieldSpec&) const = default;
 };
 
-// Parses "spec/template/metadata/labels" ("\/" escapes a slash in a key).
-std::vector<std::string> splitFieldPath(std::string_view path);
+// Parses "spec/template/metadata/labels" ("\/" escapes a slash in a key). With
+// lookupOnly, the indexes of the parts written with a "[]" suffix are appended.
+std::vector<std::string> splitFieldPath(std::string_view path,
+                                        std::vector<size_t>* lookupOnly = nullptr);
 
 struct NameBackReference {
   Gvk gvk;  // the kind being referred to (ConfigMap, ...)
@@ -64,7 +69,11 @@ Result<FieldSpec> parseFieldSpec(const JsonValue& v, std::string_view where);
 Status visitField(JsonValue& obj, const std::vector<std::string>& path, bool create,
                   JsonAllocator& alloc, const std::function<Status(JsonValue&)>& fn);
 
-// Calls visitField for every spec that selects the resource's kind.
+// visitField for one spec: its parts in lookupOnly are never created.
+Status visitFieldSpec(JsonValue& obj, const FieldSpec& spec, JsonAllocator& alloc,
+                      const std::function<Status(JsonValue&)>& fn);
+
+// Calls visitFieldSpec for every spec that selects the resource's kind.
 Status visitFieldSpecs(JsonValue& obj, const std::vector<FieldSpec>& specs, JsonAllocator& alloc,
                        const std::function<Status(JsonValue&)>& fn);
 

@@ -197,11 +197,9 @@ Status readGenerators(const JsonValue& v, const FieldReader& r, std::string_view
         return r.fail(sub, "kvSources plugins are not supported");
       }
     }
+    // Kustomize reads any other behavior (\"Merge\", \"upsert\") as unspecified,
+    // which acts as create.
     if (g.behavior.empty()) g.behavior = "create";
-    if (g.behavior != "create" && g.behavior != "merge" && g.behavior != "replace") {
-      return r.fail(f + ".behavior",
-                    "unknown behavior \"" + g.behavior + "\" (expected create, merge or replace)");
-    }
     out.push_back(std::move(g));
   }
   return {};
@@ -461,9 +459,12 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
     } else if (key == "helmCharts" || key == "helmGlobals" ||
                key == "helmChartInflationGenerator" || key == "helmChartRelease") {
       if (!v.IsNull()) return r.fail(key, "Helm charts are not supported by windlass");
-    } else if (key == "generators" || key == "validators") {
+    } else if (key == "generators") {
+      if (!v.IsNull() && !v.IsArray()) return r.fail(key, "expected a list");
+      k.generatorConfigs = &v;
+    } else if (key == "validators") {
       if (!v.IsNull() && !(v.IsArray() && v.Empty())) {
-        return r.fail(key, "generator and validator plugins are not supported by windlass");
+        return r.fail(key, "validator plugins are not supported by windlass");
       }
     } else if (key == "openapi") {
       WINDLASS_RETURN_IF_ERROR(r.stringMap(key, v, k.openApi));
@@ -531,6 +532,52 @@ Result<Kustomization> loadKustomization(const FileSource& fs, const std::string&
   new (doc) JsonValue(std::move((*docs)[0]));
   WINDLASS_RETURN_IF_ERROR(readKustomization(*doc, k));
   return k;
+}
+
+namespace {
+
+// A copy of the members of `doc` named in `keys`, as a one-element list.
+JsonValue onlyKeys(const JsonValue& doc, std::initializer_list<std::string_view> keys,
+                   JsonAllocator& alloc) {
+  JsonValue entry(rapidjson::kObjectType);
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
+    entry.AddMember(JsonValue(it->name, alloc), JsonValue(it->value, alloc), alloc);
+  }
+  JsonValue list(rapidjson::kArrayType);
+  list.PushBack(entry, alloc);
+  return list;
+}
+
+}  // namespace
+
+Result<PatchEntry> readPatchConfig(const JsonValue& doc, const std::string& where) {
+  JsonAllocator alloc;
+  FieldReader r(where);
+  WINDLASS_RETURN_IF_ERROR(r.map("", doc));
+  std::vector<PatchEntry> out;
+  JsonValue list = onlyKeys(doc, {"path", "patch", "target", "options"}, alloc);
+  WINDLASS_RETURN_IF_ERROR(readPatches(list, r, "patch", false, out));
+  return std::move(out[0]);
+}
+
+Result<GeneratorEntry> readGeneratorConfig(const JsonValue& doc, bool secret,
+                                           const std::string& where) {
+  JsonAllocator alloc;
+  FieldReader r(where);
+  WINDLASS_RETURN_IF_ERROR(r.map("", doc));
+  std::vector<GeneratorEntry> out;
+  JsonValue list = onlyKeys(doc,
+                            {"name", "namespace", "behavior", "literals", "files", "envs", "env",
+                             "options", "type", "kvSources"},
+                            alloc);
+  WINDLASS_RETURN_IF_ERROR(
+      readGenerators(list, r, secret ? "SecretGenerator" : "ConfigMapGenerator", secret, out));
+  // The generated object's name and namespace default to the config's own.
+  if (out[0].name.empty()) out[0].name = std::string(metadataField(doc, "name"));
+  if (out[0].ns.empty()) out[0].ns = std::string(metadataField(doc, "namespace"));
+  return std::move(out[0]);
 }
 
 }  // namespace windlass::overlays

@@ -81,10 +81,21 @@ struct Kustomization {
   const JsonValue* replacements = nullptr;  // the raw list, read by the replacement step
   const JsonValue* vars = nullptr;
   const JsonValue* transformers = nullptr;
+  const JsonValue* generatorConfigs = nullptr;  // `generators:`
   bool sortFifo = false;
   bool hasSortOptions = false;
   std::vector<std::string> orderFirst, orderLast;
 };
+
+// A builtin PatchTransformer config (`transformers:`): its path, patch, target
+// and options as a `patches` entry. InvalidArgument naming `where` and the field.
+Result<PatchEntry> readPatchConfig(const JsonValue& doc, const std::string& where);
+
+// A builtin ConfigMapGenerator or SecretGenerator config (`generators:`) as a
+// generator entry; its name and namespace default to the config's metadata.
+// InvalidArgument naming `where` and the field.
+Result<GeneratorEntry> readGeneratorConfig(const JsonValue& doc, bool secret,
+                                           const std::string& where);
 
 // The kustomization file names Kustomize accepts, in its order of preference.
 inline constexpr const char* kKustomizationFileNames[] = {"kustomization.yaml", "kustomization.yml",

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "overlays/yaml.h"
+
 namespace windlass::overlays {
 
 namespace {
@@ -93,6 +95,33 @@ class NameReferenceFixer {
     return k.empty() || k == kind;
   }
 
+  // Kustomize's SubsetThatCouldBeReferencedByResource: a namespaced referrer
+  // sees cluster-scoped resources, those in its own namespace and, for a
+  // RoleBinding, those in a namespace one of its ServiceAccount subjects names.
+  static std::vector<const Resource*> reachable(const std::vector<const Resource*>& in,
+                                                const Resource& referrer) {
+    ResId ref = referrer.curId();
+    if (ref.isClusterScoped()) return in;
+    std::unordered_set<std::string> subjectNamespaces;
+    if (ref.gvk.kind == "RoleBinding") {
+      if (const JsonValue* subjects = findMember(referrer.obj, "subjects");
+          subjects != nullptr && subjects->IsArray()) {
+        for (const JsonValue& s : subjects->GetArray()) {
+          const JsonValue* ns = findMember(s, "namespace");
+          if (ns != nullptr && ns->IsString() && stringField(s, "kind") == "ServiceAccount") {
+            subjectNamespaces.emplace(sv(*ns));
+          }
+        }
+      }
+    }
+    std::string refNs = ref.effectiveNamespace();
+    return sieve(in, [&](const Resource& r) {
+      ResId id = r.curId();
+      return id.isClusterScoped() || id.effectiveNamespace() == refNs ||
+             subjectNamespaces.count(id.ns) > 0;
+    });
+  }
+
   static const std::vector<const Resource*>& named(const Candidates& c, const std::string& name) {
     static const std::vector<const Resource*> kNone;
     auto it = c.byPrevName.find(name);
@@ -131,7 +160,7 @@ class NameReferenceFixer {
 
   Status fixString(JsonValue& v, const Resource& referrer, const Candidates& c) {
     std::string oldName(sv(v));
-    const auto& hits = named(c, oldName);
+    std::vector<const Resource*> hits = reachable(named(c, oldName), referrer);
     if (hits.empty()) return {};
     auto hit = select(oldName, referrer, hits, true);
     if (!hit) return hit.error();
@@ -162,7 +191,7 @@ class NameReferenceFixer {
     JsonValue* name = findMember(m, "name");
     if (name == nullptr || !name->IsString()) return {};
     std::string oldName(sv(*name));
-    std::vector<const Resource*> hits = named(c, oldName);
+    std::vector<const Resource*> hits = reachable(named(c, oldName), referrer);
     if (hits.empty()) return {};
     JsonValue* ns = findMember(m, "namespace");
     if (ns != nullptr && ns->IsString()) {
@@ -198,7 +227,13 @@ std::vector<std::string> splitDottedPath(std::string_view path) {
   std::vector<std::string> parts;
   std::string cur;
   int depth = 0;
-  for (char c : path) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '\\' && depth == 0 && i + 1 < path.size() && path[i + 1] == '.') {
+      cur += '.';  // "example\.com": a dot inside a key
+      ++i;
+      continue;
+    }
     if (c == '[') ++depth;
     if (c == ']') --depth;
     if (c == '.' && depth == 0) {
@@ -244,9 +279,113 @@ bool parseIndex(const std::string& s, size_t size, size_t* out) {
   return true;
 }
 
+std::string scalarText(const JsonValue& v) {
+  if (v.IsString()) return std::string(sv(v));
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+// The YAML tag Kustomize resolves a scalar's text to (go-yaml v3, plain style).
+std::string_view resolvedTag(const JsonValue& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsBool()) return "bool";
+  if (v.IsInt64() || v.IsUint64()) return "int";
+  if (v.IsNumber()) return "float";
+  return "str";
+}
+
+// Puts a replacement's value into a target field as Kustomize does: a scalar
+// target keeps its type and takes the source's text, which must read as that
+// type (a number into a string gives its text; "4" into an int field gives 4;
+// "yes" into an int field is an error); any other target takes the value whole.
+Status setReplacedValue(JsonValue& field, const JsonValue& value, JsonAllocator& alloc) {
+  bool scalarTarget = field.IsString() || field.IsNumber() || field.IsBool();
+  if (!scalarTarget || value.IsObject() || value.IsArray()) {
+    field = JsonValue(value, alloc);
+    return {};
+  }
+  std::string text = value.IsNull() ? std::string("null") : scalarText(value);
+  if (field.IsString()) {
+    field = makeString(text, alloc);
+    return {};
+  }
+  JsonValue typed;
+  if (value.IsString()) {
+    auto docs = parseYaml(text, "replacement value", YamlDialect::kResource, alloc);
+    if (docs && docs->size() == 1 && !(*docs)[0].IsObject() && !(*docs)[0].IsArray()) {
+      typed = std::move((*docs)[0]);
+    } else if (docs && !docs->empty()) {
+      typed = makeString(text, alloc);
+    }  // no document: a null
+  } else {
+    typed = JsonValue(value, alloc);
+  }
+  std::string_view want = field.IsBool()                        ? "bool"
+                          : field.IsInt64() || field.IsUint64() ? "int"
+                                                                : "float";
+  std::string_view got = resolvedTag(typed);
+  if (got == want || (want == "float" && got == "int")) {
+    field = std::move(typed);
+    return {};
+  }
+  return Status::invalidArgument("cannot decode !!" + std::string(got) + " `" + text + "` as a !!" +
+                                 std::string(want));
+}
+
 // Collects every field a dotted path ("spec.containers.[name=web].image",
 // "a.b[0].c", "spec.containers.*.image") reaches. With create, missing map
 // fields on the way are made (the last as null).
+void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t i, bool create,
+                 JsonAllocator& alloc, std::vector<JsonValue*>& out);
+
+JsonValue freshStep(const std::vector<std::string>& steps, size_t i);
+
+// An index step into a list; with create, the index just past the end appends.
+void collectIndex(JsonValue& list, const std::string& index, const std::vector<std::string>& steps,
+                  size_t i, bool create, JsonAllocator& alloc, std::vector<JsonValue*>& out) {
+  size_t idx = 0;
+  if (parseIndex(index, list.Size(), &idx)) {
+    collectPath(list[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
+    return;
+  }
+  if (create && index == std::to_string(list.Size())) {
+    list.PushBack(freshStep(steps, i), alloc);
+    collectPath(list[list.Size() - 1], steps, i + 1, create, alloc, out);
+  }
+}
+
+// Does a step pick list elements: an index ("0", "[0]") or "[key=value]"?
+bool listStep(const std::string& step) {
+  std::string_view s = step;
+  if (s.size() >= 2 && s.front() == '[' && s.back() == ']') {
+    s = s.substr(1, s.size() - 2);
+    if (s.find('=') != std::string_view::npos) return true;
+  }
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What a replacement with options.create makes for a missing step `i`: nothing
+// yet (null) for the last, a list before a list step, else a map.
+JsonValue freshStep(const std::vector<std::string>& steps, size_t i) {
+  if (i + 1 >= steps.size()) return JsonValue(rapidjson::kNullType);
+  return JsonValue(listStep(steps[i + 1]) ? rapidjson::kArrayType : rapidjson::kObjectType);
+}
+
+// A "[key=value]" element made for options.create: the value typed as YAML
+// reads it (containerPort=80 makes a number).
+JsonValue keyedElement(const std::string& key, const std::string& value, JsonAllocator& alloc) {
+  JsonValue v = makeString(value, alloc);
+  auto docs = parseYaml(value, "replacement path", YamlDialect::kResource, alloc);
+  if (docs && docs->size() == 1 && !(*docs)[0].IsObject() && !(*docs)[0].IsArray()) {
+    v = std::move((*docs)[0]);
+  }
+  JsonValue e(rapidjson::kObjectType);
+  e.AddMember(makeString(key, alloc), v, alloc);
+  return e;
+}
+
 void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t i, bool create,
                  JsonAllocator& alloc, std::vector<JsonValue*>& out) {
   if (i == steps.size()) {
@@ -267,6 +406,7 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
   if (step.size() >= 2 && step.front() == '[' && step.back() == ']') {
     std::string inner = step.substr(1, step.size() - 2);
     size_t eq = inner.find('=');
+    if (node.IsNull() && create && eq != std::string::npos && eq > 0) node.SetArray();
     if (!node.IsArray()) {
       // "[cert-manager.io/inject-ca-from]" names a map key holding dots.
       if (eq != std::string::npos || !(node.IsObject() || (node.IsNull() && create))) return;
@@ -276,23 +416,29 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
       return;
     }
     if (eq == std::string::npos) {
-      size_t idx = 0;
-      if (parseIndex(inner, node.Size(), &idx)) {
-        collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
-      }
+      collectIndex(node, inner, steps, i, create, alloc, out);
       return;
     }
     std::string key = inner.substr(0, eq), want = inner.substr(eq + 1);
+    bool found = false;
     for (JsonValue& e : node.GetArray()) {
-      if (stringField(e, key) == want) collectPath(e, steps, i + 1, create, alloc, out);
+      // "[=value]" picks the scalar elements equal to value.
+      bool hit = key.empty()
+                     ? (!e.IsObject() && !e.IsArray() && !e.IsNull() && scalarText(e) == want)
+                     : stringField(e, key) == want;
+      if (hit) {
+        found = true;
+        collectPath(e, steps, i + 1, create, alloc, out);
+      }
+    }
+    if (!found && create && !key.empty()) {
+      node.PushBack(keyedElement(key, want, alloc), alloc);
+      collectPath(node[node.Size() - 1], steps, i + 1, create, alloc, out);
     }
     return;
   }
   if (node.IsArray()) {
-    size_t idx = 0;
-    if (parseIndex(step, node.Size(), &idx)) {
-      collectPath(node[static_cast<rapidjson::SizeType>(idx)], steps, i + 1, create, alloc, out);
-    }
+    collectIndex(node, step, steps, i, create, alloc, out);
     return;
   }
   if (node.IsNull() && create) node.SetObject();
@@ -300,9 +446,7 @@ void collectPath(JsonValue& node, const std::vector<std::string>& steps, size_t 
   JsonValue* next = findMember(node, step);
   if (next == nullptr) {
     if (!create) return;
-    bool last = i + 1 == steps.size();
-    node.AddMember(makeString(step, alloc),
-                   JsonValue(last ? rapidjson::kNullType : rapidjson::kObjectType), alloc);
+    node.AddMember(makeString(step, alloc), freshStep(steps, i), alloc);
     next = &(node.MemberEnd() - 1)->value;
   }
   collectPath(*next, steps, i + 1, create, alloc, out);
@@ -317,14 +461,6 @@ std::vector<JsonValue*> lookupAll(JsonValue& root, std::string_view path, bool c
   std::vector<JsonValue*> out;
   collectPath(root, steps, 0, create, alloc, out);
   return out;
-}
-
-std::string scalarText(const JsonValue& v) {
-  if (v.IsString()) return std::string(sv(v));
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return buf.GetString();
 }
 
 }  // namespace
@@ -623,9 +759,10 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
     for (size_t i : chosen) {
       for (const std::string& fp : fieldPaths) {
         std::vector<JsonValue*> fields = lookupAll(list[i].obj, fp, opt.create, alloc);
-        if (fields.empty() && opt.create) {
-          return Status::invalidArgument(tw + ": unable to create field " + fp + " in " +
-                                         list[i].curId().describe());
+        if (fields.empty()) {
+          return Status::invalidArgument(tw + ": " + list[i].curId().describe() + ": unable to " +
+                                         (opt.create ? "find or create" : "find") + " field \"" +
+                                         fp + "\" in replacement target");
         }
         for (JsonValue* field : fields) {
           if (!opt.delimiter.empty()) {
@@ -646,7 +783,8 @@ Status applyReplacement(ResourceList& list, const JsonValue& rep, std::string_vi
             }
             *field = makeString(joined, alloc);
           } else {
-            *field = JsonValue(value, alloc);
+            WINDLASS_RETURN_IF_ERROR(
+                setReplacedValue(*field, value, alloc).withContext(tw + ": " + fp));
           }
         }
       }

@@ -136,7 +136,7 @@ bool mayChangeIds(const Kustomization& k) {
   return !k.generators.empty() || !k.patchesStrategicMerge.empty() || !k.patches.empty() ||
          !k.patchesJson6902.empty() || !k.namePrefix.empty() || !k.nameSuffix.empty() ||
          !k.nameSpace.empty() || k.replacements != nullptr || k.transformers != nullptr ||
-         k.vars != nullptr;
+         k.vars != nullptr || k.generatorConfigs != nullptr;
 }
 
 class Renderer {
@@ -467,7 +467,10 @@ class Renderer {
     return {};
   }
 
-  Status accumulateResources(const Kustomization& k, Accumulator& ra) {
+  // `field`: the kustomization field the entries come from, for messages (plugin
+  // configs named as files under `transformers:` or `generators:` are read this way).
+  Status accumulateResources(const Kustomization& k, Accumulator& ra,
+                             std::string_view field = "resources") {
     // Resources from files are gathered and appended at the end, in order with
     // the bases before them checked for duplicate ids once.
     ResourceList files;
@@ -475,7 +478,7 @@ class Renderer {
       auto path = joinPath(k.dir, entry);
       FileKind kind = path ? fs_.kind(*path) : FileKind::kMissing;
       if (kind == FileKind::kMissing && isRemote(entry)) {
-        return unsupportedRemote(k, "resources", entry, "bases");
+        return unsupportedRemote(k, field, entry, "bases");
       }
       if (!path) return path.error().withContext(k.file);
       if (kind == FileKind::kDirectory) {
@@ -514,7 +517,7 @@ class Renderer {
                                 "': no such file or directory");
       }
       std::string file;
-      auto text = readFile(k, "resources", entry, &file);
+      auto text = readFile(k, field, entry, &file);
       if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, files));
     }
@@ -601,6 +604,114 @@ class Renderer {
       if (!r) return r.error();
       WINDLASS_RETURN_IF_ERROR(absorb(ra.resources, std::move(*r), g));
     }
+    if (k.generatorConfigs == nullptr) return {};
+    auto configs = loadPluginConfigs(k, *k.generatorConfigs, "generators");
+    if (!configs) return configs.error();
+    // The kustomization's generatorOptions do not apply to these.
+    Kustomization own = k;
+    own.generatorOptions = GeneratorOptions{};
+    for (const Resource& c : *configs) {
+      std::string where = pluginWhere(k, "generators", c.obj);
+      WINDLASS_RETURN_IF_ERROR(checkBuiltin(c.obj, where));
+      std::string_view kind = stringField(c.obj, "kind");
+      if (kind != "ConfigMapGenerator" && kind != "SecretGenerator") {
+        return isBuiltinKind(kind) ? Status::invalidArgument(where + ": plugin " +
+                                                             std::string(kind) + " not a generator")
+                                   : unsupportedPlugin(where, kind);
+      }
+      auto g = readGeneratorConfig(c.obj, kind == "SecretGenerator", where);
+      if (!g) return g.error();
+      auto r = generate(own, *g);
+      if (!r) return r.error();
+      WINDLASS_RETURN_IF_ERROR(absorb(ra.resources, std::move(*r), *g));
+    }
+    return {};
+  }
+
+  // --- builtin plugin configs (`transformers:`, `generators:`) -------------------
+
+  // The configs a `transformers:` or `generators:` list names, in order: an entry
+  // that reads as YAML maps is an inline config; any other is a file or folder
+  // read as `resources:` reads it (under the load restrictor).
+  Result<ResourceList> loadPluginConfigs(const Kustomization& k, const JsonValue& list,
+                                         const char* field) {
+    ResourceList inlineConfigs;
+    Kustomization paths = k;
+    paths.resources.clear();
+    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+      std::string where = k.file + ": " + field + "[" + std::to_string(i) + "]";
+      if (!list[i].IsString()) return Status::invalidArgument(where + ": expected a string");
+      std::string entry(sv(list[i]));
+      auto docs = parseYaml(entry, where, YamlDialect::kResource, alloc_);
+      bool isInline =
+          docs && !docs->empty() &&
+          std::all_of(docs->begin(), docs->end(), [](const JsonValue& d) { return d.IsObject(); });
+      if (!isInline) {
+        paths.resources.push_back(std::move(entry));
+        continue;
+      }
+      for (JsonValue& d : *docs)
+        WINDLASS_RETURN_IF_ERROR(addObject(where, std::move(d), inlineConfigs));
+    }
+    Accumulator fromPaths;
+    WINDLASS_RETURN_IF_ERROR(accumulateResources(paths, fromPaths, field));
+    ResourceList all = std::move(inlineConfigs);
+    for (Resource& r : fromPaths.resources) all.push_back(std::move(r));
+    return all;
+  }
+
+  static std::string pluginWhere(const Kustomization& k, const char* field, const JsonValue& c) {
+    return k.file + ": " + field + ": " + std::string(stringField(c, "kind")) + " " +
+           std::string(metadataField(c, "name"));
+  }
+
+  static bool isBuiltinKind(std::string_view kind) {
+    static constexpr std::string_view kKinds[] = {
+        "AnnotationsTransformer", "ConfigMapGenerator",          "IAMPolicyGenerator",
+        "HashTransformer",        "ImageTagTransformer",         "LabelTransformer",
+        "NamespaceTransformer",   "PatchJson6902Transformer",    "PatchStrategicMergeTransformer",
+        "PatchTransformer",       "PrefixSuffixTransformer",     "PrefixTransformer",
+        "SuffixTransformer",      "ReplicaCountTransformer",     "SecretGenerator",
+        "ValueAddTransformer",    "HelmChartInflationGenerator", "ReplacementTransformer"};
+    return std::find(std::begin(kKinds), std::end(kKinds), kind) != std::end(kKinds);
+  }
+
+  // Only builtin plugins (apiVersion "builtin") run; external ones need exec or
+  // Go plugins, which Kustomize itself refuses without --enable-alpha-plugins.
+  static Status checkBuiltin(const JsonValue& c, const std::string& where) {
+    if (stringField(c, "apiVersion") == "builtin") return {};
+    return Status::unimplemented(where +
+                                 ": external plugins are not supported by windlass "
+                                 "(only apiVersion: builtin)");
+  }
+
+  static Status unsupportedPlugin(const std::string& where, std::string_view kind) {
+    return Status::unimplemented(where + ": builtin plugin " + std::string(kind) +
+                                 " is not supported by windlass");
+  }
+
+  static Result<std::vector<FieldSpec>> pluginFieldSpecs(const JsonValue& c,
+                                                         const std::string& where) {
+    std::vector<FieldSpec> specs;
+    const JsonValue* fss = findMember(c, "fieldSpecs");
+    if (fss == nullptr || fss->IsNull()) return specs;
+    if (!fss->IsArray()) return Status::invalidArgument(where + ": fieldSpecs: expected a list");
+    for (rapidjson::SizeType j = 0; j < fss->Size(); ++j) {
+      auto f = parseFieldSpec((*fss)[j], where + ": fieldSpecs[" + std::to_string(j) + "]");
+      if (!f) return f.error();
+      specs.push_back(std::move(*f));
+    }
+    return specs;
+  }
+
+  static Status pluginString(const JsonValue& c, const char* field, const std::string& where,
+                             std::string& out) {
+    const JsonValue* v = findMember(c, field);
+    if (v == nullptr || v->IsNull()) return {};
+    if (!v->IsString()) {
+      return Status::invalidArgument(where + ": " + field + ": expected a string");
+    }
+    out = std::string(sv(*v));
     return {};
   }
 
@@ -714,16 +825,17 @@ class Renderer {
       while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
         line.remove_prefix(1);
       if (line.empty() || line.front() == '#') continue;
+      // A bare name takes its value from Kustomize's environment; windlass never
+      // reads its own, so the key gets the empty value of an unset variable.
       size_t eq = line.find('=');
-      if (eq == std::string_view::npos) {
-        continue;  // a bare name takes its value from the environment; windlass never reads it
-      }
       std::string key(line.substr(0, eq));
       if (key.empty() || key.find_first_of(" \t") != std::string::npos) {
         return Status::invalidArgument(path + ":" + std::to_string(lineNo) + ": invalid key \"" +
                                        key + "\" in env file");
       }
-      kvs.emplace_back(std::move(key), std::string(line.substr(eq + 1)));
+      kvs.emplace_back(std::move(key), eq == std::string_view::npos
+                                           ? std::string()
+                                           : std::string(line.substr(eq + 1)));
     }
     return {};
   }
@@ -789,6 +901,7 @@ class Renderer {
     }
     r.orgId = match->orgId;
     r.prevIds = match->prevIds;
+    r.refVarNames = match->refVarNames;  // vars bound to the earlier object follow it
     r.prefixes = match->prefixes;
     r.suffixes = match->suffixes;
     // A hash suffix survives only when both the earlier resource and this
@@ -803,7 +916,7 @@ class Renderer {
 
   Status runTransformers(const Kustomization& k, Accumulator& ra) {
     for (const PatchEntry& p : k.patchesStrategicMerge)
-      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesStrategicMerge"));
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesStrategicMerge", true));
     for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patches"));
     if (!k.nameSpace.empty()) {
       WINDLASS_RETURN_IF_ERROR(
@@ -841,10 +954,14 @@ class Renderer {
   }
 
   Status runReplacements(const Kustomization& k, Accumulator& ra) {
-    const JsonValue& list = *k.replacements;
+    return runReplacementList(k, *k.replacements, k.file + ": replacements", ra);
+  }
+
+  Status runReplacementList(const Kustomization& k, const JsonValue& list, const std::string& field,
+                            Accumulator& ra) {
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       const JsonValue& e = list[i];
-      std::string where = k.file + ": replacements[" + std::to_string(i) + "]";
+      std::string where = field + "[" + std::to_string(i) + "]";
       std::string_view path = stringField(e, "path");
       if (path.empty()) {
         WINDLASS_RETURN_IF_ERROR(applyReplacement(ra.resources, e, where, alloc_));
@@ -870,64 +987,165 @@ class Renderer {
   }
 
   Status runTransformerConfigs(const Kustomization& k, Accumulator& ra) {
-    const JsonValue& list = *k.transformers;
-    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
-      if (!list[i].IsString()) {
-        return Status::invalidArgument(k.file + ": transformers[" + std::to_string(i) +
-                                       "]: expected a file name");
-      }
-      std::string entry(sv(list[i]));
-      std::string file;
-      auto text = readFile(k, "transformers", entry, &file);
-      if (!text) return text.error();
-      auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
-      if (!docs) return docs.error();
-      for (const JsonValue& d : *docs) {
-        std::string_view kind = stringField(d, "kind");
-        const char* mapField = kind == "LabelTransformer"         ? "labels"
-                               : kind == "AnnotationsTransformer" ? "annotations"
-                                                                  : nullptr;
-        if (mapField == nullptr) {
-          return Status::unimplemented(file + ": transformer kind \"" + std::string(kind) +
-                                       "\" is not supported by windlass (supported: "
-                                       "LabelTransformer, AnnotationsTransformer)");
-        }
-        std::map<std::string, std::string> pairs;
-        if (const JsonValue* m = findMember(d, mapField); m != nullptr && m->IsObject()) {
-          for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
-            if (!it->value.IsString()) {
-              return Status::invalidArgument(file + ": " + mapField + "." +
-                                             std::string(sv(it->name)) + ": expected a string");
-            }
-            pairs[std::string(sv(it->name))] = std::string(sv(it->value));
-          }
-        }
-        std::vector<FieldSpec> specs;
-        if (const JsonValue* fss = findMember(d, "fieldSpecs"); fss != nullptr && fss->IsArray()) {
-          for (rapidjson::SizeType j = 0; j < fss->Size(); ++j) {
-            auto f = parseFieldSpec((*fss)[j], file + ": fieldSpecs[" + std::to_string(j) + "]");
-            if (!f) return f.error();
-            specs.push_back(std::move(*f));
-          }
-        }
-        WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, pairs, specs, alloc_));
-      }
+    auto configs = loadPluginConfigs(k, *k.transformers, "transformers");
+    if (!configs) return configs.error();
+    for (const Resource& c : *configs) {
+      std::string where = pluginWhere(k, "transformers", c.obj);
+      WINDLASS_RETURN_IF_ERROR(checkBuiltin(c.obj, where));
+      WINDLASS_RETURN_IF_ERROR(runTransformerConfig(k, c.obj, where, ra));
     }
     return {};
   }
 
+  Status runTransformerConfig(const Kustomization& k, const JsonValue& c, const std::string& where,
+                              Accumulator& ra) {
+    std::string_view kind = stringField(c, "kind");
+    auto specs = pluginFieldSpecs(c, where);
+    if (!specs) return specs.error();
+    if (kind == "LabelTransformer" || kind == "AnnotationsTransformer") {
+      const char* mapField = kind == "LabelTransformer" ? "labels" : "annotations";
+      std::map<std::string, std::string> pairs;
+      if (const JsonValue* m = findMember(c, mapField); m != nullptr && m->IsObject()) {
+        for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
+          if (!it->value.IsString()) {
+            return Status::invalidArgument(where + ": " + mapField + "." +
+                                           std::string(sv(it->name)) + ": expected a string");
+          }
+          pairs[std::string(sv(it->name))] = std::string(sv(it->value));
+        }
+      }
+      return applyStringMap(ra.resources, pairs, *specs, alloc_);
+    }
+    if (kind == "PrefixSuffixTransformer" || kind == "PrefixTransformer" ||
+        kind == "SuffixTransformer") {
+      if (findMember(c, "fieldSpecs") == nullptr || findMember(c, "fieldSpecs")->IsNull()) {
+        return Status::invalidArgument(where + ": fieldSpecs is not expected to be nil");
+      }
+      std::string prefix, suffix;
+      if (kind != "SuffixTransformer")
+        WINDLASS_RETURN_IF_ERROR(pluginString(c, "prefix", where, prefix));
+      if (kind != "PrefixTransformer")
+        WINDLASS_RETURN_IF_ERROR(pluginString(c, "suffix", where, suffix));
+      // PrefixSuffixTransformer runs the prefix plugin, then the suffix plugin.
+      WINDLASS_RETURN_IF_ERROR(applyAffixPlugin(ra.resources, prefix, true, *specs, alloc_));
+      return applyAffixPlugin(ra.resources, suffix, false, *specs, alloc_);
+    }
+    if (kind == "NamespaceTransformer") {
+      NamespaceOptions o;
+      o.ns = std::string(metadataField(c, "namespace"));
+      o.specs = std::move(*specs);
+      if (const JsonValue* u = findMember(c, "unsetOnly"); u != nullptr && u->IsBool())
+        o.unsetOnly = u->GetBool();
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "setRoleBindingSubjects", where, o.subjects));
+      return applyNamespacePlugin(ra.resources, o, alloc_).withContext(where);
+    }
+    if (kind == "ImageTagTransformer") {
+      ImageEntry e;
+      if (const JsonValue* t = findMember(c, "imageTag"); t != nullptr && t->IsObject()) {
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "name", where + ": imageTag", e.name));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "newName", where + ": imageTag", e.newName));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "newTag", where + ": imageTag", e.newTag));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "digest", where + ": imageTag", e.digest));
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "tagSuffix", where + ": imageTag", e.tagSuffix));
+      }
+      return applyImages(ra.resources, {e}, *specs, alloc_);
+    }
+    if (kind == "ReplicaCountTransformer") {
+      ReplicaEntry e;
+      if (const JsonValue* t = findMember(c, "replica"); t != nullptr && t->IsObject()) {
+        WINDLASS_RETURN_IF_ERROR(pluginString(*t, "name", where + ": replica", e.name));
+        if (const JsonValue* n = findMember(*t, "count"); n != nullptr && n->IsInt64())
+          e.count = n->GetInt64();
+      }
+      return applyReplicas(ra.resources, {e}, *specs, alloc_).withContext(where);
+    }
+    if (kind == "PatchTransformer") {
+      auto p = readPatchConfig(c, where);
+      if (!p) return p.error();
+      return applyPatch(k, *p, ra, "transformers");
+    }
+    if (kind == "PatchStrategicMergeTransformer") {
+      // `paths` (files) and `patches` (inline text), each applied as a
+      // patchesStrategicMerge entry.
+      std::vector<PatchEntry> entries;
+      if (const JsonValue* paths = findMember(c, "paths"); paths != nullptr && !paths->IsNull()) {
+        if (!paths->IsArray()) return Status::invalidArgument(where + ": paths: expected a list");
+        for (const JsonValue& e : paths->GetArray()) {
+          if (!e.IsString()) return Status::invalidArgument(where + ": paths: expected strings");
+          entries.emplace_back().path = std::string(sv(e));
+        }
+      }
+      std::string inlinePatches;
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "patches", where, inlinePatches));
+      if (!inlinePatches.empty()) entries.emplace_back().inlinePatch = inlinePatches;
+      if (entries.empty()) {
+        return Status::invalidArgument(where + ": empty file path and empty patch content");
+      }
+      for (const PatchEntry& p : entries) {
+        WINDLASS_RETURN_IF_ERROR(
+            applyPatch(k, p, ra, "transformers", /*strategicMergeField=*/true));
+      }
+      return {};
+    }
+    if (kind == "PatchJson6902Transformer") {
+      PatchEntry p;
+      p.json6902 = true;
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "path", where, p.path));
+      WINDLASS_RETURN_IF_ERROR(pluginString(c, "jsonOp", where, p.inlinePatch));
+      if (p.path.empty() == p.inlinePatch.empty()) {
+        return Status::invalidArgument(where +
+                                       ": exactly one of \"path\" and \"jsonOp\" must be set");
+      }
+      if (const JsonValue* t = findMember(c, "target"); t != nullptr && t->IsObject()) {
+        Selector sel;
+        for (auto [field, out] : {std::pair<const char*, std::string*>{"group", &sel.group},
+                                  {"version", &sel.version},
+                                  {"kind", &sel.kind},
+                                  {"name", &sel.name},
+                                  {"namespace", &sel.ns},
+                                  {"labelSelector", &sel.labelSelector},
+                                  {"annotationSelector", &sel.annotationSelector}}) {
+          WINDLASS_RETURN_IF_ERROR(pluginString(*t, field, where + ": target", *out));
+        }
+        p.target = sel;
+      }
+      if (!p.target) return Status::invalidArgument(where + ": missing \"target\"");
+      return applyPatch(k, p, ra, "transformers");
+    }
+    if (kind == "ReplacementTransformer") {
+      const JsonValue* list = findMember(c, "replacements");
+      if (list == nullptr || list->IsNull()) return {};
+      if (!list->IsArray())
+        return Status::invalidArgument(where + ": replacements: expected a list");
+      return runReplacementList(k, *list, where + ": replacements", ra);
+    }
+    if (kind == "ConfigMapGenerator" || kind == "SecretGenerator" ||
+        kind == "HelmChartInflationGenerator" || kind == "IAMPolicyGenerator") {
+      return Status::invalidArgument(where + ": plugin " + std::string(kind) +
+                                     " not a transformer");
+    }
+    return unsupportedPlugin(where, kind);
+  }
+
   // --- patches --------------------------------------------------------------------
 
-  // `field` names the kustomization field the patch comes from, for messages.
+  // `field` names the kustomization field the patch comes from, for messages;
+  // `strategicMergeField`: from patchesStrategicMerge (or its builtin transformer).
+  // Kustomize applies those and the patches with a target through its resource map, which first
+  // sets the patch's apiVersion to the target's and reads the patch's labels and annotations as
+  // string maps (a null there becomes the text "null"); a `patches` entry without a target is
+  // merged as written (a null deletes).
   Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra,
-                    std::string_view field) {
+                    std::string_view field, bool strategicMergeField = false) {
     std::string text = p.inlinePatch, name = k.file + " (inline patch)";
     if (!p.path.empty()) {
       auto t = readFile(k, field, p.path, &name);
       if (!t) return t.error();
       text = std::move(*t);
     }
-    auto docs = parseYaml(text, name, YamlDialect::kResource, alloc_);
+    const bool viaResMap = strategicMergeField || p.target.has_value();
+    auto docs =
+        parseYaml(text, name, viaResMap ? YamlDialect::kResource : YamlDialect::kPatch, alloc_);
     if (!docs) return docs.error();
     if (docs->empty()) return {};
     bool json6902 = p.json6902 || (*docs)[0].IsArray();
@@ -960,9 +1178,13 @@ class Renderer {
         auto hits = selectResources(ra.resources, *p.target);
         if (!hits) return hits.error().withContext(name);
         std::vector<size_t> deleted;
+        stringMapMetadata(patch);
         for (size_t i : *hits) {
           bool gone = false;
-          WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[i], patch, p, name, &gone));
+          JsonValue copy(patch, alloc_);
+          setMember(copy, "apiVersion",
+                    makeString(stringField(ra.resources[i].obj, "apiVersion"), alloc_), alloc_);
+          WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[i], copy, p, name, &gone));
           if (gone) deleted.push_back(i);
         }
         for (auto it = deleted.rbegin(); it != deleted.rend(); ++it) {
@@ -984,10 +1206,41 @@ class Renderer {
                                        "\" matches more than one resource");
       }
       bool gone = false;
+      if (viaResMap) {
+        stringMapMetadata(patch);
+        setMember(patch, "apiVersion",
+                  makeString(stringField(ra.resources[matches[0]].obj, "apiVersion"), alloc_),
+                  alloc_);
+      }
       WINDLASS_RETURN_IF_ERROR(applySmp(ra.resources[matches[0]], patch, p, name, &gone));
       if (gone) ra.resources.erase(ra.resources.begin() + static_cast<long>(matches[0]));
     }
     return {};
+  }
+
+  // A patch's metadata.labels and annotations as Kustomize's resource map reads
+  // them: maps of strings, a null value as "null"; an empty or null map is dropped.
+  void stringMapMetadata(JsonValue& patch) {
+    JsonValue* md = findMember(patch, "metadata");
+    if (md == nullptr || !md->IsObject()) return;
+    for (const char* field : {"labels", "annotations"}) {
+      JsonValue* m = findMember(*md, field);
+      if (m == nullptr) continue;
+      if (!m->IsObject() || m->ObjectEmpty()) {
+        md->RemoveMember(field);
+        continue;
+      }
+      for (auto& e : m->GetObject()) {
+        if (e.value.IsString() || e.value.IsObject() || e.value.IsArray()) continue;
+        std::string text = "null";
+        if (!e.value.IsNull()) {
+          text.clear();
+          emitYaml(e.value, text);
+          if (!text.empty() && text.back() == '\n') text.pop_back();
+        }
+        e.value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc_);
+      }
+    }
   }
 
   Status applySmp(Resource& r, const JsonValue& patch, const PatchEntry& p, const std::string& name,

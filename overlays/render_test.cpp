@@ -573,4 +573,61 @@ TEST_CASE("duplicate ids across nested bases are still found") {
         std::string::npos);
 }
 
+TEST_CASE("Kustomize's cluster-scoped table goes by group, version and kind") {
+  CHECK(isKustomizeClusterScoped({"flowcontrol.apiserver.k8s.io", "v1beta1", "FlowSchema"}));
+  CHECK_FALSE(isKustomizeClusterScoped({"flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"}));
+  CHECK_FALSE(isKustomizeClusterScoped(
+      {"admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"}));
+  CHECK(isKustomizeClusterScoped({"", "v1", "Namespace"}));
+  CHECK_FALSE(isKustomizeClusterScoped({"example.com", "v1", "Namespace"}));
+  CHECK(isKustomizeClusterScoped({"apiregistration.k8s.io", "v1", "APIService"}));
+  // The cluster's view (apply order) still knows the newer kinds.
+  CHECK(isClusterScopedKind("ValidatingAdmissionPolicy"));
+}
+
+TEST_CASE("transformer configs that are not builtin, or not run by windlass, are refused") {
+  const std::string cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+  auto external =
+      renderFiles({{"k/kustomization.yaml", "resources: [cm.yaml]\ntransformers: [t.yaml]\n"},
+                   {"k/cm.yaml", cm},
+                   {"k/t.yaml", "apiVersion: example.com/v1\nkind: Mine\nmetadata:\n  name: t\n"}},
+                  "k");
+  REQUIRE_FALSE(external);
+  CHECK(external.error().code() == Code::kUnimplemented);
+  CHECK(external.error().message().find("transformers: Mine t: external plugins are not "
+                                        "supported") != std::string::npos);
+  auto hash =
+      renderFiles({{"k/kustomization.yaml",
+                    "resources: [cm.yaml]\ntransformers:\n- |\n  apiVersion: builtin\n  kind: "
+                    "HashTransformer\n  metadata:\n    name: h\n"},
+                   {"k/cm.yaml", cm}},
+                  "k");
+  REQUIRE_FALSE(hash);
+  CHECK(hash.error().code() == Code::kUnimplemented);
+  CHECK(hash.error().message().find("builtin plugin HashTransformer is not supported") !=
+        std::string::npos);
+  auto generator =
+      renderFiles({{"k/kustomization.yaml",
+                    "resources: [cm.yaml]\ntransformers:\n- |\n  apiVersion: builtin\n  kind: "
+                    "ConfigMapGenerator\n  metadata:\n    name: g\n"},
+                   {"k/cm.yaml", cm}},
+                  "k");
+  REQUIRE_FALSE(generator);
+  CHECK(generator.error().message().find("plugin ConfigMapGenerator not a transformer") !=
+        std::string::npos);
+}
+
+TEST_CASE("a replacement into a missing field names the field") {
+  auto out = renderFiles(
+      {{"k/kustomization.yaml",
+        "resources: [r.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: a, fieldPath: "
+        "data.x}\n  targets:\n  - select: {kind: ConfigMap}\n    fieldPaths: [data.missing]\n"},
+       {"k/r.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: y\n"}},
+      "k");
+  REQUIRE_FALSE(out);
+  CHECK(out.error().message().find(
+            "ConfigMap a: unable to find field \"data.missing\" in replacement target") !=
+        std::string::npos);
+}
+
 }  // namespace windlass::overlays

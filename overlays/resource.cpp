@@ -50,6 +50,54 @@ bool isClusterScopedKind(std::string_view kind) {
   return std::find(kKinds.begin(), kKinds.end(), kind) != kKinds.end();
 }
 
+bool isKustomizeClusterScoped(const Gvk& gvk) {
+  // The group/versions and kinds Kustomize v5.5 knows to be cluster-scoped: those
+  // of its built-in OpenAPI schema (Kubernetes 1.21). Any other kind, newer
+  // built-in kinds included, is namespaced there.
+  struct Row {
+    std::string_view apiVersion;
+    std::string_view kinds;  // space-separated
+  };
+  static constexpr Row kRows[] = {
+      {"admissionregistration.k8s.io/v1",
+       "MutatingWebhookConfiguration ValidatingWebhookConfiguration"},
+      {"admissionregistration.k8s.io/v1beta1",
+       "MutatingWebhookConfiguration ValidatingWebhookConfiguration"},
+      {"apiextensions.k8s.io/v1", "CustomResourceDefinition"},
+      {"apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"},
+      {"apiregistration.k8s.io/v1", "APIService"},
+      {"apiregistration.k8s.io/v1beta1", "APIService"},
+      {"certificates.k8s.io/v1", "CertificateSigningRequest"},
+      {"certificates.k8s.io/v1beta1", "CertificateSigningRequest"},
+      {"flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema PriorityLevelConfiguration"},
+      {"networking.k8s.io/v1", "IngressClass"},
+      {"networking.k8s.io/v1beta1", "IngressClass"},
+      {"node.k8s.io/v1", "RuntimeClass"},
+      {"node.k8s.io/v1beta1", "RuntimeClass"},
+      {"policy/v1beta1", "PodSecurityPolicy"},
+      {"rbac.authorization.k8s.io/v1", "ClusterRole ClusterRoleBinding"},
+      {"rbac.authorization.k8s.io/v1beta1", "ClusterRole ClusterRoleBinding"},
+      {"scheduling.k8s.io/v1", "PriorityClass"},
+      {"scheduling.k8s.io/v1beta1", "PriorityClass"},
+      {"storage.k8s.io/v1", "CSIDriver CSINode StorageClass VolumeAttachment"},
+      {"storage.k8s.io/v1beta1", "CSIDriver CSINode StorageClass VolumeAttachment"},
+      {"v1", "ComponentStatus Namespace Node NodeProxyOptions PersistentVolume"},
+  };
+  std::string apiVersion = gvk.group.empty() ? gvk.version : gvk.group + "/" + gvk.version;
+  for (const Row& row : kRows) {
+    if (row.apiVersion != apiVersion) continue;
+    std::string_view kinds = row.kinds;
+    while (!kinds.empty()) {
+      size_t sp = kinds.find(' ');
+      if (kinds.substr(0, sp) == gvk.kind) return true;
+      if (sp == std::string_view::npos) break;
+      kinds.remove_prefix(sp + 1);
+    }
+    return false;
+  }
+  return false;
+}
+
 int legacyKindOrder(std::string_view kind) {
   static constexpr std::array<std::string_view, 22> kFirst = {"Namespace",
                                                               "ResourceQuota",
@@ -84,7 +132,7 @@ int legacyKindOrder(std::string_view kind) {
   return 0;
 }
 
-bool ResId::isClusterScoped() const { return isClusterScopedKind(gvk.kind); }
+bool ResId::isClusterScoped() const { return isKustomizeClusterScoped(gvk); }
 
 std::string ResId::effectiveNamespace() const {
   if (isClusterScoped()) return "_non_namespaceable_";

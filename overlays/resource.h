@@ -31,14 +31,21 @@ struct ResId {
   bool equals(const ResId& o) const;
   // The namespace with "" read as "default", and a marker for cluster-scoped kinds.
   std::string effectiveNamespace() const;
+  // Kustomize's view (isKustomizeClusterScoped).
   bool isClusterScoped() const;
   // "Kind ns/name" (or "Kind name") for messages.
   std::string describe() const;
 };
 
-// True for built-in kinds that are cluster-scoped (Namespace, ClusterRole, ...).
-// Unknown kinds are namespaced, as in Kustomize (it does not read CRD scope).
+// True for kinds that are cluster-scoped in a cluster (Namespace, ClusterRole,
+// ValidatingAdmissionPolicy, ...), whatever their version. Unknown kinds are
+// namespaced. For ordering what is applied, not for rendering.
 bool isClusterScopedKind(std::string_view kind);
+
+// True for the group/version/kinds Kustomize v5.5 treats as cluster-scoped (its
+// built-in Kubernetes 1.21 schema): e.g. flowcontrol v1beta1 FlowSchema is, v1
+// is not. The renderer's notion (namespace transformer, ids, name references).
+bool isKustomizeClusterScoped(const Gvk& gvk);
 
 // Kustomize's legacy kind order: a negative rank for the kinds that go first
 // (Namespace = most negative, ... PodDisruptionBudget), a positive rank for the

@@ -167,7 +167,7 @@ Status applyNamespace(ResourceList& list, const std::string& ns,
         }
         continue;
       }
-      WINDLASS_RETURN_IF_ERROR(visitField(r.obj, f.path, f.create, alloc, [&](JsonValue& v) {
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
         v = makeString(ns, alloc);
         return Status();
       }));
@@ -185,6 +185,93 @@ Status applyNamespace(ResourceList& list, const std::string& ns,
     if (!seen.insert(std::move(key)).second) {
       return Status::invalidArgument(
           "namespace transformation produces ID conflict: " + id.describe() + " appears twice");
+    }
+  }
+  return {};
+}
+
+Status applyNamespacePlugin(ResourceList& list, const NamespaceOptions& o, JsonAllocator& alloc) {
+  if (o.ns.empty()) return {};
+  const std::string& mode = o.subjects;
+  if (!mode.empty() && mode != "defaultOnly" && mode != "allServiceAccounts" && mode != "none") {
+    return Status::invalidArgument("invalid value \"" + mode +
+                                   "\" for setRoleBindingSubjects: must be one of "
+                                   "\"defaultOnly\", \"none\" or \"allServiceAccounts\"");
+  }
+  auto set = [&](JsonValue& v) {
+    if (o.unsetOnly && !(v.IsNull() || (v.IsString() && v.GetStringLength() == 0))) {
+      return Status();
+    }
+    v = makeString(o.ns, alloc);
+    return Status();
+  };
+  for (Resource& r : list) {
+    ResId before = r.curId();
+    r.prevIds.push_back(before);
+    const Gvk& g = before.gvk;
+    bool v1 = stringField(r.obj, "apiVersion") == "v1";
+    bool binding = g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding";
+    if (!before.isClusterScoped()) {
+      WINDLASS_RETURN_IF_ERROR(visitField(r.obj, {"metadata", "namespace"}, true, alloc, set));
+    }
+    if (binding && mode != "none") {
+      if (JsonValue* subjects = findMember(r.obj, "subjects");
+          subjects != nullptr && subjects->IsArray()) {
+        for (JsonValue& s : subjects->GetArray()) {
+          bool pick = mode == "allServiceAccounts" ? stringField(s, "kind") == "ServiceAccount"
+                                                   : stringField(s, "name") == "default";
+          if (pick) WINDLASS_RETURN_IF_ERROR(visitField(s, {"namespace"}, true, alloc, set));
+        }
+      }
+    }
+    for (const FieldSpec& f : o.specs) {
+      if (!f.selects(g)) continue;
+      bool metaNs = f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "namespace";
+      bool metaName = f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "name";
+      bool subjectNs = f.path.size() == 2 && f.path[0] == "subjects" && f.path[1] == "namespace";
+      if (metaNs || (metaName && !v1)) continue;
+      if (binding && subjectNs &&
+          (f.gvk.kind == "RoleBinding" || f.gvk.kind == "ClusterRoleBinding")) {
+        continue;
+      }
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, set));
+    }
+  }
+  std::unordered_set<std::string> seen;
+  seen.reserve(list.size());
+  for (const Resource& r : list) {
+    ResId id = r.curId();
+    std::string key = id.gvk.group + '\x1f' + id.gvk.version + '\x1f' + id.gvk.kind + '\x1f' +
+                      id.name + '\x1f' + id.effectiveNamespace();
+    if (!seen.insert(std::move(key)).second) {
+      return Status::invalidArgument(
+          "namespace transformation produces ID conflict: " + id.describe() + " appears twice");
+    }
+  }
+  return {};
+}
+
+Status applyAffixPlugin(ResourceList& list, const std::string& affix, bool prefix,
+                        const std::vector<FieldSpec>& specs, JsonAllocator& alloc) {
+  for (Resource& r : list) {
+    const Gvk& org = r.orgId.gvk;
+    if (org.kind == "CustomResourceDefinition" || org.kind == "Namespace" ||
+        (org.kind == "APIService" && org.group == "apiregistration.k8s.io")) {
+      continue;
+    }
+    for (const FieldSpec& f : specs) {
+      if (!f.selects(org)) continue;
+      if (f.path.size() == 2 && f.path[0] == "metadata" && f.path[1] == "name" && !affix.empty()) {
+        (prefix ? r.prefixes : r.suffixes).push_back(affix);
+        r.prevIds.push_back(r.curId());
+      }
+      if (!f.selects(r.curId().gvk)) continue;
+      WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
+        if (!v.IsString()) return Status();
+        std::string s = prefix ? affix + std::string(sv(v)) : std::string(sv(v)) + affix;
+        v = makeString(s, alloc);
+        return Status();
+      }));
     }
   }
   return {};
@@ -266,20 +353,32 @@ ImageRef splitImage(std::string_view image) {
 
 namespace {
 
-// Kustomize matches "^NAME(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$".
+// Kustomize (v5.5) matches "^NAME(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$":
+// a tag, a digest, or a tag then a digest.
 bool imageMatches(std::string_view image, std::string_view name) {
   if (image.substr(0, name.size()) != name) return false;
   std::string_view rest = image.substr(name.size());
-  if (rest.substr(0, 7) == "@sha256") rest.remove_prefix(7);
-  if (rest.empty()) return true;
-  if (rest[0] != ':') return false;
-  for (char c : rest.substr(1)) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '{' ||
-          c == '}' || c == '-')) {
-      return false;
+  auto skipChars = [&rest] {
+    size_t i = 0;
+    while (i < rest.size()) {
+      char c = rest[i];
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '{' ||
+            c == '}' || c == '-')) {
+        break;
+      }
+      ++i;
     }
+    rest.remove_prefix(i);
+  };
+  if (!rest.empty() && rest[0] == ':') {
+    rest.remove_prefix(1);
+    skipChars();
   }
-  return true;
+  if (rest.substr(0, 8) == "@sha256:") {
+    rest.remove_prefix(8);
+    skipChars();
+  }
+  return rest.empty();
 }
 
 void updateImage(JsonValue& v, const ImageEntry& e, JsonAllocator& alloc) {
@@ -297,6 +396,7 @@ void updateImage(JsonValue& v, const ImageEntry& e, JsonAllocator& alloc) {
     ref.digest = e.digest;
   } else if (!e.tagSuffix.empty()) {
     ref.tag += e.tagSuffix;
+    ref.digest.clear();
   }
   std::string out = ref.name;
   if (!ref.tag.empty()) out += ":" + ref.tag;
@@ -358,7 +458,7 @@ Status applyReplicas(ResourceList& list, const std::vector<ReplicaEntry>& replic
       for (const FieldSpec& f : specs) {
         if (!f.selects(g)) continue;
         found = true;
-        WINDLASS_RETURN_IF_ERROR(visitField(r.obj, f.path, f.create, alloc, [&](JsonValue& v) {
+        WINDLASS_RETURN_IF_ERROR(visitFieldSpec(r.obj, f, alloc, [&](JsonValue& v) {
           v.SetInt64(e.count);
           return Status();
         }));

@@ -30,6 +30,28 @@ Result<bool> matchesLabelSelector(const JsonValue& labels, std::string_view sele
 
 Status applyNamespace(ResourceList& list, const std::string& ns,
                       const std::vector<FieldSpec>& specs, JsonAllocator& alloc);
+// The builtin NamespaceTransformer plugin as Kustomize's namespace filter runs
+// it: metadata.namespace is set on every namespaced object (Kustomize's table,
+// isKustomizeClusterScoped), RoleBinding/ClusterRoleBinding subjects as
+// `subjects` says, then every other field spec.
+struct NamespaceOptions {
+  std::string ns;  // nothing happens when empty
+  std::vector<FieldSpec> specs;
+  bool unsetOnly = false;  // set only fields that are empty or absent
+  // "" or "defaultOnly": subjects named "default"; "allServiceAccounts": every
+  // ServiceAccount subject; "none": no subject. Anything else is InvalidArgument.
+  std::string subjects;
+};
+Status applyNamespacePlugin(ResourceList& list, const NamespaceOptions& options,
+                            JsonAllocator& alloc);
+
+// The builtin PrefixTransformer (prefix) or SuffixTransformer plugin: adds
+// `affix` to the fields `specs` reach, skipping CustomResourceDefinitions,
+// APIServices and Namespaces; a "metadata/name" spec also records the affix and
+// the earlier id for name references.
+Status applyAffixPlugin(ResourceList& list, const std::string& affix, bool prefix,
+                        const std::vector<FieldSpec>& specs, JsonAllocator& alloc);
+
 Status applyNamePrefixSuffix(ResourceList& list, const std::string& prefix,
                              const std::string& suffix, const TransformerConfig& config,
                              JsonAllocator& alloc);

@@ -436,13 +436,47 @@ std::string quoteKey(std::string_view key) {
 // keeps: "a\nb\n" comes back as "a\nb\n", but "a\n  b\n" as "a\n\n  b\n".
 // Reads the folded block scalar whose '>' indicator is at text[pos], following the
 // YAML spec (yaml-cpp drops a line break of ">+" scalars that end in empty lines).
-// Returns false when the header holds an explicit indentation indicator, which
-// needs the parent's indentation; the caller then keeps yaml-cpp's value.
-bool readFolded(std::string_view text, size_t pos, std::string& out) {
+// An explicit indentation indicator needs the parent's indentation: without
+// `parentIndent` this returns false and the caller keeps yaml-cpp's value.
+// The indentation of the block collection holding the node that starts at
+// text[pos], as go-yaml counts it for an explicit indentation indicator: the
+// column of the mapping key on that line ("  key: >2"), or of the sequence dash
+// when the node is a sequence entry itself ("  - >2"). npos when the line does
+// not look like either (a flow collection, a node on a line of its own).
+size_t blockIndentAt(std::string_view text, size_t pos) {
+  size_t start = text.rfind('\n', pos == 0 ? 0 : pos - 1);
+  start = start == std::string_view::npos ? 0 : start + 1;
+  size_t col = start;
+  while (col < pos && text[col] == ' ') ++col;
+  size_t dash = std::string_view::npos;
+  while (col + 1 < pos && text[col] == '-' && text[col + 1] == ' ') {
+    dash = col;
+    col += 2;
+    while (col < pos && text[col] == ' ') ++col;
+  }
+  if (col == pos) return dash == std::string_view::npos ? dash : dash - start;
+  std::string_view rest = text.substr(col, pos - col);
+  size_t colon = rest.find(": ");
+  if (colon == std::string_view::npos || rest.find_first_of("{}[],") != std::string_view::npos) {
+    return std::string_view::npos;
+  }
+  for (size_t k = colon + 1; k < rest.size(); ++k) {
+    if (rest[k] != ' ') return std::string_view::npos;  // `key: !tag >2`, anchors: leave them
+  }
+  return col - start;
+}
+
+bool readFolded(std::string_view text, size_t pos, std::string& out,
+                size_t parentIndent = std::string_view::npos) {
   size_t i = pos + 1;
   char chomp = 0;
+  size_t indent = std::string_view::npos;
   while (i < text.size() && (text[i] == '+' || text[i] == '-' || isDigit(text[i]))) {
-    if (isDigit(text[i])) return false;
+    if (isDigit(text[i])) {
+      if (parentIndent == std::string_view::npos || text[i] == '0') return false;
+      indent = parentIndent + static_cast<size_t>(text[i++] - '0');
+      continue;
+    }
     chomp = text[i++];
   }
   size_t nl = text.find('\n', i);
@@ -451,7 +485,6 @@ bool readFolded(std::string_view text, size_t pos, std::string& out) {
     return true;
   }
   // Split the following lines until one with content is indented less.
-  size_t indent = std::string_view::npos;
   std::vector<std::string_view> lines;  // content lines, empty ones as ""
   std::vector<bool> isContent;
   size_t p = nl + 1;
@@ -526,7 +559,8 @@ class Builder : public YAML::EventHandler {
           const YamlLimits& limits, std::vector<JsonValue>& docs,
           std::vector<EmptyNullPaths>* emptyNulls)
       : text_(text),
-        dialect_(dialect),
+        dialect_(dialect == YamlDialect::kPatch ? YamlDialect::kResource : dialect),
+        patch_(dialect == YamlDialect::kPatch),
         alloc_(alloc),
         limits_(limits),
         docs_(docs),
@@ -578,7 +612,7 @@ class Builder : public YAML::EventHandler {
       return;
     }
     JsonValue v;
-    if (annotationValue()) {
+    if (annotationValue() && !patch_) {
       // A written-out null keeps its text; an empty one stays an empty null, which a
       // strategic merge drops and the renderer otherwise prints as "".
       std::string text(nullText(mark, anchor != 0));
@@ -642,7 +676,8 @@ class Builder : public YAML::EventHandler {
       } else if (mark.pos >= 0 && static_cast<size_t>(mark.pos) < text_.size() &&
                  text_[mark.pos] == '>') {
         std::string folded;
-        if (!readFolded(text_, static_cast<size_t>(mark.pos), folded)) folded = value;
+        size_t at = static_cast<size_t>(mark.pos);
+        if (!readFolded(text_, at, folded, blockIndentAt(text_, at))) folded = value;
         if (dialect_ == YamlDialect::kResource) folded = refoldLikeKyaml(folded);
         v.SetString(folded.data(), static_cast<rapidjson::SizeType>(folded.size()), alloc_);
       } else {
@@ -1183,7 +1218,8 @@ class Builder : public YAML::EventHandler {
   }
 
   std::string_view text_;
-  YamlDialect dialect_;
+  YamlDialect dialect_;  // kPatch reads as kResource, with patch_ set
+  bool patch_;
   JsonAllocator& alloc_;
   const YamlLimits& limits_;
   std::vector<JsonValue>& docs_;
@@ -1203,6 +1239,14 @@ class Builder : public YAML::EventHandler {
 
 std::string refoldLikeKyaml(const std::string& value) {
   if (value.find('\n') == std::string::npos) return value;
+  // go-yaml v3 writes no block scalar for a value with a space before a line break
+  // or at its end, or with a control character other than tab and newline: it
+  // writes it double-quoted instead, which reads back unchanged.
+  if (value.back() == ' ' || value.find(" \n") != std::string::npos) return value;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t' && c != '\n') || u == 0x7f) return value;
+  }
   // go-yaml v3's folded writer (line width folding left out: it reads back the same
   // except on long more-indented lines).
   std::string doc = "k: >";
@@ -1235,7 +1279,7 @@ std::string refoldLikeKyaml(const std::string& value) {
     }
   }
   std::string out;
-  if (!readFolded(doc, 3, out)) return value;
+  if (!readFolded(doc, 3, out, 0)) return value;
   return out;
 }
 

@@ -38,6 +38,8 @@ namespace windlass::overlays {
 enum class YamlDialect {
   kKustomization,  // kustomization.yaml: YAML 1.1 typing (sigs.k8s.io/yaml)
   kResource,       // resource files: go-yaml v3 typing, then a JSON round trip
+  kPatch,          // a strategic-merge patch: as kResource, but a null annotation
+                   // value stays null (it deletes the key) instead of "null"
 };
 
 // Bounds on untrusted input. Exceeding one is an InvalidArgument error that

@@ -233,7 +233,7 @@ std::vector<std::vector<size_t>> applyStages(const std::vector<const JsonValue*>
     bool foundation = id.gvk.kind == "Namespace" || id.gvk.kind == "CustomResourceDefinition";
     int wave = foundation ? 0 : syncWave(*objects[i]);
     keyed.push_back(
-        {Key{foundation ? 0 : 1, wave, id.isClusterScoped() ? 0 : 1,
+        {Key{foundation ? 0 : 1, wave, overlays::isClusterScopedKind(id.gvk.kind) ? 0 : 1,
              overlays::legacyKindOrder(id.gvk.kind), id.gvk.sortString(), id.ns, id.name},
          i});
   }
