@@ -1441,7 +1441,9 @@ std::string formatConfig(const AgentConfig& config) {
     if (!e.promotion.from.empty()) {
       JsonValue promo(rapidjson::kObjectType);
       promo.AddMember("from", str(e.promotion.from, a), a);
-      promo.AddMember("soak", str(formatDuration(e.promotion.soak), a), a);
+      if (e.promotion.soak.count() > 0) {
+        promo.AddMember("soak", str(formatDuration(e.promotion.soak), a), a);
+      }
       promo.AddMember("auto", e.promotion.automatic, a);
       env.AddMember("promotion", promo, a);
     }

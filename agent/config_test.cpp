@@ -161,6 +161,46 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
   CHECK(formatConfig(minimal).find("healthTimeout: 5m0s") != std::string::npos);
 }
 
+TEST_CASE("promotion, follows and rollbackOnFailure") {
+  AgentConfig c = parseOk(withEnvironments(
+      "- {name: staging, branch: env/staging}\n"
+      "- name: prod\n  branch: env/prod\n  rollbackOnFailure: true\n"
+      "  promotion: {from: staging, soak: 30m, auto: true}\n"
+      "- {name: dr, follows: prod, path: overlays/dr}\n"));
+  const Environment& prod = c.environments[1];
+  CHECK(prod.rollbackOnFailure);
+  CHECK(prod.promotion.from == "staging");
+  CHECK(prod.promotion.soak == minutes(30));
+  CHECK(prod.promotion.automatic);
+  const Environment& dr = c.environments[2];
+  CHECK(dr.follows == "prod");
+  CHECK(dr.revision == "env/prod");  // fetched: the followed environment's branch
+  CHECK(dr.repository == prod.repository);
+  CHECK(parseOk(formatConfig(c)) == c);
+
+  CHECK(problems(withEnvironments("- {name: dr, follows: prod}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].follows: \"prod\" names no other environment"});
+  CHECK(problems(withEnvironments("- {name: dr, follows: dr}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].follows: \"dr\" names no other environment"});
+  CHECK(problems(withEnvironments("- {name: prod}\n- {name: dr, follows: prod, branch: x}\n")) ==
+        std::vector<std::string>{"windlass.yaml: environments[1].follows: cannot be combined "
+                                 "with branch, tag, commit or semver"});
+  CHECK(problems(withEnvironments("- {name: prod}\n- {name: dr, follows: prod}\n"
+                                  "- {name: dr2, follows: dr}\n")) ==
+        std::vector<std::string>{"windlass.yaml: environments[2].follows: \"dr\" follows "
+                                 "another environment itself (chains are not allowed)"});
+  CHECK(problems(withEnvironments("- {name: prod, promotion: {from: nowhere}}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].promotion.from: \"nowhere\" names no other "
+            "environment"});
+  CHECK(problems(withEnvironments("- {name: prod, promotion: {soak: 1h, when: now}}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].promotion: unknown field \"when\"",
+            "windlass.yaml: environments[0].promotion.from: is required"});
+}
+
 TEST_CASE("semver: the newest tag matching a range") {
   AgentConfig c =
       parseOk(withEnvironments("- {name: prod, semver: '>=1.0.0 <2.0.0 || ^3.1'}\n"

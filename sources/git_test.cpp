@@ -454,6 +454,83 @@ TEST_CASE("commitAndPush writes one file on a branch and pushes it") {
   CHECK(mirror.commitAndPush(req).error().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("promoteBranch fast-forwards, merges diverged branches, refuses conflicts, never forces") {
+  Fixture f;
+  std::string first = f.git("rev-parse HEAD");
+  f.git("branch env/prod");
+  std::string v2 = f.commitFile("top.txt", "v2\n", "v2");
+  sh("git clone -q --bare " + f.origin.string() + " " + (f.dir / "bare.git").string());
+  std::string bare = (f.dir / "bare.git").string();
+  GitMirror mirror = openMirror(f, "file://" + bare);
+  REQUIRE(mirror.fetch({}).ok());
+
+  PromoteRequest req;
+  req.branch = "env/prod";
+  req.commit = v2;
+  req.message = "Promote dev (v2) to prod";
+  std::string noted;
+  req.beforePush = [&](const std::string& commit) {
+    // Noted before the push: the remote branch has not moved yet.
+    CHECK(sh("git -C " + bare + " rev-parse env/prod") == first);
+    noted = commit;
+    return Status();
+  };
+  auto ff = mirror.promoteBranch(req);
+  REQUIRE_MESSAGE(ff.has_value(), ff.error().message());
+  CHECK(ff->fastForward);
+  CHECK(ff->commit == v2);
+  CHECK(noted == v2);
+  CHECK(sh("git -C " + bare + " rev-parse env/prod") == v2);
+
+  // Again: already there, nothing pushed.
+  auto again = mirror.promoteBranch(req);
+  REQUIRE(again.has_value());
+  CHECK(again->unchanged);
+
+  // prod gets a hotfix of its own, main moves on: a merge commit with both parents.
+  sh("git -C " + bare + " branch -f hotfix env/prod");
+  std::string work = (f.dir / "work").string();
+  sh("git clone -q " + bare + " " + work + " && git -C " + work +
+     " checkout -q env/prod && echo fix > " + work + "/fix.txt && git -C " + work +
+     " add -A && git -C " + work + " commit -q -m hotfix && git -C " + work +
+     " push -q origin env/prod");
+  std::string hotfix = sh("git -C " + bare + " rev-parse env/prod");
+  std::string v3 = f.commitFile("README.md", "v3\n", "v3");
+  sh("git -C " + f.origin.string() + " push -q " + bare + " main");
+  REQUIRE(mirror.fetch({}).ok());
+  req.commit = v3;
+  req.beforePush = nullptr;
+  auto merged = mirror.promoteBranch(req);
+  REQUIRE_MESSAGE(merged.has_value(), merged.error().message());
+  CHECK_FALSE(merged->fastForward);
+  CHECK_FALSE(merged->unchanged);
+  CHECK(sh("git -C " + bare + " rev-parse env/prod") == merged->commit);
+  CHECK(sh("git -C " + bare + " rev-parse env/prod^1") == hotfix);
+  CHECK(sh("git -C " + bare + " rev-parse env/prod^2") == v3);
+  CHECK(sh("git -C " + bare + " show env/prod:fix.txt") == "fix");
+  CHECK(sh("git -C " + bare + " show env/prod:README.md") == "v3");
+  CHECK(sh("git -C " + bare + " log -1 --format=%s env/prod") == "Promote dev (v2) to prod");
+  auto waiting = mirror.countCommits(hotfix, merged->commit);
+  REQUIRE(waiting.has_value());
+  CHECK(*waiting == 2);  // v3 and the merge
+
+  // A conflict: both sides change top.txt. Nothing is pushed.
+  sh("git -C " + work + " pull -q --no-rebase origin env/prod && echo prod > " + work +
+     "/top.txt && git -C " + work + " commit -qam prod-top && git -C " + work +
+     " push -q origin env/prod");
+  std::string before = sh("git -C " + bare + " rev-parse env/prod");
+  std::string v4 = f.commitFile("top.txt", "v4\n", "v4");
+  sh("git -C " + f.origin.string() + " push -q " + bare + " main");
+  REQUIRE(mirror.fetch({}).ok());
+  req.commit = v4;
+  auto conflict = mirror.promoteBranch(req);
+  REQUIRE_FALSE(conflict.has_value());
+  CHECK(conflict.error().code() == Code::kFailedPrecondition);
+  CHECK(conflict.error().message().find("conflict (merge them by hand): top.txt") !=
+        std::string::npos);
+  CHECK(sh("git -C " + bare + " rev-parse env/prod") == before);
+}
+
 TEST_CASE("redactUrl drops only the password") {
   CHECK(redactUrl("https://user:tok@host:8443/a/b.git") == "https://user@host:8443/a/b.git");
   CHECK(redactUrl("https://host/a@b.git") == "https://host/a@b.git");

@@ -98,7 +98,7 @@ environments:
   namespace: $NS-prod
   healthTimeout: 30s
   rollbackOnFailure: true
-  promotion: {from: dev, soak: 0s}
+  promotion: {from: dev}
 - {name: dr, follows: prod, path: app, namespace: $NS-dr, healthTimeout: 60s}
 - {name: qa, branch: paths, path: overlays/qa, namespace: $NS-qa, healthTimeout: 60s}
 - {name: uat, branch: paths, path: overlays/uat, namespace: $NS-uat, healthTimeout: 60s}
