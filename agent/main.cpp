@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/images.h"
 #include "agent/log.h"
 #include "agent/wiring.h"
 #include "core/cancel.h"
@@ -51,6 +52,10 @@ Usage:
       is named in a warning on stderr and makes the exit status 1.
   windlass history verify [--config F]
       Check the hash chain of every environment's history.
+  windlass images [--config F] [-o json]
+      Scan every image policy now: per policy the tags seen, the chosen one, its
+      digest, and why; per environment what it runs and what it would take.
+      Exit 1 when a registry could not be read.
   windlass version
       Print the version.
   windlass --help
@@ -431,6 +436,45 @@ int status(const std::vector<std::string>& argv) {
   return rc;
 }
 
+int images(const std::vector<std::string>& argv) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (args.output != "text" && args.output != "json") return usageError("-o must be json");
+  if (!args.env.empty()) return usageError("images takes no --env");
+  AgentConfig config;
+  const Environment* unused = nullptr;
+  if (!loadFor(args, false, config, &unused)) return 2;
+  cancelOnSignals();
+  std::vector<PolicyScan> scans;
+  int rc = 0;
+  for (const ImagePolicyConfig& p : config.imagePolicies) {
+    sources::RegistryClient client(registryOptions(p, &gStop));
+    scans.push_back(scanPolicy(p, client));
+    if (!scans.back().status.ok()) {
+      std::fprintf(stderr, "windlass: %s\n", scans.back().status.message().c_str());
+      rc = 1;
+    }
+  }
+  // What each environment runs: the images of its last recorded sync.
+  std::vector<std::pair<std::string, std::vector<std::string>>> running;
+  reconcile::HistoryStore store(config.stateDir);
+  for (const Environment& env : config.environments) {
+    if (env.images.empty()) continue;
+    auto read = store.read(env.name);
+    if (!read) continue;
+    for (auto it = read->records.rbegin(); it != read->records.rend(); ++it) {
+      if (it->trigger == reconcile::Trigger::kDrift || it->images.empty()) continue;
+      running.emplace_back(env.name, it->images);
+      break;
+    }
+  }
+  std::string out = args.output == "json" ? imagesReportJson(config, scans, running)
+                                          : imagesReportText(config, scans, running);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return rc;
+}
+
 // SIGHUP asks for a reload of the configuration.
 CancelToken gReload;
 extern "C" void onReloadSignal(int) { gReload.cancel(); }
@@ -539,6 +583,7 @@ int run(int argc, char** argv) {
   if (cmd == "history") return history(args);
   if (cmd == "run") return runAgent(args);
   if (cmd == "status") return status(args);
+  if (cmd == "images") return images(args);
   return usageError("unknown command \"" + cmd + "\"");
 }
 

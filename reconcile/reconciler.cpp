@@ -154,6 +154,7 @@ class Run {
     }
     stageDone("render");
     leaveReplicasToAutoscalers(rendered->objects);
+    applyImageOverrides(rendered->objects, env_.images, alloc_);  // image automation
     record_.images = imagesOf(rendered->objects);
     report_.renderDigest =
         sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);

@@ -26,6 +26,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
+#include "reconcile/image_override.h"
 #include "reconcile/kube_api.h"
 #include "reconcile/kubeconfig.h"
 #include "reconcile/sync.h"
@@ -53,6 +54,9 @@ struct EnvironmentSpec {
   // Every request of this environment impersonates this user, e.g.
   // "system:serviceaccount:team-a:deployer". Empty: the agent's own identity.
   std::string impersonate;
+  // Image automation, `update: render`: container images replaced after the render
+  // (image_override.h). Empty: the images as rendered.
+  std::vector<ImageOverride> images;
 };
 
 struct SyncRequest {
