@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "agent/events.h"
+#include "agent/images.h"
 #include "agent/sync_window.h"
 #include "agent/webhook.h"
 #include "agent/wiring.h"
@@ -145,6 +146,89 @@ struct Agent::Impl {
   std::map<std::string, EnvironmentSnapshot> snapshots;  // environment → for the API
   std::set<std::string> fetchedOnce;                     // repositories
   int activeWork = 0;                                    // syncs and fetches on the pool
+
+  // ---- image automation (issue 9): each policy scanned at its interval ---------------
+  struct ImageWatch {
+    const ImagePolicyConfig* config = nullptr;
+    std::unique_ptr<sources::RegistryClient> client;  // used by one scan at a time
+    PolicyScan good;  // the last good scan (its choice is what environments run)
+    bool haveGood = false;
+    std::string error;  // why the last scan failed; "" when it succeeded
+  };
+  std::vector<std::unique_ptr<ImageWatch>> imageWatches;  // touched on the event loop only
+
+  std::vector<PolicyScan> goodScans() const {
+    std::vector<PolicyScan> out;
+    for (const auto& w : imageWatches) {
+      if (w->haveGood) out.push_back(w->good);
+    }
+    return out;
+  }
+
+  void scheduleImageScan(ImageWatch& w, milliseconds after) {
+    auto timer = std::make_shared<asio::steady_timer>(io, after);
+    timer->async_wait([this, timer, &w](const boost::system::error_code& ec) {
+      if (!ec && !halt.cancelled()) scanImages(w);
+    });
+  }
+
+  void scanImages(ImageWatch& w) {
+    ++activeWork;
+    asio::post(pool, [this, &w] {
+      PolicyScan scan = scanPolicy(*w.config, *w.client);
+      asio::post(io, [this, &w, scan = std::move(scan)]() mutable {
+        --activeWork;
+        afterImageScan(w, std::move(scan));
+      });
+    });
+  }
+
+  void afterImageScan(ImageWatch& w, PolicyScan scan) {
+    const std::string& policy = w.config->name;
+    if (!scan.status.ok() && halt.cancelled()) return;
+    if (services.metrics != nullptr) {
+      services.metrics->recordImageScan(policy,
+                                        scan.status.ok() ? "ok" : codeName(scan.status.code()));
+    }
+    bool changed = false;
+    if (!scan.status.ok()) {
+      // Keep the last good choice: environments go on running it.
+      w.error = scan.status.message();
+      log.warn("image scan failed; keeping the last good choice",
+               {{"policy", policy},
+                {"error", w.error},
+                {"keeping", w.haveGood ? w.good.reference() : std::string("-")}});
+    } else {
+      w.error.clear();
+      std::string before = w.haveGood ? w.good.reference() : "";
+      if (scan.reference().empty()) {
+        log.warn("image policy chose no tag", {{"policy", policy}, {"why", scan.choice.reason}});
+      } else if (scan.reference() != before) {
+        log.info("new image chosen", {{"policy", policy},
+                                      {"image", scan.reference()},
+                                      {"previous", before.empty() ? "-" : before},
+                                      {"why", scan.choice.reason}});
+        w.good = std::move(scan);
+        w.haveGood = true;
+        changed = true;
+      }
+    }
+    std::vector<PolicyScan> scans = goodScans();
+    for (auto& e : envs) {
+      bool uses = false;
+      for (const EnvironmentImage& img : e->config->images) uses = uses || img.policy == policy;
+      if (!uses) continue;
+      auto overrides = renderOverrides(config, *e->config, scans);
+      if (changed && overrides != e->spec.images) {
+        e->spec.images = std::move(overrides);
+        requestSync(*e, Trigger::kImage, false);
+      }
+      writeStatus(*e);
+    }
+    if (!halt.cancelled()) {
+      scheduleImageScan(w, jittered(std::chrono::duration_cast<milliseconds>(w.config->interval)));
+    }
+  }
 
   milliseconds interval(const Env& e) const {
     return std::chrono::duration_cast<milliseconds>(e.config->interval);
@@ -298,7 +382,8 @@ struct Agent::Impl {
     e.running = true;
     ++activeWork;
     e.retryTimer->cancel();
-    asio::post(pool, [this, &e, trigger, full, actor] {
+    // A copy of the spec: image scans change its overrides on the event loop meanwhile.
+    asio::post(pool, [this, &e, spec = e.spec, trigger, full, actor] {
       reconcile::SyncRequest req;
       req.fetch = false;
       req.trigger = trigger;
@@ -307,7 +392,7 @@ struct Agent::Impl {
       reconcile::SyncReport report;
       {
         std::lock_guard<std::mutex> g(e.syncMu);
-        report = reconciler.sync(e.spec, req, halt);
+        report = reconciler.sync(spec, req, halt);
         if (report.desired) {
           std::lock_guard<std::mutex> g2(e.mu);
           e.desired = report.desired;
@@ -816,6 +901,24 @@ struct Agent::Impl {
       w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
     }
     w.EndArray();
+    // Image automation: per policy this environment follows, what it runs and why not newer.
+    w.Key("images");
+    w.StartArray();
+    for (const EnvironmentImage& img : e.config->images) {
+      w.StartObject();
+      kv("policy", img.policy);
+      kv("update", imageUpdateModeName(img.update));
+      std::string ref, scanError;
+      for (const auto& iw : imageWatches) {
+        if (iw->config->name != img.policy) continue;
+        ref = iw->haveGood ? iw->good.reference() : "";
+        scanError = iw->error;
+      }
+      kv("image", ref);
+      kv("scanError", scanError);
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
     std::string dir = config.stateDir + "/status";
     std::error_code ec;
@@ -854,6 +957,13 @@ struct Agent::Impl {
   // ---- the loop -----------------------------------------------------------------------
 
   void run(const CancelToken& stop, const CancelToken& reload, const CancelToken* lost) {
+    for (const ImagePolicyConfig& p : config.imagePolicies) {
+      auto w = std::make_unique<ImageWatch>();
+      w->config = &p;
+      w->client = std::make_unique<sources::RegistryClient>(registryOptions(p, &halt));
+      imageWatches.push_back(std::move(w));
+    }
+    for (auto& w : imageWatches) asio::post(io, [this, &w] { scanImages(*w); });
     for (auto& e : envs) writeStatus(*e);
     for (const Repository& repo : config.repositories) {
       asio::post(io, [this, &repo] { poll(repo); });

@@ -49,40 +49,9 @@ auth() {
   esac
 }
 
-# A tiny OCI image: one layer, one config, one manifest.
-printf 'windlass images test %s\n' "$RUN" >"$T/payload.txt"
-tar -C "$T" -cf "$T/layer.tar" payload.txt
-gzip -n -c "$T/layer.tar" >"$T/layer.tar.gz"
-hex() { sha256sum "$1" | cut -d' ' -f1; }
-printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-  "$(hex "$T/layer.tar")" >"$T/config.json"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-  "$(hex "$T/config.json")" "$(stat -c %s "$T/config.json")" "$(hex "$T/layer.tar.gz")" \
-  "$(stat -c %s "$T/layer.tar.gz")" >"$T/manifest.json"
-MANIFEST_DIGEST=sha256:$(hex "$T/manifest.json")
-
-# pushBlob REGISTRY FILE CURL-AUTH...: POST an upload, PUT the content with its digest.
-pushBlob() {
-  local registry=$1 file=$2; shift 2
-  local location
-  location=$(curl -sf --max-time 10 "$@" -X POST -D - -o /dev/null \
-    "http://$registry/v2/$REPO/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: *//p')
-  [[ -n $location ]] || return 1
-  [[ $location == http* ]] || location=http://$registry$location
-  local sep='?'
-  [[ $location == *'?'* ]] && sep='&'
-  curl -sf --max-time 30 "$@" -X PUT -H 'Content-Type: application/octet-stream' \
-    --data-binary "@$file" -o /dev/null "$location${sep}digest=sha256:$(hex "$file")"
-}
-
-# pushTags REGISTRY TAG... (CURL-AUTH in the array A): the manifest under every tag.
-pushTags() {
-  local registry=$1; shift
-  local args=() tag
-  for tag in "$@"; do args+=(-T "$T/manifest.json" "http://$registry/v2/$REPO/manifests/$tag"); done
-  curl -sf --max-time 300 "${A[@]}" -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-    -o /dev/null "${args[@]}"
-}
+# shellcheck source=oci_push.sh
+source "$(dirname "${BASH_SOURCE[0]}")/oci_push.sh"
+ociImage "$T"
 
 # The 257 tags: 100 releases 1.0.0-1.9.9, 2 prereleases of 2.0.0, v0.9.0; 100 builds
 # main-<sha>-<ts> whose timestamps cross from 9 to 10 digits (so numerical and
@@ -145,9 +114,8 @@ print(next(p["latest"] for p in d["policies"] if p["name"] == sys.argv[2]))' "$2
 printf 'pw-user\n' >"$T/user"
 registryCase() {  # registryCase LABEL KIND REGISTRY
   local label=$1 kind=$2 registry=$3
-  mapfile -t A < <(auth "$kind") || { fail "$label: no push credentials"; return; }
-  if pushBlob "$registry" "$T/config.json" "${A[@]}" && pushBlob "$registry" "$T/layer.tar.gz" "${A[@]}" &&
-     pushTags "$registry" "${TAGS[@]}"; then
+  mapfile -t OCI_AUTH < <(auth "$kind") || { fail "$label: no push credentials"; return; }
+  if ociPush "$registry" "$REPO" "$T" "${TAGS[@]}"; then
     pass "$label: 257 tags pushed"
   else
     fail "$label: pushing the image failed"
