@@ -402,6 +402,19 @@ int status(const std::vector<std::string>& argv) {
       kv("sourceError", agent ? field(*agent, "sourceError") : "");
       kv("fight", agent ? field(*agent, "fight") : "");
       kv("syncWindow", agent ? field(*agent, "syncWindow") : "");
+      w.Key("images");
+      w.StartArray();
+      if (agent && (*agent)["images"].IsArray()) {
+        for (const auto& img : (*agent)["images"].GetArray()) {
+          w.StartObject();
+          for (const char* k : {"policy", "update", "image", "scanError"}) {
+            kv(k,
+               img.IsObject() && img.HasMember(k) && img[k].IsString() ? img[k].GetString() : "");
+          }
+          w.EndObject();
+        }
+      }
+      w.EndArray();
       w.EndObject();
       continue;
     }
@@ -429,6 +442,19 @@ int status(const std::vector<std::string>& argv) {
     }
     if (agent && !field(*agent, "fight").empty()) {
       std::printf("  fight:      %s\n", field(*agent, "fight").c_str());
+    }
+    if (agent && (*agent)["images"].IsArray()) {
+      for (const auto& img : (*agent)["images"].GetArray()) {
+        if (!img.IsObject()) continue;
+        auto get = [&](const char* k) {
+          return img.HasMember(k) && img[k].IsString() ? std::string(img[k].GetString()) : "";
+        };
+        std::string image = get("image");
+        std::printf(
+            "  image:      %s (%s): %s%s\n", get("policy").c_str(), get("update").c_str(),
+            image.empty() ? "none chosen yet" : image.c_str(),
+            get("scanError").empty() ? "" : ("; last scan failed: " + get("scanError")).c_str());
+      }
     }
   }
   w.EndArray();
