@@ -91,9 +91,11 @@ struct Agent::Impl {
     Trigger pendingTrigger = Trigger::kPoll;
     std::string pendingActor;
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
-    std::string nextSync;     // RFC 3339, for status
-    std::string sourceError;  // why the last fetch or resolve failed, for status
-    std::string windowBlock;  // why a sync window holds automatic syncs, for status
+    std::string nextSync;                 // RFC 3339, for status
+    std::string sourceError;              // why the last fetch or resolve failed, for status
+    std::string windowBlock;              // why a sync window holds automatic syncs, for status
+    std::vector<std::string> imageHolds;  // "$hold" markers seen by the last write-back
+    std::string imageWriteError;          // why the last write-back failed; "" if it did not
 
     std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
 
@@ -157,6 +159,65 @@ struct Agent::Impl {
   };
   std::vector<std::unique_ptr<ImageWatch>> imageWatches;  // touched on the event loop only
 
+  std::set<std::string> writingBack;     // "repo|branch" with a write-back under way
+  std::set<std::string> writeBackAgain;  // ... and a newer choice came meanwhile
+
+  // update: git. One write-back (one commit) per branch for every git-mode policy of the
+  // environments on it.
+  void writeBack(const std::string& repo, const std::string& branch) {
+    std::string key = repo + "|" + branch;
+    if (writingBack.count(key) > 0) {
+      writeBackAgain.insert(key);
+      return;
+    }
+    std::map<std::string, sources::SetterValues> values;
+    std::vector<Env*> mine;
+    for (auto& e : envs) {
+      if (e->spec.repository != repo || e->spec.revision != branch) continue;
+      if (e->config->revisionKind != RevisionKind::kBranch) continue;
+      bool uses = false;
+      for (const EnvironmentImage& img : e->config->images) {
+        if (img.update != ImageUpdateMode::kGit) continue;
+        for (const auto& w : imageWatches) {
+          if (w->config->name == img.policy && w->haveGood) {
+            values[img.policy] = setterValues(w->good);
+            uses = true;
+          }
+        }
+      }
+      if (uses) mine.push_back(e.get());
+    }
+    if (values.empty()) return;
+    writingBack.insert(key);
+    ++activeWork;
+    asio::post(pool, [this, repo, branch, key, values, mine] {
+      auto result = writeBackImages(reconciler, config, repo, branch, values, &halt);
+      asio::post(io, [this, repo, branch, key, mine, result = std::move(result)] {
+        --activeWork;
+        writingBack.erase(key);
+        if (!result) {
+          log.warn("image write-back failed",
+                   {{"repository", repo}, {"branch", branch}, {"error", result.error().message()}});
+        } else if (!result->commit.empty()) {
+          std::string lines;
+          for (const std::string& l : result->changedLines) lines += (lines.empty() ? "" : " ") + l;
+          log.info("image write-back pushed", {{"repository", repo},
+                                               {"branch", branch},
+                                               {"commit", shortId(result->commit)},
+                                               {"lines", lines}});
+          const Repository* r = findRepository(config, repo);
+          if (r != nullptr && !halt.cancelled()) poll(*r);  // sync it now, not at the interval
+        }
+        for (Env* e : mine) {
+          e->imageWriteError = result ? "" : result.error().message();
+          if (result) e->imageHolds = result->holds;
+          writeStatus(*e);
+        }
+        if (writeBackAgain.erase(key) > 0 && !halt.cancelled()) writeBack(repo, branch);
+      });
+    });
+  }
+
   std::vector<PolicyScan> goodScans() const {
     std::vector<PolicyScan> out;
     for (const auto& w : imageWatches) {
@@ -214,9 +275,15 @@ struct Agent::Impl {
       }
     }
     std::vector<PolicyScan> scans = goodScans();
+    std::set<std::pair<std::string, std::string>> branches;  // to write back: repo, branch
     for (auto& e : envs) {
       bool uses = false;
-      for (const EnvironmentImage& img : e->config->images) uses = uses || img.policy == policy;
+      for (const EnvironmentImage& img : e->config->images) {
+        uses = uses || img.policy == policy;
+        if (changed && img.policy == policy && img.update == ImageUpdateMode::kGit) {
+          branches.insert({e->spec.repository, e->spec.revision});
+        }
+      }
       if (!uses) continue;
       auto overrides = renderOverrides(config, *e->config, scans);
       if (changed && overrides != e->spec.images) {
@@ -225,6 +292,7 @@ struct Agent::Impl {
       }
       writeStatus(*e);
     }
+    for (const auto& [repo, branch] : branches) writeBack(repo, branch);
     if (!halt.cancelled()) {
       scheduleImageScan(w, jittered(std::chrono::duration_cast<milliseconds>(w.config->interval)));
     }
@@ -919,6 +987,13 @@ struct Agent::Impl {
       w.EndObject();
     }
     w.EndArray();
+    w.Key("imageHolds");
+    w.StartArray();
+    for (const std::string& h : e.imageHolds) {
+      w.String(h.c_str(), static_cast<rapidjson::SizeType>(h.size()));
+    }
+    w.EndArray();
+    kv("imageWriteError", e.imageWriteError);
     w.EndObject();
     std::string dir = config.stateDir + "/status";
     std::error_code ec;

@@ -1220,9 +1220,10 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
                     typeName(doc));
     return;
   }
-  unknownFields(doc, "",
-                {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir",
-                 "environments", "server", "leaderElection", "notifications", "imagePolicies"});
+  unknownFields(
+      doc, "",
+      {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir", "environments",
+       "server", "leaderElection", "notifications", "imagePolicies", "imageCommit"});
   std::string apiVersion;
   if (string(doc, "", "apiVersion", &apiVersion, true) && apiVersion != kApiVersion) {
     problem("apiVersion",
@@ -1281,6 +1282,14 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
       }
     }
   }
+  if (const JsonValue* ic = get(doc, "imageCommit")) {
+    if (isMap(*ic, "imageCommit")) {
+      unknownFields(*ic, "imageCommit", {"authorName", "authorEmail", "messageTemplate"});
+      string(*ic, "imageCommit", "authorName", &out->imageCommit.authorName);
+      string(*ic, "imageCommit", "authorEmail", &out->imageCommit.authorEmail);
+      string(*ic, "imageCommit", "messageTemplate", &out->imageCommit.messageTemplate);
+    }
+  }
   const JsonValue* envs = get(doc, "environments");
   if (envs == nullptr) {
     problem("environments", "is required");
@@ -1307,6 +1316,11 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
         if (!e.images[k].policy.empty() && findImagePolicy(*out, e.images[k].policy) == nullptr) {
           problem(path + ".images[" + std::to_string(k) + "].policy",
                   quote(e.images[k].policy) + " names no entry of imagePolicies");
+        }
+        if (e.images[k].update == ImageUpdateMode::kGit &&
+            e.revisionKind != RevisionKind::kBranch) {
+          problem(path + ".images[" + std::to_string(k) + "].update",
+                  "git needs the environment to track a branch");
         }
       }
       for (size_t j = 0; j < out->environments.size(); ++j) {
@@ -1570,6 +1584,11 @@ std::string formatConfig(const AgentConfig& config) {
     }
     doc.AddMember("imagePolicies", list, a);
   }
+  JsonValue ic(rapidjson::kObjectType);
+  ic.AddMember("authorName", str(config.imageCommit.authorName, a), a);
+  ic.AddMember("authorEmail", str(config.imageCommit.authorEmail, a), a);
+  ic.AddMember("messageTemplate", str(config.imageCommit.messageTemplate, a), a);
+  doc.AddMember("imageCommit", ic, a);
 
   std::string out;
   overlays::emitYaml(doc, out);

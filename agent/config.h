@@ -202,6 +202,17 @@ struct EnvironmentImage {
 
 const char* imageUpdateModeName(ImageUpdateMode mode);  // "render" | "git"
 
+// `imageCommit`: the commits image automation writes (update: git). The message
+// template may use {{branch}} and {{changes}} (one line per policy:
+// "- web: ghcr.io/acme/web:1.4.2").
+struct ImageCommit {
+  std::string authorName = "windlass";
+  std::string authorEmail = "windlass@localhost";
+  std::string messageTemplate = "Update images on {{branch}}\n\n{{changes}}";
+
+  bool operator==(const ImageCommit&) const = default;
+};
+
 // The policy called `name`, or nullptr. The pointer borrows its argument.
 struct AgentConfig;
 const ImagePolicyConfig* findImagePolicy(const AgentConfig& config, std::string_view name);
@@ -312,6 +323,7 @@ struct AgentConfig {
   std::optional<LeaderElection> leaderElection;  // absent: no election, this replica leads
   std::vector<Notification> notifications;       // default: none
   std::vector<ImagePolicyConfig> imagePolicies;  // default: none
+  ImageCommit imageCommit;                       // default: as above
 
   bool operator==(const AgentConfig&) const = default;
 };

@@ -74,7 +74,7 @@ environments:
   selfHeal: true
   images:
   - {policy: web, update: render}
-  - {policy: worker}
+  - {policy: worker, update: git}
 - name: staging
   tag: v1.2.3
   path: overlays/staging
@@ -91,7 +91,7 @@ environments:
   syncWindows:
   - {kind: deny, schedule: "0 22 * * 5", duration: 60h, timeZone: Europe/Berlin}
   - {kind: allow, schedule: "@daily", duration: 2h}
-  images: [{policy: web, update: git}]
+  images: [{policy: web}]
 imagePolicies:
 - name: web
   image: harbor.example.com/shop/web
@@ -132,7 +132,7 @@ TEST_CASE("a full config is read field by field") {
   CHECK(dev.interval == seconds(90));  // inherited from the repository
   REQUIRE(dev.images.size() == 2);
   CHECK(dev.images[0] == EnvironmentImage{"web", ImageUpdateMode::kRender});
-  CHECK(dev.images[1] == EnvironmentImage{"worker", ImageUpdateMode::kRender});  // the default
+  CHECK(dev.images[1] == EnvironmentImage{"worker", ImageUpdateMode::kGit});
 
   const Environment& staging = c.environments[1];
   CHECK(staging.revisionKind == RevisionKind::kTag);
@@ -898,7 +898,8 @@ TEST_CASE("image policies are read field by field, with their defaults") {
   CHECK_FALSE(worker.digest);
   CHECK(findImagePolicy(c, "worker") == &worker);
   CHECK(findImagePolicy(c, "nope") == nullptr);
-  CHECK(c.environments[2].images[0].update == ImageUpdateMode::kGit);
+  CHECK(c.environments[2].images[0].update == ImageUpdateMode::kRender);  // the default
+  CHECK(c.imageCommit == ImageCommit{});
   // formatConfig prints them so that they read back the same.
   CHECK(parseOk(formatConfig(c)) == c);
 }
@@ -941,6 +942,19 @@ imagePolicies:
       R"(windlass.yaml: environments[0].images[3]: unknown field "name")",
       R"(windlass.yaml: environments[0].images[3].policy: is required)",
       R"(windlass.yaml: environments[0].images[1].policy: "gone" names no entry of imagePolicies)",
+  };
+  CHECK(problems(text) == want);
+  text = withEnvironments(R"(- name: dev
+  tag: v1.0.0
+  images: [{policy: web, update: git}]
+imagePolicies: [{name: web, image: ghcr.io/acme/web, policy: {semver: {range: "*"}}}]
+imageCommit: {authorName: "", messageTemplate: 3, sign: true}
+)");
+  want = {
+      R"(windlass.yaml: imageCommit: unknown field "sign")",
+      R"(windlass.yaml: imageCommit.authorName: must not be empty)",
+      R"(windlass.yaml: imageCommit.messageTemplate: must be a string, not a number)",
+      R"(windlass.yaml: environments[0].images[0].update: git needs the environment to track a branch)",
   };
   CHECK(problems(text) == want);
 }

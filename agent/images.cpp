@@ -163,6 +163,88 @@ std::vector<reconcile::ImageOverride> renderOverrides(const AgentConfig& config,
   return out;
 }
 
+sources::SetterValues setterValues(const PolicyScan& scan) {
+  return {scan.image, scan.choice.tag.value_or(""), scan.digest};
+}
+
+namespace {
+
+// Every .yaml/.yml file under `dir` of `tree`, recursively, in byte order.
+void yamlFiles(const FileSource& tree, const std::string& dir, std::vector<std::string>* out) {
+  auto names = tree.list(dir);
+  if (!names) return;
+  for (const std::string& n : *names) {
+    std::string path = dir.empty() ? n : dir + "/" + n;
+    FileKind k = tree.kind(path);
+    if (k == FileKind::kDirectory) {
+      yamlFiles(tree, path, out);
+    } else if (k == FileKind::kFile && (path.ends_with(".yaml") || path.ends_with(".yml"))) {
+      out->push_back(path);
+    }
+  }
+}
+
+std::string commitMessage(const AgentConfig& config, const std::string& branch,
+                          const std::map<std::string, sources::SetterValues>& values) {
+  std::string changes;
+  for (const auto& [policy, v] : values) {
+    changes += (changes.empty() ? "" : "\n") + ("- " + policy + ": " + v.reference());
+  }
+  std::string msg = config.imageCommit.messageTemplate;
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"{{branch}}", branch},
+                                   std::pair<std::string, std::string>{"{{changes}}", changes}}) {
+    for (size_t p = msg.find(key); p != std::string::npos; p = msg.find(key, p + value.size())) {
+      msg.replace(p, key.size(), value);
+    }
+  }
+  if (msg.empty() || msg.back() != '\n') msg += '\n';
+  return msg;
+}
+
+}  // namespace
+
+Result<WriteBack> writeBackImages(reconcile::Reconciler& reconciler, const AgentConfig& config,
+                                  const std::string& repo, const std::string& branch,
+                                  const std::map<std::string, sources::SetterValues>& values,
+                                  const CancelToken* cancel) {
+  constexpr int kAttempts = 3;
+  constexpr size_t kMaxFile = 8 << 20;
+  for (int attempt = 1;; ++attempt) {
+    WINDLASS_RETURN_IF_ERROR(reconciler.fetch(repo, {branch}, cancel));
+    auto head = reconciler.resolve(repo, branch);
+    if (!head) return head.error();
+    auto tree = reconciler.tree(repo, head->id);
+    if (!tree) return tree.error();
+    std::vector<std::string> files;
+    yamlFiles(**tree, "", &files);
+    WriteBack wb;
+    sources::CommitRequest req;
+    req.branch = branch;
+    for (const std::string& path : files) {
+      auto text = (*tree)->read(path, kMaxFile);
+      if (!text) continue;
+      sources::SetterResult r = sources::applySetters(*text, values);
+      for (const sources::SetterHold& h : r.holds) {
+        wb.holds.push_back(h.policy + " at " + path + ":" + std::to_string(h.line) + ": " +
+                           (h.reason.empty() ? "held" : h.reason));
+      }
+      if (r.changedLines.empty()) continue;
+      for (int line : r.changedLines) wb.changedLines.push_back(path + ":" + std::to_string(line));
+      req.moreFiles.push_back({path, std::move(r.text)});
+    }
+    if (req.moreFiles.empty()) return wb;
+    req.message = commitMessage(config, branch, values);
+    req.authorName = config.imageCommit.authorName;
+    req.authorEmail = config.imageCommit.authorEmail;
+    auto id = reconciler.commitAndPush(repo, req, cancel);
+    if (id) {
+      wb.commit = *id;
+      return wb;
+    }
+    if (id.error().code() != Code::kConflict || attempt == kAttempts) return id.error();
+  }
+}
+
 std::string imagesReportJson(
     const AgentConfig& config, const std::vector<PolicyScan>& scans,
     const std::vector<std::pair<std::string, std::vector<std::string>>>& running) {

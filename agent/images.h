@@ -13,8 +13,10 @@
 #include "agent/config.h"
 #include "core/status.h"
 #include "reconcile/image_override.h"
+#include "reconcile/reconciler.h"
 #include "sources/image_policy.h"
 #include "sources/registry.h"
+#include "sources/setters.h"
 
 namespace windlass::agent {
 
@@ -55,6 +57,27 @@ PolicyScan scanPolicy(const ImagePolicyConfig& policy, sources::RegistryClient& 
 std::vector<reconcile::ImageOverride> renderOverrides(const AgentConfig& config,
                                                       const Environment& env,
                                                       const std::vector<PolicyScan>& scans);
+
+// The setter values of `scan` (which must have a choice): name, tag, digest.
+sources::SetterValues setterValues(const PolicyScan& scan);
+
+// What a write-back did.
+struct WriteBack {
+  std::string commit;                     // the new commit; "" when nothing changed
+  std::vector<std::string> changedLines;  // "path:line", for the log
+  std::vector<std::string> holds;         // "web at path:line: reason"
+};
+
+// Image automation with `update: git`, for one branch of repository `repo`: fetches the
+// branch, rewrites the setter markers of `values` (policy → values) in every .yaml/.yml
+// file of its tree, and commits all changed files in one commit (author and message
+// from config.imageCommit) pushed with the repository's credentials. On a
+// non-fast-forward (Conflict) it fetches, reapplies and retries, up to 3 times. Blocking
+// (Git I/O); call from a worker thread.
+[[nodiscard]] Result<WriteBack> writeBackImages(
+    reconcile::Reconciler& reconciler, const AgentConfig& config, const std::string& repo,
+    const std::string& branch, const std::map<std::string, sources::SetterValues>& values,
+    const CancelToken* cancel);
 
 // `windlass images`: the report of `scans` for `config`, as JSON (an object with
 // "policies" and "environments") or as text. `running` gives, per environment name, the

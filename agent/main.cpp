@@ -415,6 +415,15 @@ int status(const std::vector<std::string>& argv) {
         }
       }
       w.EndArray();
+      w.Key("imageHolds");
+      w.StartArray();
+      if (agent && (*agent)["imageHolds"].IsArray()) {
+        for (const auto& h : (*agent)["imageHolds"].GetArray()) {
+          if (h.IsString()) w.String(h.GetString());
+        }
+      }
+      w.EndArray();
+      kv("imageWriteError", agent ? field(*agent, "imageWriteError") : "");
       w.EndObject();
       continue;
     }
@@ -455,6 +464,14 @@ int status(const std::vector<std::string>& argv) {
             image.empty() ? "none chosen yet" : image.c_str(),
             get("scanError").empty() ? "" : ("; last scan failed: " + get("scanError")).c_str());
       }
+    }
+    if (agent && (*agent)["imageHolds"].IsArray()) {
+      for (const auto& h : (*agent)["imageHolds"].GetArray()) {
+        if (h.IsString()) std::printf("  image hold: %s\n", h.GetString());
+      }
+    }
+    if (agent && !field(*agent, "imageWriteError").empty()) {
+      std::printf("  image write-back failed: %s\n", field(*agent, "imageWriteError").c_str());
     }
   }
   w.EndArray();

@@ -365,6 +365,17 @@ Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>
   return (*m)->git->fetch(revisions, cancel);
 }
 
+Result<std::string> Reconciler::commitAndPush(const std::string& repo,
+                                              const sources::CommitRequest& request,
+                                              const CancelToken* cancel) {
+  // The mirror is opened by a fetch, which the caller does first (to read the tree).
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " not fetched yet");
+  return (*m)->git->commitAndPush(request, cancel);
+}
+
 std::vector<std::string> Reconciler::refsFor(const EnvironmentSpec& env) {
   if (!env.semver.empty()) return {"+refs/tags/*:refs/tags/*"};
   if (env.pinnedCommit) return {};

@@ -141,6 +141,13 @@ class Reconciler {
   [[nodiscard]] Result<std::unique_ptr<FileSource>> tree(const std::string& repo,
                                                          const std::string& commit);
 
+  // Image automation (update: git): commits and pushes `request` to repository `repo`
+  // with its credentials (sources::GitMirror::commitAndPush; Conflict when the branch
+  // moved meanwhile: fetch, reapply, retry).
+  [[nodiscard]] Result<std::string> commitAndPush(const std::string& repo,
+                                                  const sources::CommitRequest& request,
+                                                  const CancelToken* cancel = nullptr);
+
   // Runs `request` for `env`. Never throws; failures are in report.status and,
   // for syncs, in the recorded history. Cancelling `cancel` stops the sync at
   // the next safe point (between stages, or in a wait), records what was done

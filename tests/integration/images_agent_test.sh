@@ -4,6 +4,8 @@
 # dev follows an image policy; a new tag pushed reaches dev's Deployment within one scan
 # interval (plus the sync), recorded with trigger image and the image used; the registry
 # taken away keeps the last good choice and shows in status, metrics and the log.
+# Git mode: prod (branch env/prod) gets one commit that changes exactly the lines with
+# setter markers, and applies it; a "$hold" marker is never rewritten and status shows it.
 # Needs the harness's exports and the windlass binary as $1. Fails, never skips.
 set -uo pipefail
 WINDLASS=$(realpath "${1:?usage: images_agent_test.sh WINDLASS}")
@@ -31,7 +33,7 @@ IMAGE_REPO="windlass/agent-$id"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  $K delete namespace "$NS-dev" --wait=false >/dev/null 2>&1
+  $K delete namespace "$NS-dev" "$NS-prod" --wait=false >/dev/null 2>&1
   rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
 }
 trap cleanup EXIT
@@ -70,11 +72,23 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       containers:
-      - {name: web, image: "$REGISTRY/$IMAGE_REPO:0.9.0"}
+      - name: web
+        image: $REGISTRY/$IMAGE_REPO:0.9.0 # {"\$imagepolicy": "flux-system:web"}
       - {name: proxy, image: "example.com/proxy:1.0"}
 YAML
-printf 'resources: [web.yaml]\n' > kustomization.yaml
-git add -A && git commit -qm "web" && git push -q origin HEAD:main 2>/dev/null
+cat > release.yaml <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: release}
+data:
+  version: "0.9.0" # {"\$imagepolicy": "web:tag"}
+  pinned: "0.9.0" # {"\$imagepolicy": "web:tag", "\$hold": "pinned during incident"}
+  note: keep me   # a comment that stays
+YAML
+printf 'resources: [web.yaml, release.yaml]\n' > kustomization.yaml
+git add -A && git commit -qm "web" && git push -q origin HEAD:main 2>/dev/null &&
+  git push -q origin HEAD:env/prod 2>/dev/null
+BARE=$WINDLASS_TEST_GIT_ROOT/$REPO.git
 
 printf '%s\n' "$WINDLASS_TEST_GIT_TOKEN" > "$W/token"
 printf '%s\n' "${WINDLASS_TEST_GIT_USER:-git}" > "$W/user"
@@ -91,6 +105,8 @@ stateDir: $W/state
 server: {address: "127.0.0.1:0"}
 environments:
 - {name: dev, branch: main, namespace: $NS-dev, healthTimeout: 60s, images: [{policy: web, update: render}]}
+- {name: prod, branch: env/prod, namespace: $NS-prod, healthTimeout: 60s, images: [{policy: web, update: git}]}
+imageCommit: {authorName: Image Bot, authorEmail: images@example.com, messageTemplate: "images for {{branch}}\\n\\n{{changes}}"}
 imagePolicies:
 - {name: web, image: $REGISTRY/$IMAGE_REPO, insecure: true, interval: ${INTERVAL}s, policy: {semver: {range: ">=1.0.0"}}}
 YAML
@@ -105,8 +121,25 @@ pids+=($agent)
 check "dev runs the policy's choice (1.0.0), not the 0.9.0 written in Git" \
   wait_for 60 is_image "$REGISTRY/$IMAGE_REPO:1.0.0"
 check "the other container is left as rendered" test "$(image 1)" = example.com/proxy:1.0
-check "Git is not written in render mode" \
-  test "$(git -C "$WINDLASS_TEST_GIT_ROOT/$REPO.git" rev-list --count main)" = 1
+check "Git is not written in render mode" test "$(git -C "$BARE" rev-list --count main)" = 1
+
+# Git mode: one commit on env/prod, only the marker lines, and prod applies it.
+export K NS; prod_image() { $K -n "$NS-prod" get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null; }
+export -f prod_image
+check "a commit appears on env/prod" \
+  wait_for 60 bash -c "[[ \$(git -C '$BARE' rev-list --count env/prod) == 2 ]]"
+check "the commit is by the configured author with the templated message" \
+  bash -c "[[ \$(git -C '$BARE' log -1 --format='%an <%ae>|%s' env/prod) == 'Image Bot <images@example.com>|images for env/prod' ]]"
+check "the commit changes exactly the two unheld marker lines" \
+  bash -c "[[ \$(git -C '$BARE' diff --numstat env/prod~1 env/prod | sort | tr '\t' ' ') == \$'1 1 release.yaml\n1 1 web.yaml' ]]"
+check "the marker lines now name 1.0.0 and every other byte is kept" \
+  bash -c "git -C '$BARE' show env/prod:web.yaml | grep -qF 'image: $REGISTRY/$IMAGE_REPO:1.0.0 # {\"\$imagepolicy\": \"flux-system:web\"}' &&
+    [[ \$(git -C '$BARE' show env/prod:web.yaml | sed 's/:1.0.0 #/:0.9.0 #/') == \$(git -C '$BARE' show env/prod~1:web.yaml) ]]"
+check "the held marker is not rewritten" \
+  bash -c "git -C '$BARE' show env/prod:release.yaml | grep -qF 'pinned: \"0.9.0\" # {\"\$imagepolicy\": \"web:tag\", \"\$hold\"'"
+check "prod applies the commit" wait_for 60 bash -c "[[ \$(prod_image) == '$REGISTRY/$IMAGE_REPO:1.0.0' ]]"
+check "windlass status shows the hold and its reason" \
+  wait_for 20 bash -c "'$WINDLASS' status --config '$W/windlass.yaml' --env prod 2>/dev/null | grep -q 'image hold: web at release.yaml:6: pinned during incident'"
 
 # A new tag: dev takes it within one scan interval (+10% jitter) plus the sync.
 ociPush "$WINDLASS_TEST_REGISTRY" "$IMAGE_REPO" "$W" 1.1.0
@@ -123,6 +156,10 @@ check "the history records trigger image and the image used" \
     grep '\"trigger\":\"image\"' | grep -q '$REGISTRY/$IMAGE_REPO:1.1.0'"
 check "the log names the new image" \
   grep -q "\"msg\":\"new image chosen\".*$IMAGE_REPO:1.1.0" "$W/agent.log"
+check "git mode: the new tag is committed to env/prod and applied" \
+  wait_for 60 bash -c "[[ \$(prod_image) == '$REGISTRY/$IMAGE_REPO:1.1.0' ]] &&
+    git -C '$BARE' show env/prod:release.yaml | grep -qF 'version: \"1.1.0\"' &&
+    git -C '$BARE' show env/prod:release.yaml | grep -qF 'pinned: \"0.9.0\"'"
 check "windlass images says what dev runs and would take" \
   bash -c "'$WINDLASS' images --config '$W/windlass.yaml' | grep -q 'web (render): runs $REGISTRY/$IMAGE_REPO:1.1.0, would take $REGISTRY/$IMAGE_REPO:1.1.0'"
 
