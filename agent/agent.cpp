@@ -18,19 +18,21 @@
 
 #include "agent/events.h"
 #include "agent/images.h"
+#include "agent/promote.h"
 #include "agent/sync_window.h"
 #include "agent/webhook.h"
 #include "agent/wiring.h"
 #include "core/json.h"
 #include "overlays/resource.h"
 #include "reconcile/drift.h"
+#include "reconcile/env_state.h"
 #include "reconcile/inventory.h"
 
 namespace windlass::agent {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
+using Steady = Clock::Monotonic;
 using reconcile::Trigger;
 
 std::optional<milliseconds> retryDelay(Code code, int attempt, milliseconds interval) {
@@ -62,8 +64,6 @@ std::string compactJson(const JsonValue& v) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::string nowRfc3339() { return reconcile::formatRfc3339Utc(std::chrono::system_clock::now()); }
-
 // One managed group-kind of an environment, as its watch needs it.
 struct WatchedKind {
   reconcile::Gvk gvk;
@@ -77,6 +77,7 @@ struct WatchedKind {
 }  // namespace
 
 struct Agent::Impl {
+  const Clock& clock() const { return reconciler.clock(); }
   // Everything about one environment. Fields without a note are touched only on
   // the event loop's thread.
   struct Env {
@@ -91,9 +92,11 @@ struct Agent::Impl {
     Trigger pendingTrigger = Trigger::kPoll;
     std::string pendingActor;
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
-    std::string nextSync;                 // RFC 3339, for status
-    std::string sourceError;              // why the last fetch or resolve failed, for status
-    std::string windowBlock;              // why a sync window holds automatic syncs, for status
+    std::unique_ptr<asio::steady_timer> promoteTimer;  // promotion.auto after the soak
+    std::string nextSync;                              // RFC 3339, for status
+    std::string sourceError;  // why the last fetch or resolve failed, for status
+    std::string windowBlock;  // why a sync window holds automatic syncs, for status
+    std::string hold;         // Reconciler::describeHold, as of the last fetch (mu)
     std::vector<std::string> imageHolds;  // "$hold" markers seen by the last write-back
     std::string imageWriteError;          // why the last write-back failed; "" if it did not
 
@@ -105,8 +108,8 @@ struct Agent::Impl {
     bool haveLast = false;
     std::map<std::string, std::string> drifted;          // identity → what was seen
     std::map<std::string, std::string> repairedVersion;  // identity → rv our repair left
-    std::map<std::string, std::vector<Clock::time_point>> repairs;  // for fights
-    std::map<std::string, Clock::time_point> fightUntil;
+    std::map<std::string, std::vector<Steady>> repairs;  // for fights
+    std::map<std::string, Steady> fightUntil;
     std::string fight;  // "apps/Deployment ns/web with <manager>" while one goes on
     uint64_t driftCorrections = 0;
 
@@ -127,6 +130,7 @@ struct Agent::Impl {
       env->spec = environmentSpec(e);
       env->retryTimer = std::make_unique<asio::steady_timer>(io);
       env->resyncTimer = std::make_unique<asio::steady_timer>(io);
+      env->promoteTimer = std::make_unique<asio::steady_timer>(io);
       envs.push_back(std::move(env));
     }
   }
@@ -338,15 +342,24 @@ struct Agent::Impl {
     }
     if (everything) revisions.clear();  // a pinned commit: fetch all branches and tags
     asio::post(pool, [this, &repo, revisions, mine] {
-      auto start = Clock::now();
+      auto start = clock().monotonic();
       Status st = reconciler.fetch(repo.name, revisions, &halt);
-      auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+      auto ms = std::chrono::duration_cast<milliseconds>(clock().monotonic() - start).count();
       std::vector<std::pair<Env*, Result<sources::CommitInfo>>> resolved;
+      std::vector<std::string> holds;  // describeHold of each of `mine`
       if (st.ok()) {
-        for (Env* e : mine) resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
+        for (Env* e : mine) {
+          resolved.emplace_back(e, reconciler.resolveEnvironment(e->spec));
+          holds.push_back(reconciler.describeHold(e->spec));
+        }
       }
-      asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved)]() mutable {
+      asio::post(io, [this, &repo, st, ms, mine, resolved = std::move(resolved),
+                      holds = std::move(holds)]() mutable {
         --activeWork;
+        for (size_t i = 0; i < holds.size(); ++i) {
+          std::lock_guard<std::mutex> g(mine[i]->mu);
+          mine[i]->hold = holds[i];
+        }
         fetching[repo.name] = false;
         if (services.metrics != nullptr) services.metrics->observeGitFetch(repo.name, ms / 1000.0);
         if (st.ok()) {
@@ -403,10 +416,10 @@ struct Agent::Impl {
   // `why` says which window and until when, and `until` when to look again.
   bool windowOpen(Env& e, std::string* why, std::chrono::system_clock::time_point* until) {
     if (e.config->syncWindows.empty()) return true;
-    auto verdict = evaluateWindows(e.config->syncWindows, std::chrono::system_clock::now(), zones);
+    auto verdict = evaluateWindows(e.config->syncWindows, clock().now(), zones);
     if (!verdict) {  // a time zone that cannot be read: deny, and say so
       *why = "sync windows: " + verdict.error().message();
-      *until = std::chrono::system_clock::now() + std::chrono::minutes(1);
+      *until = clock().now() + std::chrono::minutes(1);
       return false;
     }
     *why = verdict->reason;
@@ -428,10 +441,9 @@ struct Agent::Impl {
         log.info("sync held by a sync window", {{"environment", e.spec.name}, {"window", why}});
       }
       e.windowBlock = why;
-      auto wait =
-          std::chrono::duration_cast<milliseconds>(until - std::chrono::system_clock::now());
+      auto wait = std::chrono::duration_cast<milliseconds>(until - clock().now());
       wait = std::clamp(wait, milliseconds(1000), milliseconds(std::chrono::hours(1)));
-      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + wait);
+      e.nextSync = reconcile::formatRfc3339Utc(clock().now() + wait);
       e.retryTimer->expires_after(wait);
       e.retryTimer->async_wait([this, &e, trigger](const boost::system::error_code& ec) {
         if (!ec) requestSync(e, trigger, true);
@@ -461,9 +473,11 @@ struct Agent::Impl {
       {
         std::lock_guard<std::mutex> g(e.syncMu);
         report = reconciler.sync(spec, req, halt);
-        if (report.desired) {
+        // After rollbackOnFailure the rollback's objects are what self-heal keeps.
+        const auto& desired = report.rollback ? report.rollback->desired : report.desired;
+        if (desired) {
           std::lock_guard<std::mutex> g2(e.mu);
-          e.desired = report.desired;
+          e.desired = desired;
         }
       }
       asio::post(io, [this, &e, report = std::move(report)]() mutable {
@@ -477,6 +491,20 @@ struct Agent::Impl {
     e.running = false;
     malloc_trim(0);  // a sync's allocations are gone: give the pages back
     const std::string& env = e.spec.name;
+    if (report.rollback) {
+      // rollbackOnFailure: the failed sync is recorded; what runs now is the rollback.
+      observeSync(e, report);
+      event(e, EventType::kWarning, kReasonSyncFailed,
+            shortId(report.commit) + ": " + report.status.message() + "; rolled back to " +
+                shortId(report.rollback->commit) + " and held");
+      log.error("sync failed; rolled back and held",
+                {{"environment", env},
+                 {"revision", shortId(report.commit)},
+                 {"error", report.status.message()},
+                 {"rolledBackTo", shortId(report.rollback->commit)}});
+      reconcile::SyncReport back = *report.rollback;
+      report = std::move(back);
+    }
     if (report.skipped) {
       log.info("render unchanged; nothing to apply",
                {{"environment", env}, {"revision", shortId(report.commit)}});
@@ -486,7 +514,9 @@ struct Agent::Impl {
       if (report.recorded) {
         std::lock_guard<std::mutex> g(e.mu);
         e.last.revision = report.record.revision;  // same render, so the same health
+        e.last.hold = report.record.hold;
       }
+      if (e.last.health.status == reconcile::HealthStatus::kHealthy) afterHealthy(e);
     } else if (report.recorded || !report.status.ok()) {
       if (report.recorded) {
         std::lock_guard<std::mutex> g(e.mu);
@@ -513,6 +543,7 @@ struct Agent::Impl {
                             {"outcome", reconcile::reasonName(report.record.reason)},
                             {"durationMs", std::to_string(report.record.durationMs)}});
         startWatches(e);
+        if (report.record.health.status == reconcile::HealthStatus::kHealthy) afterHealthy(e);
       } else if (!halt.cancelled()) {
         ++e.failures;
         auto delay = retryDelay(report.status.code(), e.failures, interval(e));
@@ -534,7 +565,7 @@ struct Agent::Impl {
         if (delay) {
           // Source failures leave lastCommit as it was, so the next poll tries again too.
           e.retryTimer->expires_after(*delay);
-          e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + *delay);
+          e.nextSync = reconcile::formatRfc3339Utc(clock().now() + *delay);
           e.retryTimer->async_wait([this, &e](const boost::system::error_code& ec) {
             if (!ec) requestSync(e, Trigger::kPoll, true);
           });
@@ -553,11 +584,53 @@ struct Agent::Impl {
     }
   }
 
+  // `e` synced Healthy: its followers may move, and environments promoted from it
+  // automatically get a promotion once its soak has passed.
+  void afterHealthy(Env& e) {
+    for (auto& f : envs) {
+      if (f->spec.follows == e.spec.name) requestSync(*f, Trigger::kFollow, false);
+      if (f->config->promotion.from != e.spec.name || !f->config->promotion.automatic) continue;
+      Env& target = *f;
+      auto soak = std::chrono::duration_cast<milliseconds>(target.config->promotion.soak);
+      target.promoteTimer->expires_after(soak + milliseconds(500));
+      target.promoteTimer->async_wait([this, &e, &target](const boost::system::error_code& ec) {
+        if (ec || halt.cancelled()) return;
+        ++activeWork;
+        asio::post(pool, [this, &e, &target] {
+          auto done = promote(config, reconciler,
+                              {e.spec.name, target.spec.name, e.lastCommit, "windlass"}, &halt);
+          asio::post(io, [this, &e, &target, done = std::move(done)] {
+            --activeWork;
+            if (!done) {
+              log.warn("automatic promotion refused", {{"from", e.spec.name},
+                                                       {"to", target.spec.name},
+                                                       {"error", done.error().message()}});
+              return;
+            }
+            log.info("promoted", {{"from", e.spec.name},
+                                  {"to", target.spec.name},
+                                  {"revision", shortId(done->sourceRevision)},
+                                  {"how", done->how}});
+            if (done->how == "already there") return;
+            for (const Repository& repo : config.repositories) {
+              if (repo.name != target.spec.repository) continue;
+              if (fetching[repo.name]) {
+                fetchAgain[repo.name] = true;
+              } else {
+                poll(repo);
+              }
+            }
+          });
+        });
+      });
+    }
+  }
+
   void scheduleResync(Env& e) {
     auto d = std::chrono::duration_cast<milliseconds>(e.config->resyncInterval);
     e.resyncTimer->expires_after(d);
     if (e.nextSync.empty() || e.failures == 0) {
-      e.nextSync = reconcile::formatRfc3339Utc(std::chrono::system_clock::now() + d);
+      e.nextSync = reconcile::formatRfc3339Utc(clock().now() + d);
     }
     e.resyncTimer->async_wait([this, &e](const boost::system::error_code& ec) {
       if (ec || halt.cancelled()) return;
@@ -574,7 +647,7 @@ struct Agent::Impl {
     const reconcile::SyncRecord& r = report.record;
     const char* outcome = reconcile::reasonName(r.reason);
     if (services.metrics != nullptr) {
-      auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+      auto now = std::chrono::duration<double>(clock().now().time_since_epoch());
       services.metrics->recordSync(e.spec.name, outcome, r.durationMs / 1000.0, now.count());
       if (report.desired)
         services.metrics->setManagedObjects(e.spec.name, report.desired->objects.size());
@@ -604,7 +677,7 @@ struct Agent::Impl {
     n.revision = e.lastCommit;
     n.object = object;
     n.message = message;
-    n.time = std::chrono::system_clock::now();
+    n.time = clock().now();
     services.notifier->notify(n);
   }
 
@@ -683,7 +756,7 @@ struct Agent::Impl {
                                           {"kind", gvk.groupKind()},
                                           {"error", items.error().message()}});
           version.clear();
-          stop.waitFor(backoff);
+          clock().sleep(backoff, &stop);
           backoff = std::min(backoff * 2, milliseconds(5000));
           continue;
         }
@@ -716,7 +789,7 @@ struct Agent::Impl {
         log.warn(
             "watch failed",
             {{"environment", e.spec.name}, {"kind", gvk.groupKind()}, {"error", st.message()}});
-        stop.waitFor(backoff);
+        clock().sleep(backoff, &stop);
         backoff = std::min(backoff * 2, milliseconds(5000));
       }
       version.clear();  // 410 Gone or an error: list again
@@ -762,6 +835,16 @@ struct Agent::Impl {
            deleted ? std::string() : compactJson(live));
   }
 
+  // Whether a hold was set or lifted (by the CLI) since the agent's last sync of `e`.
+  bool heldElsewhere(Env& e) {
+    auto hold = reconcile::readHold(reconciler.stateDir(), e.spec.name);
+    if (!hold) return false;
+    std::lock_guard<std::mutex> g(e.mu);
+    if (!e.haveLast) return false;
+    if (*hold) return (*hold)->revision != e.last.revision.commit;
+    return !e.last.hold.revision.empty();
+  }
+
   // `liveJson`: the object as seen ("" when deleted), checked again against the
   // desired state once no sync runs, since a sync may have just changed both.
   void repair(Env& e, const std::string& id, const std::string& what, const std::string& manager,
@@ -770,6 +853,12 @@ struct Agent::Impl {
     std::string why;
     std::chrono::system_clock::time_point windowUntil;
     bool heal = e.config->selfHeal && !e.config->suspend && windowOpen(e, &why, &windowUntil);
+    if (heal && heldElsewhere(e)) {
+      // `windlass rollback` or `release` changed what this environment runs: sync to
+      // it instead of putting back what the agent applied last.
+      asio::post(io, [this, &e] { requestSync(e, Trigger::kPoll, true); });
+      return;
+    }
     {
       std::lock_guard<std::mutex> g(e.mu);
       bool newEpisode = e.drifted.count(id) == 0;
@@ -790,7 +879,7 @@ struct Agent::Impl {
       }
       // Fights: a sixth repair of one object within a minute → back off
       // exponentially (2 s, 4 s, ... 256 s) and say who the other writer is.
-      auto now = Clock::now();
+      auto now = clock().monotonic();
       auto& times = e.repairs[id];
       times.erase(std::remove_if(times.begin(), times.end(),
                                  [&](auto t) { return now - t > std::chrono::minutes(1); }),
@@ -828,7 +917,7 @@ struct Agent::Impl {
 
   void repairNow(Env& e, const std::string& id, const std::string& what, const std::string& manager,
                  const std::string& liveJson) {
-    auto start = Clock::now();
+    auto start = clock().monotonic();
     std::lock_guard<std::mutex> g(e.syncMu);
     std::string json;
     {
@@ -855,7 +944,7 @@ struct Agent::Impl {
     }
     auto applied = reconciler.kubeFor(e.spec).apply(desired, alloc);
     std::string subject = reconcile::identitySubject(id);
-    auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    auto ms = std::chrono::duration_cast<milliseconds>(clock().monotonic() - start).count();
     std::lock_guard<std::mutex> g2(e.mu);
     if (!applied) {
       log.error("drift repair failed", {{"environment", e.spec.name},
@@ -875,7 +964,7 @@ struct Agent::Impl {
       e.drifted.erase(id);
       return;
     }
-    e.repairs[id].push_back(Clock::now());  // only real repairs count towards a fight
+    e.repairs[id].push_back(clock().monotonic());  // only real repairs count towards a fight
     e.drifted.erase(id);
     ++e.driftCorrections;
     postStatus(e);
@@ -904,7 +993,7 @@ struct Agent::Impl {
   void recordDrift(Env& e, const std::string& id, reconcile::ObjectAction action,
                    const std::string& message, const std::string& error) {
     reconcile::SyncRecord r;
-    r.time = nowRfc3339();
+    r.time = reconcile::formatRfc3339Utc(clock().now());
     r.environment = e.spec.name;
     r.trigger = Trigger::kDrift;
     if (e.haveLast) {
@@ -946,7 +1035,7 @@ struct Agent::Impl {
     kv("environment", e.spec.name);
     w.Key("pid");
     w.Int(static_cast<int>(::getpid()));
-    kv("updated", nowRfc3339());
+    kv("updated", reconcile::formatRfc3339Utc(clock().now()));
     kv("branch", e.spec.revision);
     kv("commit", e.lastCommit);
     kv("nextSync", e.config->suspend ? "" : e.nextSync);
@@ -956,6 +1045,7 @@ struct Agent::Impl {
     w.Bool(e.config->selfHeal);
     kv("sourceError", e.sourceError);
     kv("syncWindow", e.windowBlock);
+    kv("hold", e.hold);
     kv("stalledCommit", e.stalledCommit);
     w.Key("failures");
     w.Int(e.failures);
@@ -1021,6 +1111,7 @@ struct Agent::Impl {
       snap.drift.push_back(reconcile::identitySubject(id) + " (" + what + ")");
     }
     snap.suspended = e.config->suspend;
+    snap.hold = e.hold;
     snap.nextSync = e.config->suspend ? "" : e.nextSync;
     snap.leader = true;
     if (services.metrics != nullptr)
@@ -1058,6 +1149,7 @@ struct Agent::Impl {
           for (auto& e : envs) {
             e->retryTimer->cancel();
             e->resyncTimer->cancel();
+            e->promoteTimer->cancel();
             if (e->watchStop) e->watchStop->cancel();
           }
         }

@@ -135,6 +135,8 @@ std::string snapshotJson(const EnvironmentSnapshot& s) {
   w.Bool(s.suspended);
   w.Key("held");
   w.Bool(s.held);
+  w.Key("hold");
+  str(s.hold);
   w.Key("nextSync");
   str(s.nextSync);
   w.Key("leader");

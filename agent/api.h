@@ -15,7 +15,7 @@
 //   POST /hooks/{github,gitlab,gitea,generic}       202; needs the provider's signature
 //
 // SNAPSHOT: {"name","revision":{"commit","branch","author","subject"},
-// "lastSyncTime","lastSyncOutcome","health","drift":[...],"suspended","held",
+// "lastSyncTime","lastSyncOutcome","health","drift":[...],"suspended","held","hold",
 // "nextSync","leader"}. Errors are {"error":"<message>"} with 400 (bad query),
 // 401 (token or signature missing or wrong; WWW-Authenticate: Bearer on the
 // API), 404 (unknown path, environment or record), 405 (wrong method, with
@@ -60,7 +60,10 @@ struct EnvironmentSnapshot {
   std::string health;              // "Healthy", "Progressing", "Degraded", "Unknown"
   std::vector<std::string> drift;  // objects that differ from Git, e.g. "apps/Deployment prod/web"
   bool suspended = false;
-  bool held = false;     // held by a sync window
+  bool held = false;  // held by a sync window
+  // Held at a revision (rollback): "held at abc1234 by bob since ...; 3 commits
+  // waiting"; "" when not held.
+  std::string hold;
   std::string nextSync;  // RFC 3339 UTC, "" when none is planned
   bool leader = false;
 };

@@ -126,11 +126,11 @@ TEST_CASE("environments") {
                      R"("author":"Ada <ada@example.com>","subject":"Release \"1\""},)"
                      R"("lastSyncTime":"2024-05-01T12:00:03.000Z","lastSyncOutcome":"Succeeded",)"
                      R"("health":"Healthy","drift":["apps/Deployment shop/web"],"suspended":false,)"
-                     R"("held":false,"nextSync":"2024-05-01T12:01:03.000Z","leader":true})";
+                     R"("held":false,"hold":"","nextSync":"2024-05-01T12:01:03.000Z","leader":true})";
   std::string dev =
       R"({"name":"dev","revision":{"commit":"","branch":"","author":"","subject":""},)"
       R"("lastSyncTime":"","lastSyncOutcome":"","health":"","drift":[],"suspended":true,)"
-      R"("held":false,"nextSync":"","leader":false})";
+      R"("held":false,"hold":"","nextSync":"","leader":false})";
   HttpResponse r = f.call("GET", "/api/v1/environments");
   CHECK(r.status == 200);
   CHECK(r.contentType == "application/json");

@@ -855,10 +855,14 @@ void Parser::syncWindow(const JsonValue& v, const std::string& path, SyncWindow*
 
 void Parser::environment(const JsonValue& v, const std::string& path, Environment* out) {
   if (!isMap(v, path)) return;
-  unknownFields(v, path,
-                {"name", "repository", "branch", "tag", "commit", "semver", "path", "namespace",
-                 "prune", "selfHeal", "healthTimeout", "maxPruneShare", "interval", "syncWindows",
-                 "images", "suspend", "resyncInterval", "serviceAccountName", "force"});
+  unknownFields(v, path, {"name",     "repository",     "branch",
+                          "tag",      "commit",         "semver",
+                          "path",     "namespace",      "prune",
+                          "selfHeal", "healthTimeout",  "maxPruneShare",
+                          "interval", "syncWindows",    "images",
+                          "suspend",  "resyncInterval", "serviceAccountName",
+                          "force",    "follows",        "rollbackOnFailure",
+                          "promotion"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -936,6 +940,19 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   boolean(v, path, "selfHeal", &out->selfHeal);
   boolean(v, path, "suspend", &out->suspend);
   boolean(v, path, "force", &out->force);
+  boolean(v, path, "rollbackOnFailure", &out->rollbackOnFailure);
+  if (string(v, path, "follows", &out->follows) && revisions > 0) {
+    problem(path + ".follows", "cannot be combined with branch, tag, commit or semver");
+  }
+  if (const JsonValue* promo = get(v, "promotion")) {
+    std::string p = path + ".promotion";
+    if (isMap(*promo, p)) {
+      unknownFields(*promo, p, {"from", "soak", "auto"});
+      string(*promo, p, "from", &out->promotion.from, true);
+      duration(*promo, p, "soak", &out->promotion.soak);
+      boolean(*promo, p, "auto", &out->promotion.automatic);
+    }
+  }
   if (string(v, path, "serviceAccountName", &out->serviceAccountName)) {
     if (checkDnsLabel(out->serviceAccountName) != LabelProblem::kNone &&
         out->serviceAccountName.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") !=
@@ -1332,6 +1349,45 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
       }
       out->environments.push_back(std::move(e));
     }
+    // Names another environment may refer to, checked once all are known.
+    for (size_t i = 0; i < out->environments.size(); ++i) {
+      Environment& e = out->environments[i];
+      std::string path = "environments[" + std::to_string(i) + "]";
+      auto named = [&](const std::string& name) -> Environment* {
+        for (Environment& other : out->environments) {
+          if (other.name == name) return &other;
+        }
+        return nullptr;
+      };
+      if (!e.follows.empty()) {
+        Environment* followed = named(e.follows);
+        if (followed == nullptr || followed == &e) {
+          problem(path + ".follows", quote(e.follows) + " names no other environment");
+        } else if (!followed->follows.empty()) {
+          problem(
+              path + ".follows",
+              quote(e.follows) + " follows another environment itself (chains are not allowed)");
+        } else if (get((*envs)[static_cast<rapidjson::SizeType>(i)], "repository") != nullptr &&
+                   followed->repository != e.repository) {
+          problem(path + ".repository",
+                  "must be the repository of " + quote(e.follows) + ", which it follows");
+        } else {
+          e.repository = followed->repository;
+          e.revisionKind = followed->revisionKind;
+          e.revision = followed->revision;
+        }
+      }
+      if (!e.promotion.from.empty()) {
+        Environment* source = named(e.promotion.from);
+        if (source == nullptr || source == &e) {
+          problem(path + ".promotion.from",
+                  quote(e.promotion.from) + " names no other environment");
+        } else if (source->repository != e.repository) {
+          problem(path + ".promotion.from",
+                  quote(e.promotion.from) + " uses another repository (promotion stays in one)");
+        }
+      }
+    }
   }
   if (const JsonValue* srv = get(doc, "server")) server(*srv, &out->server);
   if (const JsonValue* le = get(doc, "leaderElection")) {
@@ -1462,8 +1518,10 @@ std::string formatConfig(const AgentConfig& config) {
     JsonValue env(rapidjson::kObjectType);
     env.AddMember("name", str(e.name, a), a);
     if (!single) env.AddMember("repository", str(e.repository, a), a);
-    env.AddMember(JsonValue(rapidjson::StringRef(revisionKindName(e.revisionKind))),
-                  str(e.revision, a), a);
+    if (e.follows.empty()) {
+      env.AddMember(JsonValue(rapidjson::StringRef(revisionKindName(e.revisionKind))),
+                    str(e.revision, a), a);
+    }
     env.AddMember("path", str(e.path, a), a);
     if (!e.targetNamespace.empty()) env.AddMember("namespace", str(e.targetNamespace, a), a);
     env.AddMember("prune", e.prune, a);
@@ -1488,6 +1546,15 @@ std::string formatConfig(const AgentConfig& config) {
         windows.PushBack(window, a);
       }
       env.AddMember("syncWindows", windows, a);
+    }
+    if (!e.follows.empty()) env.AddMember("follows", str(e.follows, a), a);
+    if (e.rollbackOnFailure) env.AddMember("rollbackOnFailure", true, a);
+    if (!e.promotion.from.empty()) {
+      JsonValue promo(rapidjson::kObjectType);
+      promo.AddMember("from", str(e.promotion.from, a), a);
+      promo.AddMember("soak", str(formatDuration(e.promotion.soak), a), a);
+      promo.AddMember("auto", e.promotion.automatic, a);
+      env.AddMember("promotion", promo, a);
     }
     if (!e.images.empty()) {
       JsonValue images(rapidjson::kArrayType);

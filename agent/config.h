@@ -252,6 +252,23 @@ struct Environment {
   // `images: [{policy: web, update: render|git}]`: the image policies this
   // environment follows and how (see EnvironmentImage). Default none.
   std::vector<EnvironmentImage> images;
+  // `follows: prod`: deploy the commit that environment last synced Healthy, rendered
+  // from this environment's own path (a DR standby). Excludes branch/tag/commit/semver;
+  // the repository is the followed environment's. Empty: follow its own revision.
+  std::string follows;
+  // A sync whose health ends Degraded or times out re-applies the last Healthy
+  // revision and holds the environment there. Default false.
+  bool rollbackOnFailure = false;
+  // `promotion: {from: staging, soak: 30m, auto: false}`: where releases come from,
+  // how long the source must have run the revision Healthy, and whether the agent
+  // promotes by itself when the gates pass. Empty `from`: no promotion settings.
+  struct Promotion {
+    std::string from;
+    Duration soak{};
+    bool automatic = false;  // `auto`
+
+    bool operator==(const Promotion&) const = default;
+  } promotion;
 
   bool operator==(const Environment&) const = default;
 };

@@ -33,9 +33,7 @@ EventRecorder::EventRecorder(reconcile::KubeApi& kube, EventRecorderOptions opti
 
 EventRecorder::~EventRecorder() { shutdown(); }
 
-SysTime EventRecorder::now() const {
-  return options_.now ? options_.now() : std::chrono::system_clock::now();
-}
+SysTime EventRecorder::now() const { return options_.clock->now(); }
 
 bool EventRecorder::record(const std::string& env, const std::string& ns, EventType type,
                            const std::string& reason, const std::string& message) {

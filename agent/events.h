@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.h"
 #include "reconcile/kube_api.h"
 
 namespace windlass::agent {
@@ -43,8 +44,8 @@ struct EventRecorderOptions {
   size_t queueCapacity = 1000;                 // record() drops beyond this
   std::chrono::minutes aggregationWindow{10};  // repeats within this bump one Event
   // The wall clock (for timestamps, the token buckets and the window; tests inject their
-  // own). Default: std::chrono::system_clock::now.
-  std::function<std::chrono::system_clock::time_point()> now;
+  // own: a FakeClock).
+  const Clock* clock = &Clock::system();
   // Called from the worker when writing an Event fails, with a message naming the Event.
   // Default: nothing.
   std::function<void(const std::string&)> log;

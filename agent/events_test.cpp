@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/json.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_kube.h"
 
 namespace windlass::agent {
@@ -41,18 +42,11 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-struct Clock {
-  SysTime t = SysTime(std::chrono::seconds(1800000000));
-  std::function<SysTime()> fn() {
-    return [this] { return t; };
-  }
-};
-
 TEST_CASE("an Event names the inventory Secret, the reason, the type and windlass") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
-  EventRecorder rec(kube, EventRecorderOptions{.now = clock.fn()});
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
+  EventRecorder rec(kube, EventRecorderOptions{.clock = &clock});
   CHECK(rec.record("prod", "prod", EventType::kWarning, kReasonSyncFailed, "apply failed: boom"));
   rec.flush();
   auto all = events(kube);
@@ -70,11 +64,11 @@ TEST_CASE("an Event names the inventory Secret, the reason, the type and windlas
 TEST_CASE("repeats of one reason and message bump one Event's count") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
-  EventRecorder rec(kube, EventRecorderOptions{.now = clock.fn()});
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
+  EventRecorder rec(kube, EventRecorderOptions{.clock = &clock});
   for (int i = 0; i < 3; ++i) {
     CHECK(rec.record("prod", "prod", EventType::kNormal, kReasonDriftCorrected, "1 object"));
-    clock.t += 1s;
+    clock.advance(1s);
   }
   rec.record("prod", "prod", EventType::kNormal, kReasonDriftCorrected, "2 objects");
   rec.flush();
@@ -97,8 +91,8 @@ TEST_CASE("repeats of one reason and message bump one Event's count") {
 TEST_CASE("the token bucket drops a flood per environment and reason") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
-  EventRecorder rec(kube, EventRecorderOptions{.burst = 3, .refill = 5000ms, .now = clock.fn()});
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
+  EventRecorder rec(kube, EventRecorderOptions{.burst = 3, .refill = 5000ms, .clock = &clock});
   int accepted = 0;
   for (int i = 0; i < 10; ++i) {
     accepted +=
@@ -107,9 +101,9 @@ TEST_CASE("the token bucket drops a flood per environment and reason") {
   CHECK(accepted == 3);
   CHECK(rec.dropped() == 7);
   CHECK(rec.record("prod", "prod", EventType::kWarning, kReasonFightDetected, "other reason"));
-  clock.t += 4s;
+  clock.advance(4s);
   CHECK_FALSE(rec.record("prod", "prod", EventType::kWarning, kReasonSyncFailed, "too soon"));
-  clock.t += 6s;  // 0.8 + 6/5 tokens: one to spend
+  clock.advance(6s);  // 0.8 + 6/5 tokens: one to spend
   CHECK(rec.record("prod", "prod", EventType::kWarning, kReasonSyncFailed, "later"));
   rec.flush();
   CHECK(events(kube).size() == 5);

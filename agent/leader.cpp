@@ -154,9 +154,7 @@ LeaderElector::LeaderElector(reconcile::KubeApi& kube, LeaderElectionOptions opt
 
 LeaderElector::~LeaderElector() { stop(true); }
 
-SysTime LeaderElector::now() const {
-  return options_.now ? options_.now() : std::chrono::system_clock::now();
-}
+SysTime LeaderElector::now() const { return options_.clock->now(); }
 
 Result<bool> LeaderElector::tryAcquireOrRenew() {
   auto path = kube_.resourcePath(kLease, options_.leaseNamespace, options_.leaseName);

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "reconcile/kube_api.h"
 
@@ -39,8 +40,8 @@ struct LeaderElectionOptions {
   std::chrono::milliseconds leaseDuration{15000};  // non-leaders wait this long to take over
   std::chrono::milliseconds renewDeadline{10000};  // leader gives up after this without renewal
   std::chrono::milliseconds retryPeriod{2000};     // between tries (acquire and renew)
-  // The wall clock (tests inject their own). Default: std::chrono::system_clock::now.
-  std::function<std::chrono::system_clock::time_point()> now;
+  // The wall clock (tests pass a FakeClock).
+  const Clock* clock = &Clock::system();
   // Called (from the elector's thread) when a try fails other than by losing a race, with
   // a message naming the Lease. Never holds a secret. Default: nothing.
   std::function<void(const std::string&)> log;

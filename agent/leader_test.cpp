@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_kube.h"
 
 namespace windlass::agent {
@@ -23,19 +24,12 @@ void prepare(FakeKube& kube) {
   REQUIRE(kube.seed(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"sys"}})").ok());
 }
 
-struct Clock {
-  SysTime t = SysTime(std::chrono::seconds(1800000000));
-  std::function<SysTime()> fn() {
-    return [this] { return t; };
-  }
-};
-
-LeaderElectionOptions options(const std::string& id, Clock& clock) {
+LeaderElectionOptions options(const std::string& id, const Clock& clock) {
   LeaderElectionOptions o;
   o.leaseNamespace = "sys";
   o.leaseName = "windlass-leader";
   o.identity = id;
-  o.now = clock.fn();
+  o.clock = &clock;
   return o;
 }
 
@@ -78,7 +72,7 @@ TEST_CASE("holder identity is host_pid_random and unique") {
 TEST_CASE("an absent Lease is created; a valid one is not taken; an expired one is") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
   LeaderElector a(kube, options("a", clock));
   LeaderElector b(kube, options("b", clock));
 
@@ -96,16 +90,16 @@ TEST_CASE("an absent Lease is created; a valid one is not taken; an expired one 
   REQUIRE(other);
   CHECK_FALSE(*other);
 
-  clock.t += 10s;  // a renews: same holder, no transition, renewTime moves
+  clock.advance(10s);  // a renews: same holder, no transition, renewTime moves
   REQUIRE(*a.tryAcquireOrRenew());
   lease = leaseJson(kube);
   CHECK(contains(lease, R"("renewTime":"2027-01-15T08:00:10.000000Z")"));
   CHECK(contains(lease, R"("acquireTime":"2027-01-15T08:00:00.000000Z")"));
   CHECK(contains(lease, R"("leaseTransitions":0)"));
 
-  clock.t += 15s;  // exactly at expiry: still valid
+  clock.advance(15s);  // exactly at expiry: still valid
   CHECK_FALSE(*b.tryAcquireOrRenew());
-  clock.t += 1s;  // past renewTime + 15 s: b takes over
+  clock.advance(1s);  // past renewTime + 15 s: b takes over
   REQUIRE(*b.tryAcquireOrRenew());
   lease = leaseJson(kube);
   CHECK(contains(lease, R"("holderIdentity":"b")"));
@@ -117,7 +111,7 @@ TEST_CASE("an absent Lease is created; a valid one is not taken; an expired one 
 TEST_CASE("a released Lease is taken at once") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
   LeaderElector a(kube, options("a", clock));
   LeaderElector b(kube, options("b", clock));
   REQUIRE(*a.tryAcquireOrRenew());
@@ -135,7 +129,7 @@ TEST_CASE("a released Lease is taken at once") {
 TEST_CASE("a write that loses the race (409) is not leadership; other errors are errors") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
   LeaderElector a(kube, options("a", clock));
   REQUIRE(*a.tryAcquireOrRenew());
   kube.failMethod("PUT", 409, "the object has been modified");
@@ -154,7 +148,7 @@ TEST_CASE("a write that loses the race (409) is not leadership; other errors are
 TEST_CASE("the fake's PUT checks resourceVersion and POST refuses an existing object") {
   FakeKube kube;
   prepare(kube);
-  Clock clock;
+  FakeClock clock(SysTime(std::chrono::seconds(1800000000)));
   LeaderElector a(kube, options("a", clock));
   REQUIRE(*a.tryAcquireOrRenew());
   auto r = kube.sendBatch(

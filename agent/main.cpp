@@ -17,18 +17,23 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/images.h"
+#include "agent/leader.h"
 #include "agent/log.h"
+#include "agent/promote.h"
 #include "agent/wiring.h"
 #include "core/cancel.h"
 #include "core/file_source.h"
 #include "core/json.h"
 #include "overlays/render.h"
+#include "reconcile/env_state.h"
 #include "reconcile/history.h"
+#include "sources/git.h"
 
 namespace windlass::agent {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+using SysTime = std::chrono::system_clock::time_point;
 
 constexpr const char* kUsage = R"(windlass: a GitOps pull-agent with a Kustomize-compatible renderer
 
@@ -52,6 +57,20 @@ Usage:
       is named in a warning on stderr and makes the exit status 1.
   windlass history verify [--config F]
       Check the hash chain of every environment's history.
+  windlass history export [--config F] [--env E] [--since T] [--until T] -o json|csv
+      Every record (of E, else of all environments) whose time is in [T, T'),
+      for auditors' tools: JSON Lines, or CSV with one row per record.
+  windlass promote [--config F] --from E1 --to E2 [--revision R] [--actor NAME]
+      Bring the revision E1 runs Healthy (R, else its last) to E2 through Git:
+      E2's branch moves to it (fast-forward, else a merge commit), or with one
+      branch for both, E1's overlay images are copied into E2's. Refused (exit 1,
+      nothing pushed) unless E1's last sync of R succeeded and is Healthy for at
+      least E2's promotion.soak.
+  windlass rollback [--config F] --env E --to SEQUENCE|COMMIT [--actor NAME]
+      Apply the revision of history record SEQUENCE (or COMMIT) and hold E
+      there: new commits are fetched and shown, not applied, until release.
+  windlass release [--config F] --env E [--actor NAME]
+      Lift E's hold and sync it to the revision it tracks.
   windlass images [--config F] [-o json]
       Scan every image policy now: per policy the tags seen, the chosen one, its
       digest, and why; per environment what it runs and what it would take.
@@ -158,8 +177,9 @@ struct CommonArgs {
   std::string env;
   std::string output = "text";
   std::string logFormat;  // run: json | text; empty: json unless stderr is a terminal
-  bool dryRun = false, prune = false, allowMassPrune = false, verify = false;
+  bool dryRun = false, prune = false, allowMassPrune = false, verify = false, exportAll = false;
   std::string revision;
+  std::string from, to, actor, since, until;  // promote, rollback, history export
 };
 
 int parseCommon(const std::vector<std::string>& args, CommonArgs& out, std::string& error) {
@@ -192,8 +212,20 @@ int parseCommon(const std::vector<std::string>& args, CommonArgs& out, std::stri
       out.prune = true;
     else if (a == "--allow-mass-prune")
       out.allowMassPrune = true;
+    else if (a == "--from" || a.rfind("--from=", 0) == 0)
+      ok = value(out.from);
+    else if (a == "--to" || a.rfind("--to=", 0) == 0)
+      ok = value(out.to);
+    else if (a == "--actor" || a.rfind("--actor=", 0) == 0)
+      ok = value(out.actor);
+    else if (a == "--since" || a.rfind("--since=", 0) == 0)
+      ok = value(out.since);
+    else if (a == "--until" || a.rfind("--until=", 0) == 0)
+      ok = value(out.until);
     else if (a == "verify")
       out.verify = true;
+    else if (a == "export")
+      out.exportAll = true;
     else {
       error = "unknown argument " + a;
       return 2;
@@ -241,6 +273,43 @@ void cancelOnSignals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+// The reconciler of `config`, or null after printing why there is none.
+std::unique_ptr<reconcile::Reconciler> openReconciler(const AgentConfig& config) {
+  auto options = reconcilerOptions(config);
+  if (!options) {
+    std::fprintf(stderr, "windlass: %s\n", options.error().message().c_str());
+    return nullptr;
+  }
+  auto reconciler = reconcile::Reconciler::create(std::move(*options));
+  if (!reconciler) {
+    std::fprintf(stderr, "windlass: %s\n", reconciler.error().message().c_str());
+    return nullptr;
+  }
+  return std::move(*reconciler);
+}
+
+// Who ran the command, for the auditor: the login name.
+std::string loginName() {
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user != '\0' ? user : std::to_string(::getuid());
+}
+
+// --actor, else the Git identity, else the login name.
+std::string actorOf(const CommonArgs& args) {
+  if (!args.actor.empty()) return args.actor;
+  if (std::string git = sources::gitUserName(); !git.empty()) return git;
+  return loginName();
+}
+
+// rollbackOnFailure: what the automatic rollback after `report` did.
+void printRollback(const reconcile::SyncReport& report) {
+  if (!report.rollback) return;
+  const reconcile::SyncReport& back = *report.rollback;
+  std::printf("rolled back to %s (held): %s%s%s\n", back.record.revision.commit.c_str(),
+              reconcile::reasonName(back.record.reason), back.status.ok() ? "" : ": ",
+              back.status.ok() ? "" : back.status.message().c_str());
+}
+
 int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   CommonArgs args;
   std::string error;
@@ -249,27 +318,18 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
   const Environment* env = nullptr;
   if (!loadFor(args, true, config, &env)) return 2;
   int failed = diff ? 2 : 1;
-  auto options = reconcilerOptions(config);
-  if (!options) {
-    std::fprintf(stderr, "windlass: %s: %s\n", env->name.c_str(),
-                 options.error().message().c_str());
-    return failed;
-  }
-  auto reconciler = reconcile::Reconciler::create(std::move(*options));
-  if (!reconciler) {
-    std::fprintf(stderr, "windlass: %s\n", reconciler.error().message().c_str());
-    return failed;
-  }
+  auto reconciler = openReconciler(config);
+  if (!reconciler) return failed;
   reconcile::SyncRequest req;
   req.planOnly = diff || args.dryRun;
   req.revision = args.revision;
   req.forcePrune = args.prune;
   req.allowMassPrune = args.allowMassPrune;
-  const char* user = std::getenv("USER");  // who ran it, for the auditor
-  req.actor = user != nullptr && *user != '\0' ? user : std::to_string(::getuid());
+  req.actor = loginName();
   cancelOnSignals();
-  reconcile::SyncReport report = (*reconciler)->sync(environmentSpec(*env), req, gStop);
+  reconcile::SyncReport report = reconciler->sync(environmentSpec(*env), req, gStop);
   std::fputs(report.planText.c_str(), stdout);
+  if (!req.planOnly) printRollback(report);
   if (!report.status.ok()) {
     std::fprintf(stderr, "windlass: %s: %s: %s\n", env->name.c_str(),
                  report.recorded ? reconcile::reasonName(report.record.reason) : "failed",
@@ -281,6 +341,91 @@ int diffOrSync(const std::vector<std::string>& argv, bool diff) {
                 reconcile::reasonName(report.record.reason));
   }
   if (diff) return report.changes ? 1 : 0;
+  return 0;
+}
+
+// promote --from E1 --to E2 [--revision R] [--actor NAME]
+int promoteCmd(const std::vector<std::string>& argv) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (args.from.empty() || args.to.empty()) return usageError("promote needs --from and --to");
+  AgentConfig config;
+  const Environment* none = nullptr;
+  if (!loadFor(args, false, config, &none)) return 2;
+  auto reconciler = openReconciler(config);
+  if (!reconciler) return 1;
+  cancelOnSignals();
+  auto done =
+      promote(config, *reconciler, {args.from, args.to, args.revision, actorOf(args)}, &gStop);
+  if (!done) {
+    std::fprintf(stderr, "windlass: promote %s to %s refused: %s\n", args.from.c_str(),
+                 args.to.c_str(), done.error().message().c_str());
+    return 1;
+  }
+  std::printf("promoted %s (%s) to %s: %s, %s is now at %s\n", args.from.c_str(),
+              done->sourceRevision.c_str(), args.to.c_str(), done->how.c_str(), args.to.c_str(),
+              done->targetCommit.c_str());
+  return 0;
+}
+
+// rollback --env E --to SEQUENCE|COMMIT, and release --env E: a sync that sets or
+// lifts the hold, recorded with the actor.
+int holdCmd(const std::vector<std::string>& argv, bool rollback) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (rollback && args.to.empty()) return usageError("rollback needs --to SEQUENCE|COMMIT");
+  AgentConfig config;
+  const Environment* env = nullptr;
+  if (!loadFor(args, true, config, &env)) return 2;
+  auto reconciler = openReconciler(config);
+  if (!reconciler) return 1;
+  reconcile::SyncRequest req;
+  req.actor = actorOf(args);
+  if (rollback) {
+    auto read = reconciler->history().read(env->name);
+    if (!read) {
+      std::fprintf(stderr, "windlass: %s\n", read.error().message().c_str());
+      return 1;
+    }
+    const reconcile::SyncRecord* target = nullptr;
+    bool number = args.to.find_first_not_of("0123456789") == std::string::npos;
+    for (const reconcile::SyncRecord& r : read->records) {
+      bool match = number ? std::to_string(r.sequence) == args.to
+                          : args.to.size() >= 4 && r.revision.commit.rfind(args.to, 0) == 0;
+      if (match && !r.revision.commit.empty()) target = &r;
+    }
+    if (target == nullptr) {
+      std::fprintf(stderr, "windlass: rollback: %s has no record %s%s\n", env->name.c_str(),
+                   number ? "#" : "of commit ", args.to.c_str());
+      return 1;
+    }
+    req.revision = target->revision.commit;
+    req.trigger = reconcile::Trigger::kRollback;
+    req.hold = reconcile::HoldRecord{
+        target->revision.commit, req.actor, reconcile::formatRfc3339Utc(reconciler->clock().now()),
+        "rollback to #" + std::to_string(target->sequence) + " by " + req.actor};
+  } else {
+    auto hold = reconcile::readHold(config.stateDir, env->name);
+    if (hold && !*hold) {
+      std::fprintf(stderr, "windlass: release: %s is not held\n", env->name.c_str());
+      return 1;
+    }
+    req.releaseHold = true;
+    req.trigger = reconcile::Trigger::kRelease;
+  }
+  cancelOnSignals();
+  reconcile::SyncReport report = reconciler->sync(environmentSpec(*env), req, gStop);
+  std::fputs(report.planText.c_str(), stdout);
+  if (!report.status.ok()) {
+    std::fprintf(stderr, "windlass: %s %s: %s\n", rollback ? "rollback" : "release",
+                 env->name.c_str(), report.status.message().c_str());
+    return 1;
+  }
+  std::printf("%s %s at %s: %s%s\n", rollback ? "rolled back" : "released", env->name.c_str(),
+              report.record.revision.commit.c_str(), reconcile::reasonName(report.record.reason),
+              rollback ? " (held; `windlass release` lifts it)" : "");
   return 0;
 }
 
@@ -312,16 +457,8 @@ int status(const std::vector<std::string>& argv) {
   AgentConfig config;
   const Environment* only = nullptr;
   if (!loadFor(args, false, config, &only)) return 2;
-  auto options = reconcilerOptions(config);
-  if (!options) {
-    std::fprintf(stderr, "windlass: %s\n", options.error().message().c_str());
-    return 1;
-  }
-  auto reconciler = reconcile::Reconciler::create(std::move(*options));
-  if (!reconciler) {
-    std::fprintf(stderr, "windlass: %s\n", reconciler.error().message().c_str());
-    return 1;
-  }
+  auto reconciler = openReconciler(config);
+  if (!reconciler) return 1;
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
   auto kv = [&](const char* k, const std::string& v) {
@@ -337,7 +474,7 @@ int status(const std::vector<std::string>& argv) {
     reconcile::SyncRecord last;
     bool haveLast = false;
     reconcile::HealthStatus health = reconcile::HealthStatus::kUnknown;
-    auto read = (*reconciler)->history().read(env.name);
+    auto read = reconciler->history().read(env.name);
     if (read) {
       for (const auto& r : read->records) {
         if (r.trigger == reconcile::Trigger::kDrift) continue;
@@ -353,7 +490,7 @@ int status(const std::vector<std::string>& argv) {
     reconcile::SyncRequest req;
     req.planOnly = true;
     req.fetch = !fetched;
-    reconcile::SyncReport plan = (*reconciler)->sync(environmentSpec(env), req, gStop);
+    reconcile::SyncReport plan = reconciler->sync(environmentSpec(env), req, gStop);
     fetched = fetched || plan.status.ok();
     std::string sync;
     if (!plan.status.ok()) {
@@ -375,6 +512,7 @@ int status(const std::vector<std::string>& argv) {
       }
     }
     bool suspended = env.suspend;
+    std::string hold = reconciler->describeHold(environmentSpec(env));
     std::string subject = last.revision.message.substr(0, last.revision.message.find('\n'));
     if (args.output == "json") {
       w.StartObject();
@@ -395,7 +533,8 @@ int status(const std::vector<std::string>& argv) {
       w.Key("suspended");
       w.Bool(suspended);
       w.Key("held");
-      w.Bool(false);
+      w.Bool(!hold.empty());
+      kv("hold", hold);
       w.Key("agentRunning");
       w.Bool(agent.has_value());
       kv("nextSync", next);
@@ -440,6 +579,7 @@ int status(const std::vector<std::string>& argv) {
     std::printf("  sync:       %s\n", sync.c_str());
     std::printf("  drift:      %s\n", drift.empty() ? "none seen" : drift.c_str());
     std::printf("  suspended:  %s\n", suspended ? "yes" : "no");
+    if (!hold.empty()) std::printf("  hold:       %s\n", hold.c_str());
     std::printf(
         "  agent:      %s\n",
         agent ? ("running, next sync " + (next.empty() ? "-" : next)).c_str() : "not running");
@@ -544,11 +684,99 @@ int runAgent(const std::vector<std::string>& argv) {
   return runDaemon(configPath, log, gStop, gReload);
 }
 
+// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+std::string csvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// history export: the records of `envs` in [--since, --until), as JSON Lines or CSV.
+int exportHistory(const CommonArgs& args, const reconcile::HistoryStore& store,
+                  const std::vector<std::string>& envs) {
+  if (args.output != "json" && args.output != "csv") {
+    return usageError("history export needs -o json or -o csv");
+  }
+  auto bound = [](const std::string& text) -> Result<std::optional<SysTime>> {
+    if (text.empty()) return std::optional<SysTime>();
+    std::string full = text.size() == 10 ? text + "T00:00:00Z" : text;  // a date
+    auto t = parseMicroTime(full);
+    if (!t)
+      return Status::invalidArgument("\"" + text +
+                                     "\" is not a date (2026-12-01) or an "
+                                     "RFC 3339 UTC time (2026-12-01T08:00:00Z)");
+    return std::optional<SysTime>(*t);
+  };
+  auto since = bound(args.since);
+  auto until = bound(args.until);
+  if (!since) return usageError("--since: " + since.error().message());
+  if (!until) return usageError("--until: " + until.error().message());
+  if (args.output == "csv") {
+    std::printf(
+        "environment,sequence,time,trigger,actor,reason,commit,branch,author,signature,"
+        "signer,promotionFrom,promotionRevision,heldAt,health,changed,images,message,"
+        "hash\n");
+  }
+  int status = 0;
+  for (const std::string& name : envs) {
+    auto read = store.read(name);
+    if (!read) {
+      std::fprintf(stderr, "windlass: %s\n", read.error().message().c_str());
+      return 1;
+    }
+    for (const reconcile::SyncRecord& r : read->records) {
+      auto t = parseMicroTime(r.time);
+      if (!t || (*since && *t < **since) || (*until && *t >= **until)) continue;
+      if (args.output == "json") {
+        std::printf("%s\n", reconcile::serializeRecord(r).c_str());
+        continue;
+      }
+      size_t changed = 0;
+      for (const auto& o : r.objects) {
+        changed += o.error.empty() && o.action != reconcile::ObjectAction::kUnchanged &&
+                   o.action != reconcile::ObjectAction::kPruneSkipped;
+      }
+      std::string images;
+      for (const std::string& i : r.images) images += (images.empty() ? "" : " ") + i;
+      std::vector<std::string> row = {r.environment,
+                                      std::to_string(r.sequence),
+                                      r.time,
+                                      reconcile::triggerName(r.trigger),
+                                      r.actor,
+                                      reconcile::reasonName(r.reason),
+                                      r.revision.commit,
+                                      r.revision.branch,
+                                      r.revision.author,
+                                      reconcile::signatureName(r.revision.signature),
+                                      r.revision.signer,
+                                      r.promotion.from,
+                                      r.promotion.revision,
+                                      r.hold.revision,
+                                      reconcile::healthName(r.health.status),
+                                      std::to_string(changed),
+                                      images,
+                                      r.message,
+                                      r.hash};
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + csvField(row[i]);
+      std::printf("%s\n", line.c_str());
+    }
+    for (const reconcile::HistoryBadLine& bad : read->badLines) {
+      std::fprintf(stderr, "windlass: warning: %s\n", bad.message.c_str());
+      status = 1;
+    }
+  }
+  return status;
+}
+
 int history(const std::vector<std::string>& argv) {
   CommonArgs args;
   std::string error;
   if (parseCommon(argv, args, error) != 0) return usageError(error);
-  if (args.output != "text" && args.output != "json") return usageError("-o must be json");
+  if (!args.exportAll && args.output != "text" && args.output != "json") {
+    return usageError("-o must be json");
+  }
   AgentConfig config;
   const Environment* env = nullptr;
   if (!loadFor(args, false, config, &env)) return 2;
@@ -559,6 +787,7 @@ int history(const std::vector<std::string>& argv) {
   } else {
     for (const Environment& e : config.environments) envs.push_back(e.name);
   }
+  if (args.exportAll) return exportHistory(args, store, envs);
   int status = 0;
   for (const std::string& name : envs) {
     if (args.verify) {
@@ -627,6 +856,9 @@ int run(int argc, char** argv) {
   if (cmd == "run") return runAgent(args);
   if (cmd == "status") return status(args);
   if (cmd == "images") return images(args);
+  if (cmd == "promote") return promoteCmd(args);
+  if (cmd == "rollback") return holdCmd(args, true);
+  if (cmd == "release") return holdCmd(args, false);
   return usageError("unknown command \"" + cmd + "\"");
 }
 

@@ -92,6 +92,8 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   s.pinnedCommit = env.revisionKind == RevisionKind::kCommit;
   if (env.revisionKind == RevisionKind::kSemver) s.semver = env.revision;
   s.path = env.path;
+  s.follows = env.follows;
+  s.rollbackOnFailure = env.rollbackOnFailure;
   s.sync.environment = env.name;
   s.sync.targetNamespace = env.targetNamespace;
   s.sync.prune = env.prune;

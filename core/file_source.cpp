@@ -51,6 +51,12 @@ Result<std::string> joinPath(std::string_view dir, std::string_view rel) {
   return normalisePath(joined);
 }
 
+bool isInOrBelow(std::string_view path, std::string_view dir) {
+  if (dir.empty() || path == dir) return true;
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
 std::string_view parentPath(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
@@ -110,6 +116,20 @@ class DiskSource final : public FileSource {
     return data;
   }
 
+  Result<std::string> realPath(std::string_view path) const override {
+    char buf[PATH_MAX];
+    if (::realpath(describe(path).c_str(), buf) == nullptr) {
+      return Status::notFound(describe(path) + ": " + std::strerror(errno));
+    }
+    std::string_view r = buf;
+    if (!inside(r)) {
+      return Status::invalidArgument(describe(path) + ": resolves to " + std::string(r) +
+                                     ", outside the root " + root_);
+    }
+    if (r == root_) return std::string();
+    return std::string(r.substr(root_ == "/" ? 1 : root_.size() + 1));
+  }
+
   Result<std::vector<std::string>> list(std::string_view path) const override {
     std::string real;
     if (!resolve(path, &real)) return Status::notFound(describe(path) + ": no such folder");
@@ -143,14 +163,15 @@ class DiskSource final : public FileSource {
   bool resolve(std::string_view path, std::string* real) const {
     char buf[PATH_MAX];
     if (::realpath(describe(path).c_str(), buf) == nullptr) return false;
-    std::string_view r = buf;
-    if (r != root_ &&
-        !(root_ == "/" || (r.size() > root_.size() && r.compare(0, root_.size(), root_) == 0 &&
-                           r[root_.size()] == '/'))) {
-      return false;
-    }
-    *real = r;
+    if (!inside(buf)) return false;
+    *real = buf;
     return true;
+  }
+
+  bool inside(std::string_view r) const {
+    return r == root_ || root_ == "/" ||
+           (r.size() > root_.size() && r.compare(0, root_.size(), root_) == 0 &&
+            r[root_.size()] == '/');
   }
 
   std::string root_;  // real path, no trailing slash (except "/")
@@ -179,6 +200,13 @@ class MemorySource final : public FileSource {
                                      std::to_string(maxBytes) + " bytes");
     }
     return it->second;
+  }
+
+  Result<std::string> realPath(std::string_view path) const override {
+    if (kind(path) == FileKind::kMissing) {
+      return Status::notFound(describe(path) + ": no such file or folder");
+    }
+    return std::string(path);
   }
 
   Result<std::vector<std::string>> list(std::string_view path) const override {

@@ -30,6 +30,13 @@ class FileSource {
   // such file, InvalidArgument when it escapes the root or exceeds `maxBytes`.
   virtual Result<std::string> read(std::string_view path, size_t maxBytes) const = 0;
 
+  // `path` with every symlink on the way resolved: the source path of the file or
+  // folder it names ("" for the root). NotFound when nothing is there (a dangling
+  // symlink included); InvalidArgument when it resolves outside the root. The
+  // renderer's load restrictor compares these to keep a kustomization's files in
+  // or below its folder.
+  virtual Result<std::string> realPath(std::string_view path) const = 0;
+
   // The entry names (not paths) of the folder at `path`, sorted bytewise.
   virtual Result<std::vector<std::string>> list(std::string_view path) const = 0;
 
@@ -51,6 +58,10 @@ Result<std::string> normalisePath(std::string_view path);
 
 // dir + "/" + rel, normalised. InvalidArgument as normalisePath.
 Result<std::string> joinPath(std::string_view dir, std::string_view rel);
+
+// Whether the source path `path` is `dir` or lies below it ("" is the root,
+// which holds every path). Both normalised; compares components, not bytes.
+bool isInOrBelow(std::string_view path, std::string_view dir);
 
 // The folder part of `path` ("" for a top-level name) and the last component.
 std::string_view parentPath(std::string_view path);

@@ -297,13 +297,25 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
       return Status::invalidArgument(k.file + ": unknown field \"" + std::string(key) + "\"");
     }
   }
-  std::string kind;
+  std::string kind, apiVersion;
   if (auto* v = findMember(doc, "kind")) WINDLASS_RETURN_IF_ERROR(r.string("kind", *v, kind));
-  if (kind == "Component") {
-    k.component = true;
-  } else if (!kind.empty() && kind != "Kustomization") {
-    return r.fail("kind", "kind should be Kustomization or Component, not \"" + kind + "\"");
+  if (auto* v = findMember(doc, "apiVersion")) {
+    WINDLASS_RETURN_IF_ERROR(r.string("apiVersion", *v, apiVersion));
   }
+  // Kustomize's checks and words (Kustomization.EnforceFields), both at once.
+  std::string errors;
+  if (!kind.empty() && kind != "Kustomization" && kind != "Component") {
+    errors = "kind should be Kustomization or Component";
+  }
+  k.component = kind == "Component";
+  const char* required =
+      k.component ? "kustomize.config.k8s.io/v1alpha1" : "kustomize.config.k8s.io/v1beta1";
+  if (!apiVersion.empty() && apiVersion != required) {
+    if (!errors.empty()) errors += "; ";
+    errors += "apiVersion for " + (kind.empty() ? std::string("Kustomization") : kind) +
+              " should be " + required;
+  }
+  if (!errors.empty()) return Status::invalidArgument(k.file + ": " + errors);
   for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     const JsonValue& v = it->value;
@@ -468,27 +480,36 @@ Status readKustomization(const JsonValue& doc, Kustomization& k) {
 
 Result<Kustomization> loadKustomization(const FileSource& fs, const std::string& dir,
                                         JsonAllocator& alloc) {
-  std::string file;
+  auto realDir = fs.realPath(dir);
+  if (!realDir) return realDir.error();
+  std::string file, listed;
   for (const char* name : kKustomizationFileNames) {
     auto p = joinPath(dir, name);
     if (!p) return p.error();
-    if (fs.kind(*p) == FileKind::kFile) {
-      if (!file.empty()) {
-        return Status::invalidArgument(fs.describe(dir) + ": found multiple kustomization files");
-      }
-      file = *p;
+    if (fs.kind(*p) != FileKind::kFile) continue;
+    // Kustomize reads the file under its load restrictor: a symlink to a file
+    // outside the folder is as good as no file.
+    auto real = fs.realPath(*p);
+    if (!real || !isInOrBelow(*real, *realDir)) continue;
+    if (!file.empty()) {
+      return Status::invalidArgument(fs.describe(dir) + ": found multiple kustomization files");
     }
+    file = *real;
+    listed = *p;
   }
   if (file.empty()) {
-    return Status::notFound(fs.describe(dir) +
-                            ": no kustomization.yaml, kustomization.yml or "
-                            "Kustomization in the folder");
+    return Status::notFound(
+        "unable to find one of 'kustomization.yaml', 'kustomization.yml' or "
+        "'Kustomization' in directory '" +
+        fs.describe(dir) + "'");
   }
   auto text = fs.read(file, kMaxKustomizationBytes);
   if (!text) return text.error();
   Kustomization k;
-  k.file = fs.describe(file);  // messages name the file as the source shows it
-  k.dir = dir;
+  k.dir = std::move(*realDir);
+  auto named = joinPath(k.dir, baseName(listed));  // the name it is listed by, in its real folder
+  if (!named) return named.error();
+  k.file = fs.describe(*named);
   auto docs = parseYaml(*text, k.file, YamlDialect::kKustomization, alloc);
   if (!docs) return docs.error();
   if (docs->size() > 1) {

@@ -61,8 +61,11 @@ struct GeneratorEntry {
 };
 
 struct Kustomization {
-  std::string file;  // path of the kustomization file in the source
-  std::string dir;   // its folder
+  std::string file;  // the kustomization file, as FileSource::describe names it
+  // Its folder with symlinks resolved (FileSource::realPath), as Kustomize roots
+  // a kustomization: relative paths are joined to it, and the files it reads must
+  // stay in or below it (LoadRestrictionsRootOnly).
+  std::string dir;
   bool component = false;
   std::string namePrefix, nameSuffix, nameSpace;
   std::map<std::string, std::string> commonLabels, commonAnnotations;
@@ -87,8 +90,10 @@ struct Kustomization {
 inline constexpr const char* kKustomizationFileNames[] = {"kustomization.yaml", "kustomization.yml",
                                                           "Kustomization"};
 
-// Finds and reads the kustomization in `dir`. NotFound when the folder has none;
-// InvalidArgument (naming the file and field) when it is malformed. The returned
+// Finds and reads the kustomization in `dir`. NotFound when the folder has none
+// (a kustomization file that is a symlink to a file outside `dir` counts as
+// none, as in Kustomize); InvalidArgument (naming the file and field) when it is
+// malformed, including a wrong apiVersion or kind. The returned
 // raw pointers point into values allocated from `alloc`.
 Result<Kustomization> loadKustomization(const FileSource& fs, const std::string& dir,
                                         JsonAllocator& alloc);

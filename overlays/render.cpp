@@ -1,7 +1,13 @@
 #include "overlays/render.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <new>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -101,11 +107,37 @@ class LegacyOrder {
   std::map<std::string, int> index_;
 };
 
+// What a kustomization and its bases have built so far.
 struct Accumulator {
   ResourceList resources;
-  TransformerConfig config;
   std::vector<Var> vars;
+  // The keys (Renderer::idKey) of the resources' ids, while `idsKnown`: a parent
+  // appends a base's resources checking only the smaller side for duplicates,
+  // which keeps a chain of nested bases linear.
+  std::unordered_set<std::string> ids;
+  bool idsKnown = true;
+
+  // The transformer config: the built-in one, shared, until `configurations:`,
+  // `crds:` or a base's own config changes it (copied on the first write).
+  const TransformerConfig& config() const { return own_ ? *own_ : builtinConfig(); }
+  TransformerConfig& mutableConfig() {
+    if (!own_) own_ = std::make_unique<TransformerConfig>(builtinConfig());
+    return *own_;
+  }
+  bool customConfig() const { return own_ != nullptr; }
+
+ private:
+  std::unique_ptr<TransformerConfig> own_;
 };
+
+// Whether building `k` itself (its generators, patches and transformers, not its
+// bases) may add resources or change their ids behind appendAll's back.
+bool mayChangeIds(const Kustomization& k) {
+  return !k.generators.empty() || !k.patchesStrategicMerge.empty() || !k.patches.empty() ||
+         !k.patchesJson6902.empty() || !k.namePrefix.empty() || !k.nameSuffix.empty() ||
+         !k.nameSpace.empty() || k.replacements != nullptr || k.transformers != nullptr ||
+         k.vars != nullptr;
+}
 
 class Renderer {
  public:
@@ -117,12 +149,11 @@ class Renderer {
     if (!k) return k.error();
     WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/true));
     Accumulator ra;
-    ra.config = builtinConfig();
-    stack_.push_back(dir);
+    building_.insert(k->dir);
     WINDLASS_RETURN_IF_ERROR(accumulateTarget(*k, ra));
     WINDLASS_RETURN_IF_ERROR(addHashes(ra.resources));
-    WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config, alloc_));
-    WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config, alloc_));
+    WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config(), alloc_));
+    WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config(), alloc_));
     RenderedSet out;
     out.objects.reserve(ra.resources.size());
     if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
@@ -162,23 +193,45 @@ class Renderer {
  private:
   // --- loading -------------------------------------------------------------
 
-  // Reads a file a kustomization names, under the load restrictor.
-  Result<std::string> readFile(const Kustomization& k, const std::string& entry,
-                               std::string* pathOut = nullptr) {
+  // Reads a file that field `field` of kustomization `k` names, under the load
+  // restrictor: with symlinks resolved, the file must be in or below the
+  // kustomization's own folder (Kustomize's LoadRestrictionsRootOnly), unless
+  // options_.loadRestrictionsNone. `pathOut` receives its name for messages.
+  Result<std::string> readFile(const Kustomization& k, std::string_view field,
+                               const std::string& entry, std::string* pathOut = nullptr) {
     auto path = joinPath(k.dir, entry);
-    if (!path) return path.error().withContext(k.file);
-    if (!options_.loadRestrictionsNone && !k.dir.empty() && *path != k.dir &&
-        path->rfind(k.dir + "/", 0) != 0) {
-      return Status::invalidArgument(k.file + ": security; file '" + entry +
-                                     "' is not in or below '" + fs_.describe(k.dir) + "'");
+    if (isRemote(entry) && (!path || fs_.kind(*path) == FileKind::kMissing)) {
+      return unsupportedRemote(k, field, entry, "files");
+    }
+    std::string where = k.file + ": " + std::string(field);
+    if (!path) return path.error().withContext(where);
+    std::string target = *path;
+    if (!options_.loadRestrictionsNone) {
+      auto real = fs_.realPath(*path);
+      if (real) {
+        if (!isInOrBelow(*real, k.dir)) return securityError(k, field, *path, "");
+        target = std::move(*real);
+      } else if (real.error().code() != Code::kNotFound) {
+        // It resolves outside the source, and so outside the kustomization too.
+        return securityError(k, field, *path, real.error().message());
+      }
     }
     if (k.dir.empty() && !options_.loadRestrictionsNone && path->empty()) {
-      return Status::invalidArgument(k.file + ": '" + entry + "' is not a file");
+      return Status::invalidArgument(where + ": '" + entry + "' is not a file");
     }
-    auto text = fs_.read(*path, options_.maxFileBytes);
-    if (!text) return text.error().withContext(k.file);
+    auto text = fs_.read(target, options_.maxFileBytes);
+    if (!text) return text.error().withContext(where);
     if (pathOut != nullptr) *pathOut = fs_.describe(*path);  // for messages
     return text;
+  }
+
+  // Kustomize's words for a file outside the kustomization's folder.
+  Status securityError(const Kustomization& k, std::string_view field, const std::string& path,
+                       const std::string& cause) {
+    std::string msg = k.file + ": " + std::string(field) + ": security; file '" +
+                      fs_.describe(path) + "' is not in or below '" + fs_.describe(k.dir) + "'";
+    if (!cause.empty()) msg += " (" + cause + ")";
+    return Status::invalidArgument(std::move(msg));
   }
 
   Status loadResourceFile(const std::string& path, const std::string& text, ResourceList& out) {
@@ -244,19 +297,48 @@ class Renderer {
     return key;
   }
 
-  // Appends `from` to `to`; InvalidArgument when an id is already there.
-  static Status appendAll(ResourceList& to, ResourceList&& from) {
-    std::unordered_set<std::string> seen;
-    seen.reserve(to.size() + from.size());
-    for (const Resource& e : to) seen.insert(idKey(e.curId()));
-    to.reserve(to.size() + from.size());
-    for (Resource& r : from) {
-      ResId id = r.curId();
-      if (!seen.insert(idKey(id)).second) {
-        return Status::invalidArgument("may not add resource with an already registered id: " +
-                                       id.describe());
+  // Appends `from` to `to.resources`; InvalidArgument when an id is already
+  // there or twice in `from`. `fromIds`, when not null, holds the keys of
+  // `from`'s ids (a base's Accumulator::ids): then only the smaller side is
+  // hashed and the smaller list moved, so a chain of N nested bases costs O(N).
+  static Status appendAll(Accumulator& to, ResourceList&& from,
+                          std::unordered_set<std::string>* fromIds) {
+    if (!to.idsKnown) {
+      to.ids.clear();
+      for (const Resource& e : to.resources) to.ids.insert(idKey(e.curId()));
+      to.idsKnown = to.ids.size() == to.resources.size();
+    }
+    bool fast = to.idsKnown && fromIds != nullptr && fromIds->size() == from.size();
+    if (fast) {
+      const auto& small = fromIds->size() < to.ids.size() ? *fromIds : to.ids;
+      const auto& large = fromIds->size() < to.ids.size() ? to.ids : *fromIds;
+      for (const std::string& key : small) {
+        if (large.count(key) > 0) {
+          fast = false;  // the one-by-one path names the first duplicate, in order
+          break;
+        }
       }
-      to.push_back(std::move(r));
+    }
+    if (!fast) {
+      for (Resource& r : from) {
+        ResId id = r.curId();
+        if (!to.ids.insert(idKey(id)).second) {
+          return Status::invalidArgument("may not add resource with an already registered id: " +
+                                         id.describe());
+        }
+        to.resources.push_back(std::move(r));
+      }
+      return {};
+    }
+    if (fromIds->size() > to.ids.size()) std::swap(to.ids, *fromIds);
+    to.ids.insert(fromIds->begin(), fromIds->end());
+    if (from.size() > to.resources.size()) {
+      for (auto it = to.resources.rbegin(); it != to.resources.rend(); ++it) {
+        from.push_front(std::move(*it));
+      }
+      to.resources = std::move(from);
+    } else {
+      for (Resource& r : from) to.resources.push_back(std::move(r));
     }
     return {};
   }
@@ -267,30 +349,32 @@ class Renderer {
     WINDLASS_RETURN_IF_ERROR(accumulateResources(k, ra));
     for (const std::string& c : k.configurations) {
       std::string path;
-      auto text = readFile(k, c, &path);
+      auto text = readFile(k, "configurations", c, &path);
       if (!text) return text.error();
       auto docs = parseYaml(*text, path, YamlDialect::kKustomization, alloc_);
       if (!docs) return docs.error();
       for (const JsonValue& d : *docs) {
         auto tc = parseTransformerConfig(d, path);
         if (!tc) return tc.error();
-        ra.config.merge(*tc);
+        ra.mutableConfig().merge(*tc);
       }
     }
-    for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.config));
+    for (const std::string& c : k.crds) WINDLASS_RETURN_IF_ERROR(loadCrd(k, c, ra.mutableConfig()));
     for (const std::string& c : k.components) {
-      if (isRemote(c)) return unsupportedRemote(k, c);
       auto dir = joinPath(k.dir, c);
+      if (isRemote(c) && (!dir || fs_.kind(*dir) == FileKind::kMissing)) {
+        return unsupportedRemote(k, "components", c, "components");
+      }
       if (!dir) return dir.error().withContext(k.file);
       auto ck = loadDir(k, *dir, c);
       if (!ck) return ck.error();
       if (!ck->component) {
-        return Status::invalidArgument(ck->file +
-                                       ": listed under components but its kind is not "
-                                       "Component");
+        return Status::invalidArgument(k.file + ": accumulating components: expected kind " +
+                                       "'Component' for path '" + fs_.describe(*dir) +
+                                       "' but got 'Kustomization'");
       }
       WINDLASS_RETURN_IF_ERROR(accumulateTarget(*ck, ra));
-      stack_.pop_back();
+      building_.erase(ck->dir);
     }
     WINDLASS_RETURN_IF_ERROR(runGenerators(k, ra));
     WINDLASS_RETURN_IF_ERROR(runTransformers(k, ra));
@@ -307,22 +391,28 @@ class Renderer {
         ra.vars.push_back(std::move(v));
       }
     }
+    if (mayChangeIds(k)) ra.idsKnown = false;
     return {};
   }
 
-  Status unsupportedRemote(const Kustomization& k, const std::string& entry) {
-    return Status::unimplemented(k.file + ": remote resource \"" + entry +
-                                 "\" is not supported by windlass; vendor it into the repository");
+  // A remote base or file (a URL, github.com/…, git@…): named as such, with the
+  // kustomization file and the field that lists it.
+  Status unsupportedRemote(const Kustomization& k, std::string_view field, const std::string& entry,
+                           const char* what) {
+    return Status::unimplemented(k.file + ": " + std::string(field) + ": '" + entry +
+                                 "' is a remote reference; remote " + what +
+                                 " are not supported yet (vendor it into the repository)");
   }
 
-  // Loads the kustomization in `dir` (pushed on the cycle stack; callers pop).
+  // Loads the kustomization in `dir` and marks its folder as being built (callers
+  // unmark it when done). A folder already being built, symlinks resolved, is a cycle.
   Result<Kustomization> loadDir(const Kustomization& parent, const std::string& dir,
                                 const std::string& entry) {
-    if (std::find(stack_.begin(), stack_.end(), dir) != stack_.end()) {
+    if (auto real = fs_.realPath(dir); real && building_.count(*real) > 0) {
       return Status::invalidArgument(parent.file + ": cycle detected: '" + entry +
                                      "' refers back to a kustomization that includes it");
     }
-    if (static_cast<int>(stack_.size()) >= options_.maxDepth) {
+    if (static_cast<int>(building_.size()) >= options_.maxDepth) {
       return Status::invalidArgument(parent.file + ": kustomizations nested deeper than " +
                                      std::to_string(options_.maxDepth));
     }
@@ -337,7 +427,7 @@ class Renderer {
       return k.error();
     }
     WINDLASS_RETURN_IF_ERROR(setSchema(*k, /*reset=*/false));
-    stack_.push_back(dir);
+    building_.insert(k->dir);
     return k;
   }
 
@@ -357,7 +447,7 @@ class Renderer {
     }
     if (path != k.openApi.end()) {
       std::string file;
-      auto text = readFile(k, path->second, &file);
+      auto text = readFile(k, "openapi.path", path->second, &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -382,27 +472,29 @@ class Renderer {
     // the bases before them checked for duplicate ids once.
     ResourceList files;
     for (const std::string& entry : k.resources) {
-      if (isRemote(entry)) return unsupportedRemote(k, entry);
       auto path = joinPath(k.dir, entry);
+      FileKind kind = path ? fs_.kind(*path) : FileKind::kMissing;
+      if (kind == FileKind::kMissing && isRemote(entry)) {
+        return unsupportedRemote(k, "resources", entry, "bases");
+      }
       if (!path) return path.error().withContext(k.file);
-      FileKind kind = fs_.kind(*path);
       if (kind == FileKind::kDirectory) {
         auto sub = loadDir(k, *path, entry);
         if (!sub) return sub.error();
         if (sub->component) {
-          return Status::invalidArgument(sub->file +
-                                         ": listed under resources, but expected kind != "
-                                         "'Component'; list it under components");
+          return Status::invalidArgument(k.file + ": accumulating resources from '" + entry +
+                                         "': expected kind != 'Component' for path '" +
+                                         fs_.describe(*path) + "' (list it under components)");
         }
-        WINDLASS_RETURN_IF_ERROR(appendAll(ra.resources, std::move(files)).withContext(k.file));
+        WINDLASS_RETURN_IF_ERROR(appendAll(ra, std::move(files), nullptr).withContext(k.file));
         files.clear();
         Accumulator subRa;
-        subRa.config = builtinConfig();
         WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
-        stack_.pop_back();
+        building_.erase(sub->dir);
         WINDLASS_RETURN_IF_ERROR(
-            appendAll(ra.resources, std::move(subRa.resources)).withContext(k.file));
-        ra.config.merge(subRa.config);
+            appendAll(ra, std::move(subRa.resources), subRa.idsKnown ? &subRa.ids : nullptr)
+                .withContext(k.file));
+        if (subRa.customConfig()) ra.mutableConfig().merge(subRa.config());
         for (Var& v : subRa.vars) {
           for (const Var& e : ra.vars) {
             if (e.name == v.name) {
@@ -414,22 +506,26 @@ class Renderer {
         continue;
       }
       if (kind == FileKind::kMissing) {
+        if (auto real = fs_.realPath(*path); !real && real.error().code() != Code::kNotFound) {
+          return Status::invalidArgument(k.file + ": accumulating resources from '" + entry +
+                                         "': " + real.error().message());
+        }
         return Status::notFound(k.file + ": accumulating resources: '" + fs_.describe(*path) +
                                 "': no such file or directory");
       }
       std::string file;
-      auto text = readFile(k, entry, &file);
+      auto text = readFile(k, "resources", entry, &file);
       if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(loadResourceFile(file, *text, files));
     }
-    return appendAll(ra.resources, std::move(files)).withContext(k.file);
+    return appendAll(ra, std::move(files), nullptr).withContext(k.file);
   }
 
   // A `crds:` file: Go OpenAPI definitions (type name → {Schema, Dependencies})
   // whose x-kubernetes-object-ref-* marks make fields name references.
   Status loadCrd(const Kustomization& k, const std::string& entry, TransformerConfig& config) {
     std::string path;
-    auto text = readFile(k, entry, &path);
+    auto text = readFile(k, "crds", entry, &path);
     if (!text) return text.error();
     auto docs = parseYaml(*text, path, YamlDialect::kResource, alloc_);
     if (!docs) return docs.error();
@@ -536,14 +632,14 @@ class Renderer {
       } else {
         key = std::string(baseName(file));
       }
-      auto text = readFile(k, file);
-      if (!text) return text.error().withContext(where);
+      auto text = readFile(k, std::string(what) + " \"" + g.name + "\": files", file);
+      if (!text) return text.error();
       kvs.emplace_back(std::move(key), std::move(*text));
     }
     for (const std::string& env : g.envs) {
       std::string path;
-      auto text = readFile(k, env, &path);
-      if (!text) return text.error().withContext(where);
+      auto text = readFile(k, std::string(what) + " \"" + g.name + "\": envs", env, &path);
+      if (!text) return text.error();
       WINDLASS_RETURN_IF_ERROR(parseEnvFile(*text, path, kvs));
     }
     JsonValue obj(rapidjson::kObjectType);
@@ -707,23 +803,23 @@ class Renderer {
 
   Status runTransformers(const Kustomization& k, Accumulator& ra) {
     for (const PatchEntry& p : k.patchesStrategicMerge)
-      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
-    for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesStrategicMerge"));
+    for (const PatchEntry& p : k.patches) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patches"));
     if (!k.nameSpace.empty()) {
       WINDLASS_RETURN_IF_ERROR(
-          applyNamespace(ra.resources, k.nameSpace, ra.config.nameSpace, alloc_)
+          applyNamespace(ra.resources, k.nameSpace, ra.config().nameSpace, alloc_)
               .withContext(k.file));
     }
     WINDLASS_RETURN_IF_ERROR(
-        applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config, alloc_));
+        applyNamePrefixSuffix(ra.resources, k.namePrefix, k.nameSuffix, ra.config(), alloc_));
     WINDLASS_RETURN_IF_ERROR(
-        applyStringMap(ra.resources, k.commonLabels, ra.config.commonLabels, alloc_));
+        applyStringMap(ra.resources, k.commonLabels, ra.config().commonLabels, alloc_));
     for (const LabelEntry& l : k.labels) {
       std::vector<FieldSpec> specs;
       if (l.includeSelectors) {
-        specs = ra.config.commonLabels;
+        specs = ra.config().commonLabels;
       } else {
-        if (l.includeTemplates) specs = ra.config.templateLabels;
+        if (l.includeTemplates) specs = ra.config().templateLabels;
         FieldSpec meta;
         meta.path = {"metadata", "labels"};
         meta.create = true;
@@ -733,11 +829,12 @@ class Renderer {
       WINDLASS_RETURN_IF_ERROR(applyStringMap(ra.resources, l.pairs, specs, alloc_));
     }
     WINDLASS_RETURN_IF_ERROR(
-        applyStringMap(ra.resources, k.commonAnnotations, ra.config.commonAnnotations, alloc_));
-    for (const PatchEntry& p : k.patchesJson6902) WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra));
+        applyStringMap(ra.resources, k.commonAnnotations, ra.config().commonAnnotations, alloc_));
+    for (const PatchEntry& p : k.patchesJson6902)
+      WINDLASS_RETURN_IF_ERROR(applyPatch(k, p, ra, "patchesJson6902"));
     WINDLASS_RETURN_IF_ERROR(
-        applyReplicas(ra.resources, k.replicas, ra.config.replicas, alloc_).withContext(k.file));
-    WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config.images, alloc_));
+        applyReplicas(ra.resources, k.replicas, ra.config().replicas, alloc_).withContext(k.file));
+    WINDLASS_RETURN_IF_ERROR(applyImages(ra.resources, k.images, ra.config().images, alloc_));
     if (k.replacements != nullptr) WINDLASS_RETURN_IF_ERROR(runReplacements(k, ra));
     if (k.transformers != nullptr) WINDLASS_RETURN_IF_ERROR(runTransformerConfigs(k, ra));
     return {};
@@ -754,7 +851,7 @@ class Renderer {
         continue;
       }
       std::string file;
-      auto text = readFile(k, std::string(path), &file);
+      auto text = readFile(k, "replacements.path", std::string(path), &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -781,7 +878,7 @@ class Renderer {
       }
       std::string entry(sv(list[i]));
       std::string file;
-      auto text = readFile(k, entry, &file);
+      auto text = readFile(k, "transformers", entry, &file);
       if (!text) return text.error();
       auto docs = parseYaml(*text, file, YamlDialect::kResource, alloc_);
       if (!docs) return docs.error();
@@ -821,10 +918,12 @@ class Renderer {
 
   // --- patches --------------------------------------------------------------------
 
-  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra) {
+  // `field` names the kustomization field the patch comes from, for messages.
+  Status applyPatch(const Kustomization& k, const PatchEntry& p, Accumulator& ra,
+                    std::string_view field) {
     std::string text = p.inlinePatch, name = k.file + " (inline patch)";
     if (!p.path.empty()) {
-      auto t = readFile(k, p.path, &name);
+      auto t = readFile(k, field, p.path, &name);
       if (!t) return t.error();
       text = std::move(*t);
     }
@@ -945,7 +1044,6 @@ class Renderer {
       return a.first.rest < b.first.rest;
     });
     ResourceList sorted;
-    sorted.reserve(list.size());
     for (auto& [key, i] : keys) sorted.push_back(std::move(list[i]));
     list = std::move(sorted);
   }
@@ -953,7 +1051,9 @@ class Renderer {
   const FileSource& fs_;
   JsonAllocator& alloc_;
   const RenderOptions& options_;
-  std::vector<std::string> stack_;  // kustomization folders being built, for cycle detection
+  // Real folders (FileSource::realPath) of the kustomizations being built, for
+  // cycle detection; its size is the nesting depth.
+  std::unordered_set<std::string> building_;
   // The merge schema of strategic merge patches (setSchema).
   const MergeSchema* mergeSchema_ = &MergeSchema::kubernetes();
   MergeSchema customSchema_;  // from an `openapi: {path: ...}`
@@ -962,13 +1062,56 @@ class Renderer {
 
 }  // namespace
 
+namespace {
+
+// Stack a nested kustomization may take (accumulateTarget recurses once per
+// level: about 3 KiB in a release build, more with sanitizers), and the stack of
+// everything else.
+constexpr size_t kStackPerLevel = 16u << 10;
+constexpr size_t kBaseStack = 8u << 20;
+
+struct RenderCall {
+  const FileSource& fs;
+  const std::string& dir;
+  JsonAllocator& alloc;
+  const RenderOptions& options;
+  std::optional<Result<RenderedSet>> result;
+};
+
+void* renderThread(void* arg) {
+  auto* call = static_cast<RenderCall*>(arg);
+  try {
+    call->result.emplace(Renderer(call->fs, call->alloc, call->options).run(call->dir));
+  } catch (const JsonAssertion& e) {
+    call->result.emplace(Status::internal(call->fs.describe(call->dir) + ": " + e.what()));
+  } catch (const std::bad_alloc&) {
+    call->result.emplace(Status::resourceExhausted(call->fs.describe(call->dir) +
+                                                   ": out of memory while rendering"));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<RenderedSet> render(const FileSource& fs, const std::string& dir, JsonAllocator& alloc,
                            const RenderOptions& options) {
-  try {
-    return Renderer(fs, alloc, options).run(dir);
-  } catch (const JsonAssertion& e) {
-    return Status::internal(fs.describe(dir) + ": " + e.what());
+  // The render runs on a thread of its own whose stack has room for
+  // options.maxDepth nested kustomizations (the caller's may be 8 MiB or less).
+  // The stack is reserved, not committed: only the depth used is touched.
+  RenderCall call{fs, dir, alloc, options, std::nullopt};
+  size_t stack = kBaseStack + static_cast<size_t>(std::max(options.maxDepth, 0)) * kStackPerLevel;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  int rc = pthread_attr_setstacksize(&attr, stack);
+  pthread_t thread;
+  if (rc == 0) rc = pthread_create(&thread, &attr, renderThread, &call);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    return Status::resourceExhausted(fs.describe(dir) +
+                                     ": cannot start the render thread: " + std::strerror(rc));
   }
+  pthread_join(thread, nullptr);
+  return std::move(*call.result);
 }
 
 std::string toYaml(const RenderedSet& set) {

@@ -20,8 +20,10 @@ struct RenderOptions {
   bool loadRestrictionsNone = false;
   // Largest file read, in bytes. Default 64 MiB.
   size_t maxFileBytes = 64u << 20;
-  // Deepest chain of kustomizations (overlays of overlays). Default 64.
-  int maxDepth = 64;
+  // Deepest chain of kustomizations (overlays of overlays, bases of bases).
+  // Kustomize has no limit; this bounds the render thread's stack (16 KiB a
+  // level, reserved, not committed). Default 20,000.
+  int maxDepth = 20000;
 };
 
 struct RenderedSet {
@@ -33,6 +35,7 @@ struct RenderedSet {
 // input, naming the file and field), NotFound (a missing file or folder) or
 // Unimplemented (a Kustomize feature windlass does not support, such as remote
 // bases or Helm charts). Thread-compatible: one render per allocator at a time.
+// The work runs on a thread of its own (for its stack) while the caller waits.
 Result<RenderedSet> render(const FileSource& fs, const std::string& dir, JsonAllocator& alloc,
                            const RenderOptions& options = {});
 

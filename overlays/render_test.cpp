@@ -62,7 +62,7 @@ TEST_CASE("a resource path that climbs out of the kustomization is refused") {
                          "app");
   REQUIRE(!out);
   CHECK(out.error().message() ==
-        "app/kustomization.yaml: security; file '../secret.yaml' is not in or below 'app'");
+        "app/kustomization.yaml: resources: security; file 'secret.yaml' is not in or below 'app'");
   RenderOptions none;
   none.loadRestrictionsNone = true;
   CHECK(renderFiles({{"app/kustomization.yaml", "resources: [../secret.yaml]\n"},
@@ -91,10 +91,154 @@ TEST_CASE("remote bases and Helm charts are reported as unsupported") {
       {{"kustomization.yaml", "resources:\n- https://github.com/org/repo//deploy?ref=v1\n"}}, "");
   REQUIRE(!remote);
   CHECK(remote.error().code() == Code::kUnimplemented);
+  CHECK(remote.error().message() ==
+        "kustomization.yaml: resources: 'https://github.com/org/repo//deploy?ref=v1' is a remote "
+        "reference; remote bases are not supported yet (vendor it into the repository)");
   auto helm = renderFiles({{"kustomization.yaml", "helmCharts:\n- name: x\n"}}, "");
   REQUIRE(!helm);
   CHECK(helm.error().message() ==
         "kustomization.yaml: field \"helmCharts\": Helm charts are not supported by windlass");
+}
+
+TEST_CASE("every field that takes a remote reference says remote, naming the file and field") {
+  const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+  struct Case {
+    const char* kustomization;
+    const char* expected;
+  } cases[] = {
+      {"resources:\n- github.com/org/repo/deploy?ref=v1\n",
+       "k/kustomization.yaml: resources: 'github.com/org/repo/deploy?ref=v1' is a remote "
+       "reference; remote bases are not supported yet"},
+      {"resources:\n- git@github.com:org/repo.git//deploy?ref=v1\n",
+       "k/kustomization.yaml: resources: 'git@github.com:org/repo.git//deploy?ref=v1' is a remote "
+       "reference; remote bases are not supported yet"},
+      {"configMapGenerator:\n- name: x\n  files: [https://example.com/app.properties]\n",
+       "k/kustomization.yaml: configMapGenerator \"x\": files: "
+       "'https://example.com/app.properties' "
+       "is a remote reference; remote files are not supported yet"},
+      {"configMapGenerator:\n- name: x\n  files: [key=https://example.com/a]\n",
+       "k/kustomization.yaml: configMapGenerator \"x\": files: 'https://example.com/a' is a remote "
+       "reference; remote files are not supported yet"},
+      {"secretGenerator:\n- name: x\n  envs: [https://example.com/a.env]\n",
+       "k/kustomization.yaml: secretGenerator \"x\": envs: 'https://example.com/a.env' is a remote "
+       "reference; remote files are not supported yet"},
+      {"resources: [cm.yaml]\npatches:\n- path: https://example.com/p.yaml\n",
+       "k/kustomization.yaml: patches: 'https://example.com/p.yaml' is a remote reference; remote "
+       "files are not supported yet"},
+      {"components:\n- https://github.com/org/repo//comp\n",
+       "k/kustomization.yaml: components: 'https://github.com/org/repo//comp' is a remote "
+       "reference; remote components are not supported yet"},
+      {"resources: [cm.yaml]\ncrds: [https://example.com/crd.json]\n",
+       "k/kustomization.yaml: crds: 'https://example.com/crd.json' is a remote reference; remote "
+       "files are not supported yet"},
+  };
+  for (const Case& c : cases) {
+    std::string input = c.kustomization;
+    CAPTURE(input);
+    auto out = renderFiles({{"k/kustomization.yaml", c.kustomization}, {"k/cm.yaml", cm}}, "k");
+    REQUIRE(!out);
+    std::string got = out.error().message();
+    CAPTURE(got);
+    CHECK(out.error().code() == Code::kUnimplemented);
+    CHECK(out.error().message().rfind(c.expected, 0) == 0);
+  }
+  // A local file whose name looks like a host is read as the file it is.
+  auto local = renderFiles(
+      {{"k/kustomization.yaml", "resources: [github.com/cm.yaml]\n"}, {"k/github.com/cm.yaml", cm}},
+      "k");
+  CHECK_MESSAGE(local, local.error().message());
+}
+
+TEST_CASE("apiVersion and kind are checked with Kustomize's words") {
+  const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+  struct Case {
+    const char* head;
+    const char* error;  // "" when it renders
+  } cases[] = {
+      {"", ""},
+      {"kind: Kustomization\n", ""},
+      {"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n", ""},
+      {"apiVersion: kustomize.config.k8s.io/v1beta1\n", ""},
+      {"apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n", ""},
+      {"kind: Component\n", ""},
+      {"kind: Foo\n", "k/kustomization.yaml: kind should be Kustomization or Component"},
+      {"kind: kustomization\n", "k/kustomization.yaml: kind should be Kustomization or Component"},
+      {"apiVersion: v1\n",
+       "k/kustomization.yaml: apiVersion for Kustomization should be "
+       "kustomize.config.k8s.io/v1beta1"},
+      {"apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Kustomization\n",
+       "k/kustomization.yaml: apiVersion for Kustomization should be "
+       "kustomize.config.k8s.io/v1beta1"},
+      {"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n",
+       "k/kustomization.yaml: apiVersion for Component should be kustomize.config.k8s.io/v1alpha1"},
+      {"apiVersion: v1\nkind: Foo\n",
+       "k/kustomization.yaml: kind should be Kustomization or Component; apiVersion for Foo should "
+       "be kustomize.config.k8s.io/v1beta1"},
+  };
+  for (const Case& c : cases) {
+    std::string head = c.head;
+    CAPTURE(head);
+    auto out =
+        renderFiles({{"k/kustomization.yaml", std::string(c.head) + "resources: [cm.yaml]\n"},
+                     {"k/cm.yaml", cm}},
+                    "k");
+    if (*c.error == '\0') {
+      CHECK_MESSAGE(out, out.error().message());
+    } else {
+      REQUIRE(!out);
+      CHECK(out.error().message() == c.error);
+    }
+  }
+}
+
+TEST_CASE("Components and Kustomizations listed in the wrong field") {
+  const char* comp =
+      "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamePrefix: p-\n";
+  auto asResource = renderFiles(
+      {{"k/kustomization.yaml", "resources: [../c]\n"}, {"c/kustomization.yaml", comp}}, "k");
+  REQUIRE(!asResource);
+  CHECK(asResource.error().message() ==
+        "k/kustomization.yaml: accumulating resources from '../c': expected kind != 'Component' "
+        "for path 'c' (list it under components)");
+  auto asComponent = renderFiles({{"k/kustomization.yaml", "components: [../b]\n"},
+                                  {"b/kustomization.yaml", "namePrefix: p-\n"}},
+                                 "k");
+  REQUIRE(!asComponent);
+  CHECK(asComponent.error().message() ==
+        "k/kustomization.yaml: accumulating components: expected kind 'Component' for path 'b' "
+        "but got 'Kustomization'");
+}
+
+TEST_CASE("patch targets match names and namespaces as Go regexps") {
+  std::map<std::string, std::string> files = {
+      {"k/cms.yaml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Web-1}\n---\napiVersion: v1\nkind: "
+       "ConfigMap\nmetadata: {name: \"\u00fcmlaut\"}\n---\napiVersion: v1\nkind: "
+       "ConfigMap\nmetadata: {name: other, namespace: Prod}\n"},
+      {"k/kustomization.yaml",
+       "resources: [cms.yaml]\npatches:\n"
+       "- target: {name: \"(?i)web.*\"}\n  patch: '[{op: add, path: /data, value: {a: \"1\"}}]'\n"
+       "- target: {name: \"\\\\pL+\"}\n  patch: '[{op: add, path: /metadata/annotations, "
+       "value: {b: \"2\"}}]'\n"
+       "- target: {name: \"(?P<n>Web)-\\\\d\"}\n  patch: '[{op: add, path: /metadata/labels, "
+       "value: {d: \"4\"}}]'\n"
+       "- target: {namespace: \"(?i)prod\"}\n  patch: '[{op: add, path: /metadata/labels, "
+       "value: {c: \"3\"}}]'\n"}};
+  auto out = renderFiles(files, "k");
+  REQUIRE_MESSAGE(out, out.error().message());
+  // Kustomize's output (kubectl kustomize, v5.5.0).
+  CHECK(*out ==
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    b: \"2\"\n  labels:\n    "
+        "c: \"3\"\n  name: other\n  namespace: Prod\n---\napiVersion: v1\ndata:\n  a: \"1\"\nkind: "
+        "ConfigMap\nmetadata:\n  labels:\n    d: \"4\"\n  name: Web-1\n---\napiVersion: v1\nkind: "
+        "ConfigMap\nmetadata:\n  annotations:\n    b: \"2\"\n  name: \u00fcmlaut\n");
+  files["k/kustomization.yaml"] =
+      "resources: [cms.yaml]\npatches:\n- target: {name: \"web(\"}\n  patch: '[]'\n";
+  auto bad = renderFiles(files, "k");
+  REQUIRE(!bad);
+  CHECK(bad.error().message().find("target name: invalid regular expression \"web(\": error "
+                                   "parsing regexp: missing closing ): `^(?:web()$`") !=
+        std::string::npos);
 }
 
 TEST_CASE("kustomization errors name the file and the field") {
@@ -365,6 +509,68 @@ TEST_CASE("annotations come out as strings, as Kustomize's map[string]string rew
   REQUIRE(merged);
   CHECK(merged->find("    e: \"\"") == std::string::npos);  // dropped by the merge
   CHECK(merged->find("\"n\": \"null\"") != std::string::npos);
+}
+
+}  // namespace windlass::overlays
+
+namespace windlass::overlays {
+
+TEST_CASE("a chain of 5,000 nested bases renders, in Kustomize's order") {
+  std::map<std::string, std::string> files;
+  constexpr int kDepth = 5000;
+  for (int i = 0; i < kDepth; ++i) {
+    std::string dir = "k" + std::to_string(i);
+    files[dir + "/cm.yaml"] =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-" + std::to_string(i) + "\n";
+    std::string k = "resources:\n- cm.yaml\n";
+    if (i + 1 < kDepth) k += "- ../k" + std::to_string(i + 1) + "\n";
+    if (i == 0) k += "sortOptions:\n  order: fifo\n";
+    files[dir + "/kustomization.yaml"] = k;
+  }
+  auto out = renderFiles(files, "k0");
+  REQUIRE_MESSAGE(out, out.error().message());
+  // FIFO: each kustomization's own file first, then its base's objects.
+  size_t a = out->find("name: cm-0\n"), b = out->find("name: cm-1\n"),
+         c = out->find("name: cm-4999\n");
+  CHECK(a < b);
+  CHECK(b < c);
+  CHECK(c != std::string::npos);
+  RenderOptions shallow;
+  shallow.maxDepth = 100;
+  auto limited = renderFiles(files, "k0", shallow);
+  REQUIRE(!limited);
+  CHECK(limited.error().message() ==
+        "k99/kustomization.yaml: kustomizations nested deeper than 100");
+}
+
+TEST_CASE("duplicate ids across nested bases are still found") {
+  const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n";
+  // Deep in the chain, and from a base whose patch renames into a clash.
+  auto dup = renderFiles({{"a/kustomization.yaml", "resources: [cm.yaml, ../b]\n"},
+                          {"a/cm.yaml", cm},
+                          {"b/kustomization.yaml", "resources: [../c]\n"},
+                          {"c/kustomization.yaml", "resources: [cm.yaml]\n"},
+                          {"c/cm.yaml", cm}},
+                         "a");
+  REQUIRE(!dup);
+  CHECK(dup.error().message() ==
+        "a/kustomization.yaml: may not add resource with an already registered id: ConfigMap "
+        "same");
+  auto renamed = renderFiles(
+      {{"a/kustomization.yaml", "resources: [../b]\n"},
+       {"b/kustomization.yaml",
+        "resources: [one.yaml, ../c]\npatches:\n- target: {name: other}\n  options: "
+        "{allowNameChange: true}\n  patch: |-\n    - {op: replace, path: /metadata/name, value: "
+        "one}\n"},
+       {"b/one.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n"},
+       {"c/kustomization.yaml", "resources: [other.yaml]\n"},
+       {"c/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n"},
+       {"top/kustomization.yaml", "resources: [../a, x.yaml]\n"},
+       {"top/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n"}},
+      "top");
+  REQUIRE(!renamed);
+  CHECK(renamed.error().message().find("already registered id: ConfigMap one") !=
+        std::string::npos);
 }
 
 }  // namespace windlass::overlays

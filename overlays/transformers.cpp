@@ -1,9 +1,10 @@
 #include "overlays/transformers.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <unordered_set>
+
+#include "core/regex.h"
 
 namespace windlass::overlays {
 
@@ -11,13 +12,17 @@ namespace {
 
 std::string_view sv(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
 
-Result<std::regex> anchored(const std::string& pattern, std::string_view what) {
-  try {
-    return std::regex("^(?:" + pattern + ")$", std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
+// Kustomize anchors a target's name and namespace patterns: "^(?:" + p + ")$",
+// compiled as Go regexps.
+Result<Regex> anchored(const std::string& pattern, std::string_view what) {
+  auto re = Regex::compile("^(?:" + pattern + ")$");
+  if (!re) {
+    // Name the pattern as written; Go's message shows the anchored one.
+    const std::string& msg = re.error().message();
     return Status::invalidArgument(std::string(what) + ": invalid regular expression \"" + pattern +
-                                   "\": " + e.what());
+                                   "\": " + msg.substr(msg.find("error parsing regexp")));
   }
+  return re;
 }
 
 std::string trim(std::string_view s) {
@@ -96,7 +101,7 @@ Result<bool> matchesLabelSelector(const JsonValue& labels, std::string_view sele
 }
 
 Result<std::vector<size_t>> selectResources(const ResourceList& list, const Selector& s) {
-  std::optional<std::regex> nameRe, nsRe;
+  std::optional<Regex> nameRe, nsRe;
   if (!s.name.empty()) {
     auto re = anchored(s.name, "target name");
     if (!re) return re.error();
@@ -112,12 +117,11 @@ Result<std::vector<size_t>> selectResources(const ResourceList& list, const Sele
   for (size_t i = 0; i < list.size(); ++i) {
     const Resource& r = list[i];
     ResId cur = r.curId();
-    if (nsRe && !std::regex_match(r.orgId.effectiveNamespace(), *nsRe) &&
-        !std::regex_match(cur.effectiveNamespace(), *nsRe)) {
+    if (nsRe && !nsRe->fullMatch(r.orgId.effectiveNamespace()) &&
+        !nsRe->fullMatch(cur.effectiveNamespace())) {
       continue;
     }
-    if (nameRe && !std::regex_match(r.orgId.name, *nameRe) &&
-        !std::regex_match(cur.name, *nameRe)) {
+    if (nameRe && !nameRe->fullMatch(r.orgId.name) && !nameRe->fullMatch(cur.name)) {
       continue;
     }
     if ((!s.group.empty() && s.group != cur.gvk.group) ||

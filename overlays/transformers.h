@@ -3,6 +3,7 @@
 // field when the input cannot be transformed.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,7 +16,9 @@
 
 namespace windlass::overlays {
 
-using ResourceList = std::vector<Resource>;
+// A deque, so that a kustomization can put its own few resources in front of a
+// base's many without moving them (linear loading of deeply nested bases).
+using ResourceList = std::deque<Resource>;
 
 // The resources a selector picks, as indexes into `list`, in list order.
 // InvalidArgument for a malformed name regex or label selector.

@@ -121,7 +121,7 @@ class Applier {
       }
       if (p.action == ObjectAction::kReplace) {
         if (Status st = removeForReplace(p); !st.ok()) {
-          records_.push_back(recordOf(p.desired, p.action, st.message()));
+          records_.push_back(recordOf(p, st.message()));
           done_.insert(&p);
           return st;
         }
@@ -142,7 +142,7 @@ class Applier {
       PlannedObject& p = *which[k];
       Status st = got[k] ? statusFromHttp(got[k]->httpStatus, got[k]->body, p.subject, "patch")
                          : got[k].error();
-      records_.push_back(recordOf(p.desired, p.action, st.ok() ? "" : st.message()));
+      records_.push_back(recordOf(p, st.ok() ? "" : st.message()));
       done_.insert(&p);
       if (!st.ok() && first.ok()) first = st;
     }
@@ -158,12 +158,12 @@ class Applier {
     ro.propagationPolicy = "Foreground";
     Status st = kube_.remove(gvk, ns, name, ro);
     if (!st.ok() && st.code() != Code::kNotFound) return st.withContext("replacing");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    auto deadline = options_.clock->monotonic() + std::chrono::seconds(60);
     while (true) {
       JsonAllocator alloc;
       auto live = kube_.get(gvk, ns, name, alloc);
       if (!live && live.error().code() == Code::kNotFound) return {};
-      if (std::chrono::steady_clock::now() > deadline) {
+      if (options_.clock->monotonic() > deadline) {
         return Status::deadlineExceeded(p.subject + ": replacing: still not deleted after 60s");
       }
       if (!pauseOnePoll(options_)) return interrupted(options_);
@@ -172,11 +172,11 @@ class Applier {
 
   Status waitEstablished(const JsonValue& crd) {
     std::string name(metadataField(crd, "name"));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    auto deadline = options_.clock->monotonic() + std::chrono::seconds(60);
     while (true) {
       auto live = kube_.get(gvkOf(crd), "", name, alloc_);
       if (live && assessHealth(*live).health == Health::kCurrent) break;
-      if (std::chrono::steady_clock::now() > deadline) {
+      if (options_.clock->monotonic() > deadline) {
         return Status::deadlineExceeded("CustomResourceDefinition " + name +
                                         " was not Established within 60s");
       }
@@ -217,15 +217,15 @@ SyncOutcome executePlan(KubeApi& kube, Plan& plan, const SyncOptions& options,
     out.status = std::move(status);
     return std::move(out);
   };
-  auto started = std::chrono::steady_clock::now();
+  auto started = options.clock->monotonic();
   auto stageDone = [&](const char* stage) {
-    auto now = std::chrono::steady_clock::now();
+    auto now = options.clock->monotonic();
     out.stageMs.emplace_back(
         stage, std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count());
     started = now;
   };
   auto waitForHealth = [&]() {
-    started = std::chrono::steady_clock::now();
+    started = options.clock->monotonic();
     HealthWaitResult health = waitHealthy(kube, plan, options);
     out.health = std::move(health.health);
     stageDone("health");

@@ -125,7 +125,7 @@ std::vector<HealthResult> observeHealth(KubeApi& kube, const std::vector<Planned
 
 HealthWaitResult waitHealthy(KubeApi& kube, const Plan& plan, const SyncOptions& options) {
   HealthWaitResult out;
-  auto deadline = std::chrono::steady_clock::now() + options.healthTimeout;
+  auto deadline = options.clock->monotonic() + options.healthTimeout;
   while (true) {
     std::vector<HealthResult> results = observeHealth(kube, plan.objects, plan.applySetId);
     Health all = aggregate(results);
@@ -137,7 +137,7 @@ HealthWaitResult waitHealthy(KubeApi& kube, const Plan& plan, const SyncOptions&
                       [](const HealthResult& h) { return h.health == Health::kFailed; }));
       return out;
     }
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (options.clock->monotonic() > deadline) {
       std::string prefix = "health check timed out after " +
                            std::to_string(options.healthTimeout.count() / 1000) + "s:";
       out.status =

@@ -5,6 +5,7 @@
 #include "core/cancel.h"
 #include "reconcile/apply.h"
 #include "reconcile/plan.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_kube.h"
 
 namespace windlass::reconcile {
@@ -92,6 +93,28 @@ TEST_CASE("waitHealthy: still progressing at the deadline times out naming what 
                                   r.health.objects[1].message);
   CHECK(r.health.objects[1].message == "Replicas: 0/2");
   CHECK(r.health.status == HealthStatus::kProgressing);
+}
+
+TEST_CASE(
+    "the health wait's deadline and pauses are the clock's: five minutes pass in no real time") {
+  FakeKube kube;
+  JsonAllocator alloc;
+  Plan plan = applied(kube, alloc);  // never becomes available
+  FakeClock clock;
+  SyncOptions options = prodOptions();
+  options.healthTimeout = std::chrono::minutes(5);
+  options.pollInterval = std::chrono::seconds(5);
+  options.clock = &clock;
+  auto started = clock.now();
+  auto realStart = std::chrono::steady_clock::now();
+  HealthWaitResult r = waitHealthy(kube, plan, options);
+  CHECK(r.status.code() == Code::kDeadlineExceeded);
+  CHECK(r.status.message().rfind("health check timed out after 300s:", 0) == 0);
+  // Observed at 0, 5, ..., 300 s and once past the deadline: 62 observations, 61 pauses.
+  CHECK(clock.sleeps() == 61);
+  CHECK(kube.count("list") == 62 * 2);  // two kinds per observation
+  CHECK(clock.now() - started == std::chrono::seconds(305));
+  CHECK(std::chrono::steady_clock::now() - realStart < std::chrono::seconds(5));
 }
 
 TEST_CASE("cancelling the health wait returns at once with Aborted") {

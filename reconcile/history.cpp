@@ -204,6 +204,23 @@ Status parseInto(const JsonValue& root, SyncRecord& r) {
   WINDLASS_RETURN_IF_ERROR(readString(*rev, "revision", "message", r.revision.message));
   WINDLASS_RETURN_IF_ERROR(
       readEnum(*rev, "revision", "signature", parseSignature, r.revision.signature));
+  if (findMember(*rev, "signer") != nullptr) {
+    WINDLASS_RETURN_IF_ERROR(readString(*rev, "revision", "signer", r.revision.signer));
+  }
+  if (findMember(root, "promotion") != nullptr) {
+    const JsonValue* p = nullptr;
+    WINDLASS_RETURN_IF_ERROR(readObject(root, "", "promotion", &p));
+    WINDLASS_RETURN_IF_ERROR(readString(*p, "promotion", "from", r.promotion.from));
+    WINDLASS_RETURN_IF_ERROR(readString(*p, "promotion", "revision", r.promotion.revision));
+  }
+  if (findMember(root, "hold") != nullptr) {
+    const JsonValue* h = nullptr;
+    WINDLASS_RETURN_IF_ERROR(readObject(root, "", "hold", &h));
+    WINDLASS_RETURN_IF_ERROR(readString(*h, "hold", "revision", r.hold.revision));
+    WINDLASS_RETURN_IF_ERROR(readString(*h, "hold", "actor", r.hold.actor));
+    WINDLASS_RETURN_IF_ERROR(readString(*h, "hold", "since", r.hold.since));
+    WINDLASS_RETURN_IF_ERROR(readString(*h, "hold", "reason", r.hold.reason));
+  }
 
   const JsonValue* images = nullptr;
   WINDLASS_RETURN_IF_ERROR(readArray(root, "", "images", &images));
@@ -230,6 +247,9 @@ Status parseInto(const JsonValue& root, SyncRecord& r) {
     WINDLASS_RETURN_IF_ERROR(readObjectId(entry, prefix, o));
     WINDLASS_RETURN_IF_ERROR(readEnum(entry, prefix, "action", parseAction, o.action));
     WINDLASS_RETURN_IF_ERROR(readString(entry, prefix, "error", o.error));
+    if (findMember(entry, "diff") != nullptr) {
+      WINDLASS_RETURN_IF_ERROR(readString(entry, prefix, "diff", o.diff));
+    }
   }
 
   WINDLASS_RETURN_IF_ERROR(readEnum(root, "", "reason", parseReason, r.reason));
@@ -554,6 +574,17 @@ std::string formatRfc3339Utc(std::chrono::system_clock::time_point t) {
   return text;
 }
 
+std::vector<HealthStatus> effectiveHealth(const std::vector<SyncRecord>& records) {
+  std::vector<HealthStatus> out;
+  out.reserve(records.size());
+  HealthStatus carried = HealthStatus::kUnknown;
+  for (const SyncRecord& r : records) {
+    if (!r.health.objects.empty() || r.reason != Reason::kSucceeded) carried = r.health.status;
+    out.push_back(carried);
+  }
+  return out;
+}
+
 bool isRfc3339Utc(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.f+]Z
   if (s.size() < 20) return false;
@@ -598,7 +629,24 @@ std::string serializeRecord(const SyncRecord& r, bool withHash) {
   putMember(w, "committer", r.revision.committer);
   putMember(w, "message", r.revision.message);
   putMember(w, "signature", signatureName(r.revision.signature));
+  if (!r.revision.signer.empty()) putMember(w, "signer", r.revision.signer);
   w.EndObject();
+  if (!r.promotion.from.empty()) {
+    w.Key("promotion");
+    w.StartObject();
+    putMember(w, "from", r.promotion.from);
+    putMember(w, "revision", r.promotion.revision);
+    w.EndObject();
+  }
+  if (!r.hold.revision.empty()) {
+    w.Key("hold");
+    w.StartObject();
+    putMember(w, "revision", r.hold.revision);
+    putMember(w, "actor", r.hold.actor);
+    putMember(w, "since", r.hold.since);
+    putMember(w, "reason", r.hold.reason);
+    w.EndObject();
+  }
   w.Key("images");
   w.StartArray();
   for (const std::string& image : r.images) putString(w, image);
@@ -610,6 +658,7 @@ std::string serializeRecord(const SyncRecord& r, bool withHash) {
     putObjectId(w, o);
     putMember(w, "action", actionName(o.action));
     putMember(w, "error", o.error);
+    if (!o.diff.empty()) putMember(w, "diff", o.diff);
     w.EndObject();
   }
   w.EndArray();

@@ -54,6 +54,7 @@ struct Revision {
   std::string committer;  // "Name <email>"
   std::string message;    // the full commit message
   SignatureStatus signature = SignatureStatus::kUnknown;
+  std::string signer;  // who signed it (SSH principal or OpenPGP fingerprint); "" if none
 
   bool operator==(const Revision&) const = default;
 };
@@ -67,6 +68,9 @@ struct ObjectRecord {
   std::string name;
   ObjectAction action = ObjectAction::kUnchanged;
   std::string error;  // "" when the action succeeded
+  // What changed: the unified YAML diff live → applied (Secret values masked), for
+  // objects created, updated or replaced; "" otherwise. Capped (kMaxObjectDiffBytes).
+  std::string diff;
 
   bool operator==(const ObjectRecord&) const = default;
 };
@@ -91,6 +95,31 @@ struct HealthRecord {
   bool operator==(const HealthRecord&) const = default;
 };
 
+// Where a promoted revision came from (the record's trigger is kPromotion).
+struct PromotionRecord {
+  std::string from;      // the source environment
+  std::string revision;  // the source environment's commit that was promoted
+
+  bool operator==(const PromotionRecord&) const = default;
+};
+
+// An environment held at a revision (`windlass rollback`, rollbackOnFailure): new
+// commits are fetched but not applied until `windlass release`.
+struct HoldRecord {
+  std::string revision;  // the commit it is held at
+  std::string actor;     // who held it ("windlass" for rollbackOnFailure)
+  std::string since;     // RFC 3339 UTC
+  std::string reason;
+
+  bool operator==(const HoldRecord&) const = default;
+};
+
+// The longest per-object diff a record keeps; a longer one is cut at a line and
+// says how much was left out.
+inline constexpr size_t kMaxObjectDiffBytes = 32 * 1024;
+// The most diff text one record keeps; objects past it say their diff was left out.
+inline constexpr size_t kMaxRecordDiffBytes = 4 * 1024 * 1024;
+
 // One sync. Plain data; strings are stored as given, except that invalid UTF-8
 // is stored as U+FFFD so every line is valid JSON for every reader.
 struct SyncRecord {
@@ -103,6 +132,8 @@ struct SyncRecord {
   std::string actor;
   Revision revision;
   std::vector<std::string> images;  // image references the render used, e.g. "ghcr.io/a/b:1.2"
+  PromotionRecord promotion;        // set (from != "") for a promotion; written only then
+  HoldRecord hold;                  // set (revision != "") while held; written only then
   std::vector<ObjectRecord> objects;
   Reason reason = Reason::kSucceeded;
   std::string message;  // the error of a failed sync, or a summary
@@ -113,6 +144,11 @@ struct SyncRecord {
 
   bool operator==(const SyncRecord&) const = default;
 };
+
+// The health each record stands for, in order: its own, except that a successful
+// record without health objects (a render that did not change, or a repair) keeps
+// the health of the record before it.
+std::vector<HealthStatus> effectiveHealth(const std::vector<SyncRecord>& records);
 
 // Formats `t` as RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z".
 std::string formatRfc3339Utc(std::chrono::system_clock::time_point t);

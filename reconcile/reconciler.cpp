@@ -15,6 +15,7 @@
 #include "overlays/render.h"
 #include "overlays/resource.h"
 #include "reconcile/apply.h"
+#include "reconcile/env_state.h"
 #include "reconcile/inventory.h"
 #include "reconcile/kube_client.h"
 #include "reconcile/plan.h"
@@ -27,8 +28,6 @@ using overlays::metadataField;
 using overlays::stringField;
 
 namespace {
-
-using Clock = std::chrono::system_clock;
 
 std::string person(const std::string& name, const std::string& email) {
   return name + " <" + email + ">";
@@ -80,7 +79,8 @@ class Run {
         cancel_(cancel),
         lastDigest_(lastDigest),
         mu_(mu),
-        start_(Clock::now()) {
+        start_(r.clock().now()),
+        stageStart_(r.clock().monotonic()) {
     record_.environment = env.name;
     record_.trigger = request.trigger;
     record_.actor = request.actor;
@@ -110,6 +110,7 @@ class Run {
         report_.status = st;
         return std::move(report_);
       }
+      if (Status st = updateHold(); !st.ok()) return finish(Reason::kSourceFailed, st);
     }
 
     // Source: fetch and resolve the commit.
@@ -137,6 +138,7 @@ class Run {
     record_.revision.message = commit->message;
     record_.revision.signature =
         commit->signature.empty() ? SignatureStatus::kUnsigned : SignatureStatus::kUnknown;
+    if (Status st = notePromotion(commit->id); !st.ok()) return finish(Reason::kSourceFailed, st);
     stageDone("source");
     auto tree = r_.tree(env_.repository, commit->id);
     if (!tree) return finish(Reason::kSourceFailed, tree.error());
@@ -177,6 +179,7 @@ class Run {
     options.prune = options.prune || request_.forcePrune;
     options.allowMassPrune = request_.allowMassPrune;
     options.cancel = &cancel_;
+    options.clock = &r_.clock();
     auto plan = makePlan(r_.kubeFor(env_), std::move(rendered->objects), options, alloc_);
     if (!plan) return finish(Reason::kApplyFailed, plan.error());
     stageDone("plan");
@@ -209,13 +212,39 @@ class Run {
 
  private:
   void stageDone(const char* stage) {
-    auto now = Clock::now();
+    auto now = r_.clock().monotonic();
     report_.stageMs.emplace_back(
         stage, std::chrono::duration_cast<std::chrono::milliseconds>(now - stageStart_).count());
     stageStart_ = now;
   }
 
   std::string markerPath() const { return r_.stateDir() + "/locks/" + env_.name + ".inflight"; }
+
+  // Applies the request's hold or release, then notes the hold (if any) in the record.
+  Status updateHold() {
+    if (request_.releaseHold) WINDLASS_RETURN_IF_ERROR(clearHold(r_.stateDir(), env_.name));
+    if (request_.hold)
+      WINDLASS_RETURN_IF_ERROR(writeHold(r_.stateDir(), env_.name, *request_.hold));
+    auto hold = readHold(r_.stateDir(), env_.name);
+    if (!hold) return hold.error();
+    if (*hold) record_.hold = **hold;
+    return {};
+  }
+
+  // A promotion pushed to this environment's branch whose commit this sync applies:
+  // the record names it (trigger, actor, source), and the sync consumes it.
+  Status notePromotion(const std::string& commit) {
+    if (request_.planOnly) return {};
+    auto pending = readPromotion(r_.stateDir(), env_.name);
+    if (!pending) return pending.error();
+    if (!*pending || (*pending)->targetCommit != commit || !record_.hold.revision.empty()) {
+      return {};
+    }
+    record_.trigger = Trigger::kPromotion;
+    record_.actor = (*pending)->actor;
+    record_.promotion = PromotionRecord{(*pending)->from, (*pending)->revision};
+    return {};
+  }
 
   Status writeMarker() {
     std::string path = markerPath(), tmp = path + ".tmp";
@@ -262,11 +291,18 @@ class Run {
     record_.message =
         status.ok() ? (summary.empty() ? "sync succeeded" : summary) : status.message();
     record_.durationMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(r_.clock().now() - start_).count();
+    size_t diffBytes = 0;  // a first sync of thousands of objects keeps its record readable
+    for (ObjectRecord& o : record_.objects) {
+      diffBytes += o.diff.size();
+      if (diffBytes > kMaxRecordDiffBytes)
+        o.diff = "(diff not recorded: this sync changed too much)\n";
+    }
     Status appended = r_.history().append(record_);
     if (appended.ok()) {
       std::remove(markerPath().c_str());
       report_.recorded = true;
+      if (!record_.promotion.from.empty()) (void)clearPromotion(r_.stateDir(), env_.name);
     } else if (report_.status.ok()) {
       report_.status = appended.withContext("recording the sync in the history");
     }
@@ -280,8 +316,8 @@ class Run {
   const CancelToken& cancel_;
   std::map<std::string, std::string>& lastDigest_;
   std::mutex& mu_;
-  Clock::time_point start_;
-  Clock::time_point stageStart_ = Clock::now();
+  Clock::WallTime start_;
+  Clock::Monotonic stageStart_;
   JsonAllocator alloc_;
   SyncRecord record_;
   SyncReport report_;
@@ -350,8 +386,8 @@ Result<Reconciler::Mirror*> Reconciler::mirror(const std::string& repo) {
   return it->second.get();
 }
 
-Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>& revisions,
-                         const CancelToken* cancel) {
+Status Reconciler::withMirror(const std::string& repo,
+                              const std::function<Status(sources::GitMirror&)>& fn) {
   auto m = mirror(repo);
   if (!m) return m.error();
   std::lock_guard<std::mutex> g((*m)->mu);
@@ -362,7 +398,54 @@ Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>
     if (!opened) return opened.error();
     (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
   }
-  return (*m)->git->fetch(revisions, cancel);
+  return fn(*(*m)->git);
+}
+
+Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>& revisions,
+                         const CancelToken* cancel) {
+  return withMirror(repo, [&](sources::GitMirror& git) { return git.fetch(revisions, cancel); });
+}
+
+Result<int64_t> Reconciler::countCommits(const std::string& repo, const std::string& from,
+                                         const std::string& to) {
+  int64_t n = 0;
+  Status st = withMirror(repo, [&](sources::GitMirror& git) -> Status {
+    auto counted = git.countCommits(from, to);
+    if (!counted) return counted.error();
+    n = *counted;
+    return {};
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+std::string Reconciler::describeHold(const EnvironmentSpec& env) {
+  auto hold = readHold(options_.stateDir, env.name);
+  if (!hold) return "hold unreadable: " + hold.error().message();
+  if (!*hold) return "";
+  const HoldRecord& h = **hold;
+  std::string text = "held at " + h.revision.substr(0, 7) + " by " + h.actor + " since " + h.since +
+                     " (" + h.reason + ")";
+  auto tracked = resolveTracked(env);
+  if (!tracked) return text;
+  auto waiting = countCommits(env.repository, h.revision, tracked->id);
+  if (!waiting) return text;
+  return text + "; " + std::to_string(*waiting) + (*waiting == 1 ? " commit" : " commits") +
+         " waiting";
+}
+
+Result<std::optional<SyncRecord>> Reconciler::lastHealthy(const std::string& env) const {
+  auto read = history_.read(env);
+  if (!read) return read.error();
+  std::vector<HealthStatus> health = effectiveHealth(read->records);
+  for (size_t i = read->records.size(); i-- > 0;) {
+    SyncRecord& r = read->records[i];
+    if (r.reason == Reason::kSucceeded && health[i] == HealthStatus::kHealthy &&
+        !r.revision.commit.empty()) {
+      return std::optional<SyncRecord>(std::move(r));
+    }
+  }
+  return std::optional<SyncRecord>();
 }
 
 Result<std::string> Reconciler::commitAndPush(const std::string& repo,
@@ -384,6 +467,27 @@ std::vector<std::string> Reconciler::refsFor(const EnvironmentSpec& env) {
 
 Result<sources::CommitInfo> Reconciler::resolveEnvironment(const EnvironmentSpec& env,
                                                            std::string* name) {
+  auto hold = readHold(options_.stateDir, env.name);
+  if (!hold) return hold.error();
+  if (*hold) {
+    if (name != nullptr) name->clear();
+    return resolve(env.repository, (*hold)->revision);
+  }
+  if (!env.follows.empty()) {
+    auto followed = lastHealthy(env.follows);
+    if (!followed) return followed.error();
+    if (!*followed) {
+      return Status::failedPrecondition("follows " + env.follows +
+                                        ", which has no Healthy sync yet");
+    }
+    if (name != nullptr) name->clear();
+    return resolve(env.repository, (*followed)->revision.commit);
+  }
+  return resolveTracked(env, name);
+}
+
+Result<sources::CommitInfo> Reconciler::resolveTracked(const EnvironmentSpec& env,
+                                                       std::string* name) {
   if (env.semver.empty()) {
     if (name != nullptr) *name = env.revision;
     return resolve(env.repository, env.revision);
@@ -432,7 +536,24 @@ Result<std::unique_ptr<FileSource>> Reconciler::tree(const std::string& repo,
 SyncReport Reconciler::sync(const EnvironmentSpec& env, const SyncRequest& request,
                             const CancelToken& cancel) {
   try {
-    return Run(*this, env, request, cancel, lastDigest_, mu_).run();
+    SyncReport report = Run(*this, env, request, cancel, lastDigest_, mu_).run();
+    if (env.rollbackOnFailure && report.recorded && report.record.reason == Reason::kHealthFailed &&
+        request.trigger != Trigger::kRollback && !cancel.cancelled()) {
+      auto last = lastHealthy(env.name);
+      if (last && *last && (*last)->revision.commit != report.commit) {
+        SyncRequest back;
+        back.fetch = false;
+        back.revision = (*last)->revision.commit;
+        back.trigger = Trigger::kRollback;
+        back.actor = "windlass";
+        back.hold = HoldRecord{back.revision, "windlass", formatRfc3339Utc(clock().now()),
+                               "rollbackOnFailure: " + report.commit.substr(0, 7) +
+                                   " failed its health check (" + report.status.message() + ")"};
+        report.rollback =
+            std::make_shared<SyncReport>(Run(*this, env, back, cancel, lastDigest_, mu_).run());
+      }
+    }
+    return report;
   } catch (const JsonAssertion& e) {
     SyncReport r;
     r.status = Status::internal(env.name + ": " + e.what());

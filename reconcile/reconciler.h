@@ -16,13 +16,16 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
@@ -57,6 +60,13 @@ struct EnvironmentSpec {
   // Image automation, `update: render`: container images replaced after the render
   // (image_override.h). Empty: the images as rendered.
   std::vector<ImageOverride> images;
+  // When set, the environment deploys the commit this other environment last synced
+  // Healthy (rendered from its own path), not its own branch head: a DR standby that
+  // follows prod. `revision` is then the followed environment's branch (fetched).
+  std::string follows;
+  // A sync whose health check ends Degraded or times out re-applies the last Healthy
+  // revision and holds the environment there (Trigger::kRollback, actor "windlass").
+  bool rollbackOnFailure = false;
 };
 
 struct SyncRequest {
@@ -73,6 +83,11 @@ struct SyncRequest {
   // recorded as succeeded with "render unchanged: nothing to apply", without a
   // request to the cluster.
   bool skipWhenUnchanged = false;
+  // `windlass rollback`: hold the environment at `revision` (written before the sync,
+  // so nothing moves it meanwhile; recorded in the record's hold).
+  std::optional<HoldRecord> hold;
+  // `windlass release`: lift the environment's hold before the sync.
+  bool releaseHold = false;
 };
 
 // What a successful sync left in the cluster, for self-heal: the objects as
@@ -98,6 +113,8 @@ struct SyncReport {
   // Wall time of each stage that ran, in order: "source", "render", "plan", then
   // executePlan's "apply", "prune", "health" (ms).
   std::vector<std::pair<std::string, int64_t>> stageMs;
+  // rollbackOnFailure: the sync that re-applied the last Healthy revision.
+  std::shared_ptr<const SyncReport> rollback;
 };
 
 // Removes spec.replicas from every Deployment, StatefulSet or ReplicaSet in
@@ -113,6 +130,8 @@ class Reconciler {
     std::vector<RepositorySpec> repositories;
     // How long a sync waits for another process's sync of the same environment.
     std::chrono::milliseconds lockWait{std::chrono::minutes(10)};
+    // Record times, durations and every wait of a sync (tests pass a FakeClock).
+    const Clock* clock = &Clock::system();
   };
 
   // Creates the client (nothing is sent yet). Fails when libcurl cannot start.
@@ -127,11 +146,36 @@ class Reconciler {
   // range, everything for a pinned commit (empty).
   static std::vector<std::string> refsFor(const EnvironmentSpec& env);
 
-  // The revision `env` tracks now in the mirror (no fetch): its branch, tag or
-  // commit, or the newest tag matching its semver range (the tag's name is
-  // stored in `name`). NotFound when nothing matches yet.
+  // The revision `env` deploys now (no fetch): the commit it is held at, else for a
+  // follower the commit the followed environment last synced Healthy, else
+  // resolveTracked(). `name` receives the branch or tag, "" for a held or followed
+  // commit. NotFound when nothing matches yet; FailedPrecondition for a follower
+  // whose followed environment has no Healthy sync.
   [[nodiscard]] Result<sources::CommitInfo> resolveEnvironment(const EnvironmentSpec& env,
                                                                std::string* name = nullptr);
+
+  // The revision `env` tracks in the mirror, holds aside: its branch, tag or commit,
+  // or the newest tag matching its semver range (the tag's name is stored in `name`).
+  [[nodiscard]] Result<sources::CommitInfo> resolveTracked(const EnvironmentSpec& env,
+                                                           std::string* name = nullptr);
+
+  // The newest record of `env` that succeeded with health Healthy (effectiveHealth:
+  // a render that did not change keeps the health before it); nullopt when none.
+  // Records that do not parse are skipped.
+  [[nodiscard]] Result<std::optional<SyncRecord>> lastHealthy(const std::string& env) const;
+
+  // "" when `env` is not held, else "held at abc1234 by bob since <time> (<reason>);
+  // 3 commits waiting" (the commits its tracked revision has that the hold lacks, as
+  // far as the mirror knows). Never fails: what cannot be read is said in the text.
+  std::string describeHold(const EnvironmentSpec& env);
+
+  // How many commits `to` has that `from` lacks, in the mirror of `repo`.
+  [[nodiscard]] Result<int64_t> countCommits(const std::string& repo, const std::string& from,
+                                             const std::string& to);
+
+  // Runs `fn` with the mirror of `repo` (opened on first use) under its lock.
+  [[nodiscard]] Status withMirror(const std::string& repo,
+                                  const std::function<Status(sources::GitMirror&)>& fn);
 
   // The commit `revision` names in the mirror of `repo` (no fetch).
   [[nodiscard]] Result<sources::CommitInfo> resolve(const std::string& repo,
@@ -162,6 +206,7 @@ class Reconciler {
   HistoryStore& history() { return history_; }
   const std::string& stateDir() const { return options_.stateDir; }
   std::chrono::milliseconds lockWait() const { return options_.lockWait; }
+  const Clock& clock() const { return *options_.clock; }
 
  private:
   struct Mirror {

@@ -1,7 +1,6 @@
 #include "reconcile/sync.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "overlays/resource.h"
 
@@ -41,6 +40,19 @@ ObjectRecord recordOf(const JsonValue& object, ObjectAction action, std::string 
   return r;
 }
 
+ObjectRecord recordOf(const PlannedObject& p, std::string error) {
+  ObjectRecord r = recordOf(p.desired, p.action, std::move(error));
+  if (p.diff.size() <= kMaxObjectDiffBytes) {
+    r.diff = p.diff;
+  } else {
+    size_t cut = p.diff.rfind('\n', kMaxObjectDiffBytes - 1);
+    cut = cut == std::string::npos ? 0 : cut + 1;
+    r.diff = p.diff.substr(0, cut) + "... (" + std::to_string(p.diff.size() - cut) +
+             " more bytes of diff not recorded)\n";
+  }
+  return r;
+}
+
 bool stopsDryRuns(const Status& status) {
   switch (status.code()) {
     case Code::kPermissionDenied:
@@ -71,11 +83,7 @@ Status interrupted(const SyncOptions& options) {
 }
 
 bool pauseOnePoll(const SyncOptions& options) {
-  if (options.cancel == nullptr) {
-    std::this_thread::sleep_for(options.pollInterval);
-    return true;
-  }
-  return options.cancel->waitFor(options.pollInterval);
+  return options.clock->sleep(options.pollInterval, options.cancel);
 }
 
 bool isImmutableChange(const Status& status) {

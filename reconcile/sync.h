@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
@@ -32,6 +33,8 @@ struct SyncOptions {
   // Checked between stages and in every wait; a cancelled sync stops at the next
   // safe point with Aborted, reporting what it applied. Null: never cancelled.
   const CancelToken* cancel = nullptr;
+  // Deadlines and poll pauses of the health and CRD waits (tests pass a FakeClock).
+  const Clock* clock = &Clock::system();
   // Delete and recreate an object whose change the server refuses as immutable (a
   // Deployment selector, a Job template, a Service's clusterIP), as Flux's force
   // does. Also per object: the annotation windlass.dev/force: enabled. Default off:
@@ -92,6 +95,10 @@ std::string subjectOf(const JsonValue& object);
 
 // The history record of `object` with `action` and `error` ("" on success).
 ObjectRecord recordOf(const JsonValue& object, ObjectAction action, std::string error = {});
+
+// The record of planned object `p` after its apply: its action, `error` and its diff,
+// cut to kMaxObjectDiffBytes at a line boundary.
+ObjectRecord recordOf(const PlannedObject& p, std::string error);
 
 // True for a dry-run failure that no object can fix (credentials, permissions, the server
 // gone or busy, a conflict or timeout worth retrying): it stops the sync with its own

@@ -26,8 +26,11 @@ const char* nameOf(const std::pair<E, const char*> (&table)[N], E value) {
 }
 
 constexpr std::pair<Trigger, const char*> kTriggers[] = {
-    {Trigger::kPoll, "poll"},   {Trigger::kWebhook, "webhook"}, {Trigger::kDrift, "drift"},
-    {Trigger::kImage, "image"}, {Trigger::kManual, "manual"},   {Trigger::kRollback, "rollback"},
+    {Trigger::kPoll, "poll"},           {Trigger::kWebhook, "webhook"},
+    {Trigger::kDrift, "drift"},         {Trigger::kImage, "image"},
+    {Trigger::kManual, "manual"},       {Trigger::kRollback, "rollback"},
+    {Trigger::kPromotion, "promotion"}, {Trigger::kRelease, "release"},
+    {Trigger::kFollow, "follow"},
 };
 constexpr std::pair<Reason, const char*> kReasons[] = {
     {Reason::kSourceFailed, "SourceFailed"}, {Reason::kRenderFailed, "RenderFailed"},

@@ -13,7 +13,17 @@
 namespace windlass::reconcile {
 
 // Why a sync ran.
-enum class Trigger { kPoll, kWebhook, kDrift, kImage, kManual, kRollback };
+enum class Trigger {
+  kPoll,
+  kWebhook,
+  kDrift,
+  kImage,
+  kManual,
+  kRollback,   // `windlass rollback`, or rollbackOnFailure
+  kPromotion,  // the first sync of a revision `windlass promote` (or promotion.auto) moved here
+  kRelease,    // `windlass release` lifted a hold
+  kFollow,     // the followed environment reached a new Healthy revision
+};
 
 // The outcome of a sync: one reason per stage, the vocabulary shared by logs,
 // metrics, the API and the history.

@@ -613,6 +613,14 @@ class GitTreeSource final : public FileSource {
     return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
   }
 
+  Result<std::string> realPath(std::string_view path) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string real;
+    auto entry = resolve(path, &real);
+    if (!entry) return entry.error();
+    return real;
+  }
+
   Result<std::vector<std::string>> list(std::string_view path) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto entry = resolve(path);
@@ -656,7 +664,8 @@ class GitTreeSource final : public FileSource {
 
   // Walks `path` from the root, following symlinks inside the tree. NotFound when
   // nothing is there; InvalidArgument when a symlink leaves the tree or they loop.
-  Result<Entry> resolve(std::string_view path) const {
+  // `realPath`, when given, receives the path reached with the symlinks resolved.
+  Result<Entry> resolve(std::string_view path, std::string* realPath = nullptr) const {
     auto normal = normalisePath(path);
     if (!normal) return Status::invalidArgument(describe(path) + ": " + normal.error().message());
     std::vector<std::string> todo;  // components still to walk, last first
@@ -718,6 +727,7 @@ class GitTreeSource final : public FileSource {
           return Status::notFound(describe(path) + ": no such file or folder (submodule)");
       }
     }
+    if (realPath != nullptr) *realPath = std::move(walked);
     return current;
   }
 
@@ -814,6 +824,11 @@ struct GitMirror::Impl {
   // fetch() without taking the lock: the caller holds it and `scope` is current.
   Status fetchLocked(const std::vector<std::string>& refspecs, const std::string& displayUrl,
                      const GitCallScope& scope, FetchStats* stats);
+
+  // Pushes `commit` to `branchRef` on the remote through a private reference, so the
+  // local branch moves only once the remote accepted it. The caller holds the lock.
+  Status push(const git_oid& commit, const std::string& branchRef, const std::string& prefix,
+              const std::string& displayUrl, const GitCallScope& scope);
 };
 
 GitMirror::GitMirror(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
@@ -1109,38 +1124,172 @@ Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
     return Status::internal(prefix + ": cannot create commit: " + lastGitMessage());
   }
 
-  // Push through a private reference, so the local branch moves only once the
-  // remote accepted the commit.
-  std::string pushRef = "refs/windlass/push/" + request.branch;
+  if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(oidString(commitId)));
+  WINDLASS_RETURN_IF_ERROR(impl_->push(commitId, branchRef, prefix, displayUrl_, scope));
+  return oidString(commitId);
+}
+
+Status GitMirror::Impl::push(const git_oid& commit, const std::string& branchRef,
+                             const std::string& prefix, const std::string& displayUrl,
+                             const GitCallScope& scope) {
+  std::string branch = branchRef.substr(std::string_view("refs/heads/").size());
+  std::string pushRef = "refs/windlass/push/" + branch;
   git_reference* rawRef = nullptr;
-  if (git_reference_create(&rawRef, repo, pushRef.c_str(), &commitId, 1, "windlass push") != 0) {
+  if (git_reference_create(&rawRef, repo.get(), pushRef.c_str(), &commit, 1, "windlass push") !=
+      0) {
     return Status::internal(prefix + ": " + lastGitMessage());
   }
   ReferencePtr tmpRef(rawRef);
-  std::string spec = pushRef + ":" + branchRef;
+  std::string spec = pushRef + ":" + branchRef;  // never forced
   char* specPtr = spec.data();
   git_strarray array{&specPtr, 1};
-  RemoteSession session = impl_->session(displayUrl_);
-  auto remote = anonymousRemote(repo, impl_->url, impl_->credentials);
+  RemoteSession remoteSession = session(displayUrl);
+  auto remote = anonymousRemote(repo.get(), url, credentials);
   if (!remote) return remote.error().withContext(prefix);
   git_push_options opts = GIT_PUSH_OPTIONS_INIT;
-  opts.callbacks = makeCallbacks(&session);
+  opts.callbacks = makeCallbacks(&remoteSession);
   int rc = git_remote_push(remote->get(), &array, &opts);
   git_reference_delete(tmpRef.get());
   if (rc != 0) {
     Status stopped = scopeError(scope, prefix);
     if (!stopped.ok()) return stopped;
-    return remoteError("push", rc, session);
+    return remoteError("push", rc, remoteSession);
   }
-  if (!session.pushRejection.empty()) {
-    return Status::conflict(prefix + ": the server rejected " + session.pushRejection);
+  if (!remoteSession.pushRejection.empty()) {
+    return Status::conflict(prefix + ": the server rejected " + remoteSession.pushRejection);
   }
   git_reference* rawBranch = nullptr;
-  if (git_reference_create(&rawBranch, repo, branchRef.c_str(), &commitId, 1, "windlass push") ==
-      0) {
+  if (git_reference_create(&rawBranch, repo.get(), branchRef.c_str(), &commit, 1,
+                           "windlass push") == 0) {
     git_reference_free(rawBranch);
   }
-  return oidString(commitId);
+  return {};
+}
+
+Result<PromoteResult> GitMirror::promoteBranch(const PromoteRequest& request,
+                                               const CancelToken* cancel) {
+  std::string prefix = "git push " + displayUrl_ + " " + request.branch;
+  std::string branchRef = "refs/heads/" + request.branch;
+  int valid = 0;
+  if (request.branch.empty() || git_reference_name_is_valid(&valid, branchRef.c_str()) != 0 ||
+      valid == 0) {
+    return Status::invalidArgument(prefix + ": invalid branch name");
+  }
+  GitCallScope scope(impl_->timeouts, cancel, isSshUrl(impl_->url));
+  auto lock = impl_->lock(scope, cancel, prefix);
+  if (!lock) return lock.error();
+  WINDLASS_RETURN_IF_ERROR(
+      impl_->fetchLocked({"+" + branchRef + ":" + branchRef}, displayUrl_, scope, &stats_));
+  auto head = resolve(branchRef);
+  if (!head) return head.error();
+  auto source = resolve(request.commit);
+  if (!source) return source.error().withContext(prefix);
+  git_repository* repo = impl_->repo.get();
+  git_oid headId{}, sourceId{};
+  git_oid_fromstr(&headId, head->id.c_str());
+  git_oid_fromstr(&sourceId, source->id.c_str());
+
+  PromoteResult out;
+  if (git_oid_equal(&headId, &sourceId) != 0 ||
+      git_graph_descendant_of(repo, &headId, &sourceId) == 1) {
+    out.commit = head->id;  // already there (or further on)
+    out.unchanged = true;
+    return out;
+  }
+  if (git_graph_descendant_of(repo, &sourceId, &headId) == 1) {
+    if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(source->id));
+    WINDLASS_RETURN_IF_ERROR(impl_->push(sourceId, branchRef, prefix, displayUrl_, scope));
+    out.commit = source->id;
+    out.fastForward = true;
+    return out;
+  }
+
+  // Diverged: a merge commit with the target's head first, as `git merge` writes it.
+  git_commit* rawOurs = nullptr;
+  git_commit* rawTheirs = nullptr;
+  if (git_commit_lookup(&rawOurs, repo, &headId) != 0 ||
+      git_commit_lookup(&rawTheirs, repo, &sourceId) != 0) {
+    if (rawOurs != nullptr) git_commit_free(rawOurs);
+    return Status::internal(prefix + ": " + lastGitMessage());
+  }
+  CommitPtr ours(rawOurs), theirs(rawTheirs);
+  git_index* rawIndex = nullptr;
+  git_merge_options mergeOpts = GIT_MERGE_OPTIONS_INIT;
+  if (git_merge_commits(&rawIndex, repo, ours.get(), theirs.get(), &mergeOpts) != 0) {
+    return Status::internal(prefix + ": merge: " + lastGitMessage());
+  }
+  GitHandle<git_index, git_index_free> index(rawIndex);
+  if (git_index_has_conflicts(index.get()) != 0) {
+    std::string files;
+    git_index_conflict_iterator* rawIt = nullptr;
+    if (git_index_conflict_iterator_new(&rawIt, index.get()) == 0) {
+      const git_index_entry *ancestor = nullptr, *our = nullptr, *their = nullptr;
+      while (git_index_conflict_next(&ancestor, &our, &their, rawIt) == 0) {
+        const git_index_entry* e = our != nullptr ? our : their;
+        if (e == nullptr) continue;
+        files += files.empty() ? "" : ", ";
+        files += e->path;
+      }
+      git_index_conflict_iterator_free(rawIt);
+    }
+    return Status::failedPrecondition(prefix + ": " + request.branch + " and " +
+                                      source->id.substr(0, 7) +
+                                      " conflict (merge them by hand): " + files);
+  }
+  git_oid treeId{};
+  if (git_index_write_tree_to(&treeId, index.get(), repo) != 0) {
+    return Status::internal(prefix + ": merge: " + lastGitMessage());
+  }
+  git_tree* rawTree = nullptr;
+  if (git_tree_lookup(&rawTree, repo, &treeId) != 0) {
+    return Status::internal(prefix + ": merge: " + lastGitMessage());
+  }
+  TreePtr tree(rawTree);
+  git_signature* rawSig = nullptr;
+  if (git_signature_now(&rawSig, request.authorName.c_str(), request.authorEmail.c_str()) != 0) {
+    return Status::invalidArgument(prefix + ": invalid author: " + lastGitMessage());
+  }
+  SignaturePtr sig(rawSig);
+  git_oid commitId{};
+  const git_commit* parents[] = {ours.get(), theirs.get()};
+  if (git_commit_create(&commitId, repo, nullptr, sig.get(), sig.get(), nullptr,
+                        request.message.c_str(), tree.get(), 2, parents) != 0) {
+    return Status::internal(prefix + ": cannot create commit: " + lastGitMessage());
+  }
+  if (request.beforePush) WINDLASS_RETURN_IF_ERROR(request.beforePush(oidString(commitId)));
+  WINDLASS_RETURN_IF_ERROR(impl_->push(commitId, branchRef, prefix, displayUrl_, scope));
+  out.commit = oidString(commitId);
+  return out;
+}
+
+Result<int64_t> GitMirror::countCommits(const std::string& from, const std::string& to) const {
+  git_repository* repo = impl_->repo.get();
+  git_oid fromId{}, toId{};
+  if (git_oid_fromstr(&fromId, from.c_str()) != 0 || git_oid_fromstr(&toId, to.c_str()) != 0) {
+    return Status::invalidArgument("countCommits: expected two commit ids");
+  }
+  git_revwalk* rawWalk = nullptr;
+  if (git_revwalk_new(&rawWalk, repo) != 0) return Status::internal(lastGitMessage());
+  GitHandle<git_revwalk, git_revwalk_free> walk(rawWalk);
+  if (git_revwalk_push(walk.get(), &toId) != 0 || git_revwalk_hide(walk.get(), &fromId) != 0) {
+    return Status::notFound("countCommits: " + lastGitMessage());
+  }
+  int64_t n = 0;
+  git_oid id{};
+  while (git_revwalk_next(&id, walk.get()) == 0) ++n;
+  return n;
+}
+
+std::string gitUserName() {
+  initLibgit2();
+  git_config* raw = nullptr;
+  if (git_config_open_default(&raw) != 0) return "";
+  GitHandle<git_config, git_config_free> config(raw);
+  git_buf name = GIT_BUF_INIT;
+  std::string out;
+  if (git_config_get_string_buf(&name, config.get(), "user.name") == 0) out = name.ptr;
+  git_buf_dispose(&name);
+  return out;
 }
 
 }  // namespace windlass::sources

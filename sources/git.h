@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,6 +113,26 @@ struct CommitRequest {
   std::string message;
   std::string authorName = "windlass";
   std::string authorEmail = "windlass@localhost";
+  // Called with the new commit's id after it is made and before it is pushed (e.g. to
+  // note what the commit is for before anyone can fetch it); an error stops the push.
+  std::function<Status(const std::string& commit)> beforePush;
+};
+
+// Moves a branch to a commit (a promotion between environment branches).
+struct PromoteRequest {
+  std::string branch;   // the target branch, e.g. "env/prod"; must exist on the remote
+  std::string commit;   // the commit to bring there (40 hex digits, in the mirror)
+  std::string message;  // of the merge commit, when one is needed
+  std::string authorName = "windlass";
+  std::string authorEmail = "windlass@localhost";
+  // As CommitRequest::beforePush, with the commit the branch will move to.
+  std::function<Status(const std::string& commit)> beforePush;
+};
+
+struct PromoteResult {
+  std::string commit;        // the branch's new head
+  bool fastForward = false;  // moved to `commit` itself
+  bool unchanged = false;    // already at `commit` or a descendant of it: nothing pushed
 };
 
 // A bare mirror of one remote under a local folder (normally inside the agent's
@@ -192,6 +213,19 @@ class GitMirror {
   Result<std::string> commitAndPush(const CommitRequest& request,
                                     const CancelToken* cancel = nullptr);
 
+  // Promotion: brings `request.commit` onto the remote's `request.branch` (fetched
+  // first): nothing when the branch already contains it, a fast-forward when the
+  // branch is an ancestor of it, otherwise a merge commit (branch head first, then
+  // the commit) pushed as a normal, never forced, push. FailedPrecondition naming the
+  // files when the merge conflicts (nothing pushed); Conflict when the branch moved on
+  // the remote meanwhile; other codes as commitAndPush().
+  Result<PromoteResult> promoteBranch(const PromoteRequest& request,
+                                      const CancelToken* cancel = nullptr);
+
+  // How many commits `to` has that `from` does not (git rev-list --count from..to),
+  // both 40-hex ids in the mirror. NotFound when one is missing.
+  Result<int64_t> countCommits(const std::string& from, const std::string& to) const;
+
   // Counters of the last successful fetch().
   const FetchStats& lastFetchStats() const { return stats_; }
 
@@ -218,5 +252,8 @@ std::string redactUrl(std::string_view url);
 enum class HostKeyMatch { kOk, kMismatch, kUnknown };
 HostKeyMatch matchKnownHost(std::string_view knownHosts, std::string_view host, int port,
                             std::string_view keyBlob);
+
+// user.name from the user's Git configuration (global and system files), "" when unset.
+std::string gitUserName();
 
 }  // namespace windlass::sources

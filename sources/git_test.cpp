@@ -391,6 +391,15 @@ TEST_CASE("symlinks resolve inside the tree; escaping ones are refused") {
   auto loop = src.read("loop-a", 100);
   REQUIRE_FALSE(loop.has_value());
   CHECK(loop.error().message() == src.describe("loop-a") + ": too many levels of symlinks");
+  // realPath: where a path leads with its links resolved (the renderer's load restrictor).
+  CHECK(*src.realPath("to-file") == "base/a.yaml");
+  CHECK(*src.realPath("to-dir/n/deep.txt") == "base/nested/deep.txt");
+  CHECK(*src.realPath("base/up") == "top.txt");
+  CHECK(*src.realPath("base") == "base");
+  CHECK(*src.realPath("") == "");
+  CHECK(src.realPath("base/escape").error().code() == Code::kInvalidArgument);
+  CHECK(src.realPath("absolute").error().code() == Code::kInvalidArgument);
+  CHECK(src.realPath("base/none").error().code() == Code::kNotFound);
   // Links are listed by name; what they point at is decided on access.
   auto root = src.list("");
   REQUIRE(root.has_value());
