@@ -94,9 +94,9 @@ struct Agent::Impl {
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
     std::unique_ptr<asio::steady_timer> promoteTimer;  // promotion.auto after the soak
     std::string nextSync;                              // RFC 3339, for status
-    std::string sourceError;  // why the last fetch or resolve failed, for status
-    std::string windowBlock;  // why a sync window holds automatic syncs, for status
-    std::string hold;         // Reconciler::describeHold, as of the last fetch (mu)
+    std::string sourceError;              // why the last fetch or resolve failed, for status
+    std::string windowBlock;              // why a sync window holds automatic syncs, for status
+    std::string hold;                     // Reconciler::describeHold, as of the last fetch (mu)
     std::vector<std::string> imageHolds;  // "$hold" markers seen by the last write-back
     std::string imageWriteError;          // why the last write-back failed; "" if it did not
 
