@@ -935,7 +935,7 @@ imagePolicies:
       R"(windlass.yaml: imagePolicies[2].policy: is required (one of semver, alphabetical, numerical))",
       R"(windlass.yaml: imagePolicies[3].interval: "0s" must be positive)",
       R"(windlass.yaml: imagePolicies[3].credentials: usernameFile and passwordFile go together)",
-      R"(windlass.yaml: imagePolicies[3].filterTags.pattern: invalid Go regexp "main-(": missing ): main-()",
+      R"(windlass.yaml: imagePolicies[3].filterTags.pattern: invalid regular expression "main-(": error parsing regexp: missing closing ): `main-(`)",
       R"(windlass.yaml: imagePolicies[4].filterTags.extract: "$nope" names no group of the pattern)",
       R"(windlass.yaml: environments[0].images[0].update: "push": want render or git)",
       R"(windlass.yaml: environments[0].images[2].policy: "web" is already listed at environments[0].images[0])",

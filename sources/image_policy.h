@@ -11,8 +11,9 @@
 //                                                  are skipped (and counted in the reason)
 //   filterTags: {pattern: '^main-[a-f0-9]+-(?P<ts>[0-9]+)$', extract: '$ts'}
 //                                                  only tags the pattern matches (a Go
-//                                                  regexp, unanchored as Go's MatchString);
-//                                                  extract, a Go Expand template ($name,
+//                                                  regexp through core/regex, unanchored
+//                                                  as Go's MatchString); extract, a Go
+//                                                  Expand template ($name,
 //                                                  ${name}, $1, $$), gives the value the
 //                                                  policy sorts; empty: the tag itself
 //
@@ -31,8 +32,8 @@
 #include "core/status.h"
 #include "sources/semver.h"
 
-namespace re2 {
-class RE2;
+namespace windlass {
+class Regex;
 }
 
 namespace windlass::sources {
@@ -78,14 +79,7 @@ class TagPolicy {
  private:
   TagPolicySpec spec_;
   std::optional<Range> range_;
-  std::shared_ptr<const re2::RE2> pattern_;
+  std::shared_ptr<const Regex> pattern_;  // filterTags.pattern (core/regex.h); null: none
 };
-
-// The Go regexp.Expand of `tmpl` with the submatches `groups` (index 0 the whole match)
-// named `names` (index-aligned; "" for unnamed groups): $name and ${name} take the named
-// group (or numbered, for digits), $$ is "$"; a name is the longest run of letters, digits
-// and underscores, and an unknown name expands to nothing, as in Go.
-std::string expandTemplate(std::string_view tmpl, const std::vector<std::string_view>& groups,
-                           const std::vector<std::string>& names);
 
 }  // namespace windlass::sources

@@ -104,17 +104,21 @@ TEST_CASE("filterTags without extract filters only; the pattern is unanchored li
   CHECK(c.filtered == 1);
 }
 
-TEST_CASE("Go template expansion: $name, ${name}, $1, $$, longest names, unknown empty") {
-  std::vector<std::string_view> groups = {"main-abc-12", "abc", "12"};
-  std::vector<std::string> names = {"", "sha", "ts"};
-  CHECK(expandTemplate("$ts", groups, names) == "12");
-  CHECK(expandTemplate("${ts}-${sha}", groups, names) == "12-abc");
-  CHECK(expandTemplate("$1x", groups, names) == "");  // ${1x}: no such group
-  CHECK(expandTemplate("${1}x", groups, names) == "abcx");
-  CHECK(expandTemplate("$$ts", groups, names) == "$ts");
-  CHECK(expandTemplate("a$", groups, names) == "a$");
-  CHECK(expandTemplate("${", groups, names) == "${");
-  CHECK(expandTemplate("$0", groups, names) == "main-abc-12");
+TEST_CASE("extract is a Go template: $name, ${name}, $1, $$, $0") {
+  TagPolicySpec s = ordered(TagPolicySpec::Kind::kAlphabetical, TagPolicySpec::Order::kAsc);
+  s.pattern = "^main-(?P<sha>[a-f0-9]+)-(?P<ts>[0-9]+)$";
+  auto value = [&](const std::string& extract) {
+    s.extract = extract;
+    return policy(s).extractValue("main-abc-12");
+  };
+  CHECK(value("$ts") == "12");
+  CHECK(value("${ts}-${sha}") == "12-abc");
+  CHECK(value("${1}x") == "abcx");
+  CHECK(value("$$ts") == "$ts");
+  CHECK(value("$0") == "main-abc-12");
+  CHECK(value("") == "main-abc-12");
+  s.extract = "$ts";
+  CHECK(policy(s).extractValue("dev-abc") == std::nullopt);
 }
 
 TEST_CASE("bad ranges, patterns and extracts are errors with the field path") {
@@ -126,7 +130,8 @@ TEST_CASE("bad ranges, patterns and extracts are errors with the field path") {
   p = TagPolicy::compile(s, "imagePolicies[1]");
   REQUIRE_FALSE(p);
   CHECK(p.error().message() ==
-        "imagePolicies[1].filterTags.pattern: invalid Go regexp \"main-(\": missing ): main-(");
+        "imagePolicies[1].filterTags.pattern: invalid regular expression \"main-(\": error "
+        "parsing regexp: missing closing ): `main-(`");
   s.pattern = "main-(?P<ts>[0-9]+)";
   s.extract = "$nope";
   p = TagPolicy::compile(s, "imagePolicies[1]");
