@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "agent/events.h"
+#include "agent/images.h"
 #include "agent/promote.h"
 #include "agent/sync_window.h"
 #include "agent/webhook.h"
@@ -93,9 +94,11 @@ struct Agent::Impl {
     std::unique_ptr<asio::steady_timer> retryTimer, resyncTimer;
     std::unique_ptr<asio::steady_timer> promoteTimer;  // promotion.auto after the soak
     std::string nextSync;                              // RFC 3339, for status
-    std::string sourceError;  // why the last fetch or resolve failed, for status
-    std::string windowBlock;  // why a sync window holds automatic syncs, for status
-    std::string hold;         // Reconciler::describeHold, as of the last fetch (mu)
+    std::string sourceError;              // why the last fetch or resolve failed, for status
+    std::string windowBlock;              // why a sync window holds automatic syncs, for status
+    std::string hold;                     // Reconciler::describeHold, as of the last fetch (mu)
+    std::vector<std::string> imageHolds;  // "$hold" markers seen by the last write-back
+    std::string imageWriteError;          // why the last write-back failed; "" if it did not
 
     std::mutex syncMu;  // one sync or repair of this environment at a time (workers, watchers)
 
@@ -149,6 +152,155 @@ struct Agent::Impl {
   std::map<std::string, EnvironmentSnapshot> snapshots;  // environment → for the API
   std::set<std::string> fetchedOnce;                     // repositories
   int activeWork = 0;                                    // syncs and fetches on the pool
+
+  // ---- image automation (issue 9): each policy scanned at its interval ---------------
+  struct ImageWatch {
+    const ImagePolicyConfig* config = nullptr;
+    std::unique_ptr<sources::RegistryClient> client;  // used by one scan at a time
+    PolicyScan good;  // the last good scan (its choice is what environments run)
+    bool haveGood = false;
+    std::string error;  // why the last scan failed; "" when it succeeded
+  };
+  std::vector<std::unique_ptr<ImageWatch>> imageWatches;  // touched on the event loop only
+
+  std::set<std::string> writingBack;     // "repo|branch" with a write-back under way
+  std::set<std::string> writeBackAgain;  // ... and a newer choice came meanwhile
+
+  // update: git. One write-back (one commit) per branch for every git-mode policy of the
+  // environments on it.
+  void writeBack(const std::string& repo, const std::string& branch) {
+    std::string key = repo + "|" + branch;
+    if (writingBack.count(key) > 0) {
+      writeBackAgain.insert(key);
+      return;
+    }
+    std::map<std::string, sources::SetterValues> values;
+    std::vector<Env*> mine;
+    for (auto& e : envs) {
+      if (e->spec.repository != repo || e->spec.revision != branch) continue;
+      if (e->config->revisionKind != RevisionKind::kBranch) continue;
+      bool uses = false;
+      for (const EnvironmentImage& img : e->config->images) {
+        if (img.update != ImageUpdateMode::kGit) continue;
+        for (const auto& w : imageWatches) {
+          if (w->config->name == img.policy && w->haveGood) {
+            values[img.policy] = setterValues(w->good);
+            uses = true;
+          }
+        }
+      }
+      if (uses) mine.push_back(e.get());
+    }
+    if (values.empty()) return;
+    writingBack.insert(key);
+    ++activeWork;
+    asio::post(pool, [this, repo, branch, key, values, mine] {
+      auto result = writeBackImages(reconciler, config, repo, branch, values, &halt);
+      asio::post(io, [this, repo, branch, key, mine, result = std::move(result)] {
+        --activeWork;
+        writingBack.erase(key);
+        if (!result) {
+          log.warn("image write-back failed",
+                   {{"repository", repo}, {"branch", branch}, {"error", result.error().message()}});
+        } else if (!result->commit.empty()) {
+          std::string lines;
+          for (const std::string& l : result->changedLines) lines += (lines.empty() ? "" : " ") + l;
+          log.info("image write-back pushed", {{"repository", repo},
+                                               {"branch", branch},
+                                               {"commit", shortId(result->commit)},
+                                               {"lines", lines}});
+          const Repository* r = findRepository(config, repo);
+          if (r != nullptr && !halt.cancelled()) poll(*r);  // sync it now, not at the interval
+        }
+        for (Env* e : mine) {
+          e->imageWriteError = result ? "" : result.error().message();
+          if (result) e->imageHolds = result->holds;
+          writeStatus(*e);
+        }
+        if (writeBackAgain.erase(key) > 0 && !halt.cancelled()) writeBack(repo, branch);
+      });
+    });
+  }
+
+  std::vector<PolicyScan> goodScans() const {
+    std::vector<PolicyScan> out;
+    for (const auto& w : imageWatches) {
+      if (w->haveGood) out.push_back(w->good);
+    }
+    return out;
+  }
+
+  void scheduleImageScan(ImageWatch& w, milliseconds after) {
+    auto timer = std::make_shared<asio::steady_timer>(io, after);
+    timer->async_wait([this, timer, &w](const boost::system::error_code& ec) {
+      if (!ec && !halt.cancelled()) scanImages(w);
+    });
+  }
+
+  void scanImages(ImageWatch& w) {
+    ++activeWork;
+    asio::post(pool, [this, &w] {
+      PolicyScan scan = scanPolicy(*w.config, *w.client);
+      asio::post(io, [this, &w, scan = std::move(scan)]() mutable {
+        --activeWork;
+        afterImageScan(w, std::move(scan));
+      });
+    });
+  }
+
+  void afterImageScan(ImageWatch& w, PolicyScan scan) {
+    const std::string& policy = w.config->name;
+    if (!scan.status.ok() && halt.cancelled()) return;
+    if (services.metrics != nullptr) {
+      services.metrics->recordImageScan(policy,
+                                        scan.status.ok() ? "ok" : codeName(scan.status.code()));
+    }
+    bool changed = false;
+    if (!scan.status.ok()) {
+      // Keep the last good choice: environments go on running it.
+      w.error = scan.status.message();
+      log.warn("image scan failed; keeping the last good choice",
+               {{"policy", policy},
+                {"error", w.error},
+                {"keeping", w.haveGood ? w.good.reference() : std::string("-")}});
+    } else {
+      w.error.clear();
+      std::string before = w.haveGood ? w.good.reference() : "";
+      if (scan.reference().empty()) {
+        log.warn("image policy chose no tag", {{"policy", policy}, {"why", scan.choice.reason}});
+      } else if (scan.reference() != before) {
+        log.info("new image chosen", {{"policy", policy},
+                                      {"image", scan.reference()},
+                                      {"previous", before.empty() ? "-" : before},
+                                      {"why", scan.choice.reason}});
+        w.good = std::move(scan);
+        w.haveGood = true;
+        changed = true;
+      }
+    }
+    std::vector<PolicyScan> scans = goodScans();
+    std::set<std::pair<std::string, std::string>> branches;  // to write back: repo, branch
+    for (auto& e : envs) {
+      bool uses = false;
+      for (const EnvironmentImage& img : e->config->images) {
+        uses = uses || img.policy == policy;
+        if (changed && img.policy == policy && img.update == ImageUpdateMode::kGit) {
+          branches.insert({e->spec.repository, e->spec.revision});
+        }
+      }
+      if (!uses) continue;
+      auto overrides = renderOverrides(config, *e->config, scans);
+      if (changed && overrides != e->spec.images) {
+        e->spec.images = std::move(overrides);
+        requestSync(*e, Trigger::kImage, false);
+      }
+      writeStatus(*e);
+    }
+    for (const auto& [repo, branch] : branches) writeBack(repo, branch);
+    if (!halt.cancelled()) {
+      scheduleImageScan(w, jittered(std::chrono::duration_cast<milliseconds>(w.config->interval)));
+    }
+  }
 
   milliseconds interval(const Env& e) const {
     return std::chrono::duration_cast<milliseconds>(e.config->interval);
@@ -310,7 +462,8 @@ struct Agent::Impl {
     e.running = true;
     ++activeWork;
     e.retryTimer->cancel();
-    asio::post(pool, [this, &e, trigger, full, actor] {
+    // A copy of the spec: image scans change its overrides on the event loop meanwhile.
+    asio::post(pool, [this, &e, spec = e.spec, trigger, full, actor] {
       reconcile::SyncRequest req;
       req.fetch = false;
       req.trigger = trigger;
@@ -319,7 +472,7 @@ struct Agent::Impl {
       reconcile::SyncReport report;
       {
         std::lock_guard<std::mutex> g(e.syncMu);
-        report = reconciler.sync(e.spec, req, halt);
+        report = reconciler.sync(spec, req, halt);
         // After rollbackOnFailure the rollback's objects are what self-heal keeps.
         const auto& desired = report.rollback ? report.rollback->desired : report.desired;
         if (desired) {
@@ -906,6 +1059,31 @@ struct Agent::Impl {
       w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
     }
     w.EndArray();
+    // Image automation: per policy this environment follows, what it runs and why not newer.
+    w.Key("images");
+    w.StartArray();
+    for (const EnvironmentImage& img : e.config->images) {
+      w.StartObject();
+      kv("policy", img.policy);
+      kv("update", imageUpdateModeName(img.update));
+      std::string ref, scanError;
+      for (const auto& iw : imageWatches) {
+        if (iw->config->name != img.policy) continue;
+        ref = iw->haveGood ? iw->good.reference() : "";
+        scanError = iw->error;
+      }
+      kv("image", ref);
+      kv("scanError", scanError);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("imageHolds");
+    w.StartArray();
+    for (const std::string& h : e.imageHolds) {
+      w.String(h.c_str(), static_cast<rapidjson::SizeType>(h.size()));
+    }
+    w.EndArray();
+    kv("imageWriteError", e.imageWriteError);
     w.EndObject();
     std::string dir = config.stateDir + "/status";
     std::error_code ec;
@@ -945,6 +1123,13 @@ struct Agent::Impl {
   // ---- the loop -----------------------------------------------------------------------
 
   void run(const CancelToken& stop, const CancelToken& reload, const CancelToken* lost) {
+    for (const ImagePolicyConfig& p : config.imagePolicies) {
+      auto w = std::make_unique<ImageWatch>();
+      w->config = &p;
+      w->client = std::make_unique<sources::RegistryClient>(registryOptions(p, &halt));
+      imageWatches.push_back(std::move(w));
+    }
+    for (auto& w : imageWatches) asio::post(io, [this, &w] { scanImages(*w); });
     for (auto& e : envs) writeStatus(*e);
     for (const Repository& repo : config.repositories) {
       asio::post(io, [this, &repo] { poll(repo); });

@@ -19,6 +19,8 @@
 
 #include "core/json.h"
 #include "overlays/yaml.h"
+#include "sources/image_policy.h"
+#include "sources/registry.h"
 #include "sources/semver.h"
 
 namespace windlass::agent {
@@ -620,6 +622,9 @@ class Parser {
   void server(const JsonValue& v, Server* out);
   void leaderElection(const JsonValue& v, LeaderElection* out);
   void notification(const JsonValue& v, const std::string& path, Notification* out);
+  void imagePolicy(const JsonValue& v, const std::string& path, ImagePolicyConfig* out);
+  void environmentImages(const JsonValue& v, const std::string& path,
+                         std::vector<EnvironmentImage>* out);
   void dnsLabel(const JsonValue& v, const std::string& parentPath, std::string_view name,
                 std::string* out);
   void top(const JsonValue& doc, AgentConfig* out);
@@ -1013,14 +1018,126 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   }
   if (const JsonValue* check = get(v, "verify")) verify(*check, path + ".verify", &out->verify);
   if (const JsonValue* images = get(v, "images")) {
-    if (!images->IsArray()) {
-      problem(path + ".images", std::string("must be a list, not ") + typeName(*images));
-    } else {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
-      images->Accept(writer);
-      out->images.assign(buf.GetString(), buf.GetSize());
+    environmentImages(*images, path + ".images", &out->images);
+  }
+}
+
+void Parser::environmentImages(const JsonValue& v, const std::string& path,
+                               std::vector<EnvironmentImage>* out) {
+  if (!v.IsArray()) {
+    problem(path, std::string("must be a list, not ") + typeName(v));
+    return;
+  }
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    if (!isMap(v[i], p)) continue;
+    unknownFields(v[i], p, {"policy", "update"});
+    EnvironmentImage img;
+    string(v[i], p, "policy", &img.policy, true);
+    std::string update;
+    if (string(v[i], p, "update", &update)) {
+      if (update == "render") {
+        img.update = ImageUpdateMode::kRender;
+      } else if (update == "git") {
+        img.update = ImageUpdateMode::kGit;
+      } else {
+        problem(p + ".update", quote(update) + ": want render or git");
+      }
     }
+    for (size_t j = 0; j < out->size(); ++j) {
+      if (!img.policy.empty() && (*out)[j].policy == img.policy) {
+        problem(p + ".policy", quote(img.policy) + " is already listed at " + path + "[" +
+                                   std::to_string(j) + "]");
+      }
+    }
+    out->push_back(std::move(img));
+  }
+}
+
+void Parser::imagePolicy(const JsonValue& v, const std::string& path, ImagePolicyConfig* out) {
+  if (!isMap(v, path)) return;
+  unknownFields(v, path,
+                {"name", "image", "interval", "credentials", "caFile", "insecure", "policy",
+                 "filterTags", "digest"});
+  dnsLabel(v, path, "name", &out->name);
+  if (string(v, path, "image", &out->image, true)) {
+    auto repo = sources::parseImageRepository(out->image);
+    if (!repo) problem(path + ".image", repo.error().message());
+  }
+  duration(v, path, "interval", &out->interval);
+  if (const JsonValue* c = get(v, "credentials")) {
+    std::string cp = path + ".credentials";
+    if (isMap(*c, cp)) {
+      unknownFields(*c, cp, {"usernameFile", "passwordFile", "dockerConfigFile"});
+      ImagePolicyCredentials& cr = out->credentials;
+      file(*c, cp, "usernameFile", &cr.usernameFile);
+      file(*c, cp, "passwordFile", &cr.passwordFile);
+      file(*c, cp, "dockerConfigFile", &cr.dockerConfigFile);
+      if (cr.usernameFile.empty() != cr.passwordFile.empty()) {
+        problem(cp, "usernameFile and passwordFile go together");
+      }
+      if (!cr.dockerConfigFile.empty() && !cr.usernameFile.empty()) {
+        problem(cp, "only one of usernameFile/passwordFile, dockerConfigFile may be set");
+      }
+    }
+  }
+  file(v, path, "caFile", &out->caFile);
+  boolean(v, path, "insecure", &out->insecure);
+  if (out->insecure && !out->caFile.empty()) {
+    problem(path + ".caFile", "has no use with insecure: true (plain HTTP)");
+  }
+  boolean(v, path, "digest", &out->digest);
+  bool policyOk = false;
+  const JsonValue* pol = get(v, "policy");
+  std::string pp = path + ".policy";
+  if (pol == nullptr) {
+    problem(pp, "is required (one of semver, alphabetical, numerical)");
+  } else if (isMap(*pol, pp)) {
+    unknownFields(*pol, pp, {"semver", "alphabetical", "numerical"});
+    if (pol->MemberCount() != 1) {
+      problem(pp, "must have exactly one of semver, alphabetical, numerical");
+    } else {
+      std::string kind(view(pol->MemberBegin()->name));
+      const JsonValue& body = pol->MemberBegin()->value;
+      std::string kp = pp + "." + kind;
+      if (isMap(body, kp)) {
+        if (kind == "semver") {
+          out->policy.kind = sources::TagPolicySpec::Kind::kSemver;
+          unknownFields(body, kp, {"range"});
+          policyOk = string(body, kp, "range", &out->policy.range, true);
+        } else if (kind == "alphabetical" || kind == "numerical") {
+          out->policy.kind = kind == "numerical" ? sources::TagPolicySpec::Kind::kNumerical
+                                                 : sources::TagPolicySpec::Kind::kAlphabetical;
+          unknownFields(body, kp, {"order"});
+          std::string order = "asc";
+          string(body, kp, "order", &order);
+          policyOk = true;
+          if (order == "asc") {
+            out->policy.order = sources::TagPolicySpec::Order::kAsc;
+          } else if (order == "desc") {
+            out->policy.order = sources::TagPolicySpec::Order::kDesc;
+          } else {
+            problem(kp + ".order", quote(order) + ": want asc or desc");
+            policyOk = false;
+          }
+        }
+      }
+    }
+  }
+  bool filterOk = true;
+  if (const JsonValue* f = get(v, "filterTags")) {
+    std::string fp = path + ".filterTags";
+    if (isMap(*f, fp)) {
+      unknownFields(*f, fp, {"pattern", "extract"});
+      filterOk = string(*f, fp, "pattern", &out->policy.pattern, true);
+      string(*f, fp, "extract", &out->policy.extract);
+    } else {
+      filterOk = false;
+    }
+  }
+  if (policyOk && filterOk) {
+    auto compiled = sources::TagPolicy::compile(out->policy, path);
+    if (!compiled) problem("", compiled.error().message());
   }
 }
 
@@ -1146,9 +1263,10 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
                     typeName(doc));
     return;
   }
-  unknownFields(doc, "",
-                {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir",
-                 "environments", "server", "leaderElection", "notifications"});
+  unknownFields(
+      doc, "",
+      {"apiVersion", "kind", "repository", "repositories", "cluster", "stateDir", "environments",
+       "server", "leaderElection", "notifications", "imagePolicies", "imageCommit"});
   std::string apiVersion;
   if (string(doc, "", "apiVersion", &apiVersion, true) && apiVersion != kApiVersion) {
     problem("apiVersion",
@@ -1188,6 +1306,33 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
   if (string(doc, "", "stateDir", &out->stateDir)) {
     out->stateDir = resolvePath(out->stateDir, "stateDir");
   }
+  if (const JsonValue* ips = get(doc, "imagePolicies")) {
+    if (!ips->IsArray()) {
+      problem("imagePolicies", std::string("must be a list, not ") + typeName(*ips));
+    } else {
+      for (rapidjson::SizeType i = 0; i < ips->Size(); ++i) {
+        std::string path = "imagePolicies[" + std::to_string(i) + "]";
+        ImagePolicyConfig ip;
+        imagePolicy((*ips)[i], path, &ip);
+        for (size_t j = 0; j < out->imagePolicies.size(); ++j) {
+          if (!ip.name.empty() && out->imagePolicies[j].name == ip.name) {
+            problem(path + ".name", quote(ip.name) + " is already used by imagePolicies[" +
+                                        std::to_string(j) + "]");
+            break;
+          }
+        }
+        out->imagePolicies.push_back(std::move(ip));
+      }
+    }
+  }
+  if (const JsonValue* ic = get(doc, "imageCommit")) {
+    if (isMap(*ic, "imageCommit")) {
+      unknownFields(*ic, "imageCommit", {"authorName", "authorEmail", "messageTemplate"});
+      string(*ic, "imageCommit", "authorName", &out->imageCommit.authorName);
+      string(*ic, "imageCommit", "authorEmail", &out->imageCommit.authorEmail);
+      string(*ic, "imageCommit", "messageTemplate", &out->imageCommit.messageTemplate);
+    }
+  }
   const JsonValue* envs = get(doc, "environments");
   if (envs == nullptr) {
     problem("environments", "is required");
@@ -1211,6 +1356,17 @@ void Parser::top(const JsonValue& doc, AgentConfig* out) {
       }
       if (e.interval.count() == 0 && repo != nullptr) e.interval = repo->interval;
       if (!e.verify.enabled() && repo != nullptr) e.verify = repo->verify;
+      for (size_t k = 0; k < e.images.size(); ++k) {
+        if (!e.images[k].policy.empty() && findImagePolicy(*out, e.images[k].policy) == nullptr) {
+          problem(path + ".images[" + std::to_string(k) + "].policy",
+                  quote(e.images[k].policy) + " names no entry of imagePolicies");
+        }
+        if (e.images[k].update == ImageUpdateMode::kGit &&
+            e.revisionKind != RevisionKind::kBranch) {
+          problem(path + ".images[" + std::to_string(k) + "].update",
+                  "git needs the environment to track a branch");
+        }
+      }
       for (size_t j = 0; j < out->environments.size(); ++j) {
         if (!e.name.empty() && out->environments[j].name == e.name) {
           problem(path + ".name",
@@ -1448,10 +1604,16 @@ std::string formatConfig(const AgentConfig& config) {
       env.AddMember("promotion", promo, a);
     }
     addVerify(env, e.verify, a);
-    JsonDocument images(&a);
-    images.Parse(e.images.c_str());
-    if (!images.HasParseError() && images.IsArray() && images.Size() > 0) {
-      env.AddMember("images", JsonValue(images, a), a);
+    if (!e.images.empty()) {
+      JsonValue images(rapidjson::kArrayType);
+      for (const EnvironmentImage& img : e.images) {
+        JsonValue item(rapidjson::kObjectType);
+        item.AddMember("policy", str(img.policy, a), a);
+        item.AddMember("update", JsonValue(rapidjson::StringRef(imageUpdateModeName(img.update))),
+                       a);
+        images.PushBack(item, a);
+      }
+      env.AddMember("images", images, a);
     }
     envs.PushBack(env, a);
   }
@@ -1492,9 +1654,71 @@ std::string formatConfig(const AgentConfig& config) {
     doc.AddMember("notifications", list, a);
   }
 
+  if (!config.imagePolicies.empty()) {
+    JsonValue list(rapidjson::kArrayType);
+    for (const ImagePolicyConfig& p : config.imagePolicies) {
+      JsonValue item(rapidjson::kObjectType);
+      item.AddMember("name", str(p.name, a), a);
+      item.AddMember("image", str(p.image, a), a);
+      item.AddMember("interval", str(formatDuration(p.interval), a), a);
+      JsonValue creds(rapidjson::kObjectType);
+      const std::pair<const char*, const std::string*> fields[] = {
+          {"usernameFile", &p.credentials.usernameFile},
+          {"passwordFile", &p.credentials.passwordFile},
+          {"dockerConfigFile", &p.credentials.dockerConfigFile},
+      };
+      for (const auto& [name, value] : fields) {
+        if (!value->empty()) {
+          creds.AddMember(JsonValue(rapidjson::StringRef(name)), str(*value, a), a);
+        }
+      }
+      if (creds.MemberCount() > 0) item.AddMember("credentials", creds, a);
+      if (!p.caFile.empty()) item.AddMember("caFile", str(p.caFile, a), a);
+      item.AddMember("insecure", p.insecure, a);
+      JsonValue policy(rapidjson::kObjectType);
+      JsonValue body(rapidjson::kObjectType);
+      using Kind = sources::TagPolicySpec::Kind;
+      if (p.policy.kind == Kind::kSemver) {
+        body.AddMember("range", str(p.policy.range, a), a);
+        policy.AddMember("semver", body, a);
+      } else {
+        const char* order = p.policy.order == sources::TagPolicySpec::Order::kAsc ? "asc" : "desc";
+        body.AddMember("order", JsonValue(rapidjson::StringRef(order)), a);
+        const char* kind = p.policy.kind == Kind::kNumerical ? "numerical" : "alphabetical";
+        policy.AddMember(JsonValue(rapidjson::StringRef(kind)), body, a);
+      }
+      item.AddMember("policy", policy, a);
+      if (!p.policy.pattern.empty()) {
+        JsonValue filter(rapidjson::kObjectType);
+        filter.AddMember("pattern", str(p.policy.pattern, a), a);
+        if (!p.policy.extract.empty()) filter.AddMember("extract", str(p.policy.extract, a), a);
+        item.AddMember("filterTags", filter, a);
+      }
+      item.AddMember("digest", p.digest, a);
+      list.PushBack(item, a);
+    }
+    doc.AddMember("imagePolicies", list, a);
+  }
+  JsonValue ic(rapidjson::kObjectType);
+  ic.AddMember("authorName", str(config.imageCommit.authorName, a), a);
+  ic.AddMember("authorEmail", str(config.imageCommit.authorEmail, a), a);
+  ic.AddMember("messageTemplate", str(config.imageCommit.messageTemplate, a), a);
+  doc.AddMember("imageCommit", ic, a);
+
   std::string out;
   overlays::emitYaml(doc, out);
   return out;
+}
+
+const ImagePolicyConfig* findImagePolicy(const AgentConfig& config, std::string_view name) {
+  for (const ImagePolicyConfig& p : config.imagePolicies) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const char* imageUpdateModeName(ImageUpdateMode mode) {
+  return mode == ImageUpdateMode::kGit ? "git" : "render";
 }
 
 const Repository* findRepository(const AgentConfig& config, std::string_view name) {

@@ -33,6 +33,7 @@
 
 #include "core/status.h"
 #include "sources/signature.h"
+#include "sources/image_policy.h"
 
 namespace windlass::agent {
 
@@ -151,6 +152,75 @@ struct SyncWindow {
   bool operator==(const SyncWindow&) const = default;
 };
 
+// --- image automation (issue 9) -------------------------------------------
+// `imagePolicies[]`: a registry repository polled for tags, and the rule that
+// picks one (field names as Flux's ImagePolicy):
+//   - name: web                                  # required: DNS label, unique
+//     image: harbor.example.com/shop/web         # required: repository, no tag
+//     interval: 1m                               # default 1m, > 0
+//     credentials: {usernameFile: F, passwordFile: F}   # or {dockerConfigFile: F}
+//     caFile: F                                  # PEM bundle for the registry's TLS
+//     insecure: false                            # true: plain HTTP
+//     policy: {semver: {range: ">=1.0.0"}}       # or alphabetical/numerical: {order: asc|desc}
+//     filterTags: {pattern: '^main-(?P<ts>[0-9]+)$', extract: '$ts'}
+//     digest: false                              # true: pin the chosen tag's digest
+// Credential files are read when used; their values never appear in messages.
+struct ImagePolicyCredentials {
+  std::string usernameFile;
+  std::string passwordFile;
+  std::string dockerConfigFile;  // a Docker config.json; its entry for the image's host
+
+  bool operator==(const ImagePolicyCredentials&) const = default;
+};
+
+struct ImagePolicyConfig {
+  std::string name;
+  std::string image;                            // as written, checked by parseImageRepository
+  Duration interval = std::chrono::minutes(1);  // scan interval
+  ImagePolicyCredentials credentials;           // default: anonymous
+  std::string caFile;                           // default: the system's CAs
+  bool insecure = false;
+  sources::TagPolicySpec policy;  // required: exactly one of semver, alphabetical, numerical
+  bool digest = false;
+
+  bool operator==(const ImagePolicyConfig& o) const {
+    return name == o.name && image == o.image && interval == o.interval &&
+           credentials == o.credentials && caFile == o.caFile && insecure == o.insecure &&
+           policy.kind == o.policy.kind && policy.range == o.policy.range &&
+           policy.order == o.policy.order && policy.pattern == o.policy.pattern &&
+           policy.extract == o.policy.extract && digest == o.digest;
+  }
+};
+
+// How an environment takes a policy's choice: kRender replaces the image at
+// render time (no Git write); kGit commits to the environment's branch, on the
+// lines marked with setter comments.
+enum class ImageUpdateMode { kRender, kGit };
+
+struct EnvironmentImage {
+  std::string policy;  // required: names an imagePolicies[] entry
+  ImageUpdateMode update = ImageUpdateMode::kRender;
+
+  bool operator==(const EnvironmentImage&) const = default;
+};
+
+const char* imageUpdateModeName(ImageUpdateMode mode);  // "render" | "git"
+
+// `imageCommit`: the commits image automation writes (update: git). The message
+// template may use {{branch}} and {{changes}} (one line per policy:
+// "- web: ghcr.io/acme/web:1.4.2").
+struct ImageCommit {
+  std::string authorName = "windlass";
+  std::string authorEmail = "windlass@localhost";
+  std::string messageTemplate = "Update images on {{branch}}\n\n{{changes}}";
+
+  bool operator==(const ImageCommit&) const = default;
+};
+
+// The policy called `name`, or nullptr. The pointer borrows its argument.
+struct AgentConfig;
+const ImagePolicyConfig* findImagePolicy(const AgentConfig& config, std::string_view name);
+
 struct Environment {
   std::string name;  // required: DNS label, unique
   // At most one of branch, tag, commit, semver; default the branch "main".
@@ -183,9 +253,9 @@ struct Environment {
   double maxPruneShare = 0.5;
   Duration interval{};                  // default: its repository's interval
   std::vector<SyncWindow> syncWindows;  // default: always allowed
-  // Image policies, kept as compact JSON text of the list ("[]" when absent)
-  // until the image automation reads them.
-  std::string images = "[]";
+  // `images: [{policy: web, update: render|git}]`: the image policies this
+  // environment follows and how (see EnvironmentImage). Default none.
+  std::vector<EnvironmentImage> images;
   // `follows: prod`: deploy the commit that environment last synced Healthy, rendered
   // from this environment's own path (a DR standby). Excludes branch/tag/commit/semver;
   // the repository is the followed environment's. Empty: follow its own revision.
@@ -277,6 +347,8 @@ struct AgentConfig {
   Server server;                                 // default: 127.0.0.1:9797, no token, no secret
   std::optional<LeaderElection> leaderElection;  // absent: no election, this replica leads
   std::vector<Notification> notifications;       // default: none
+  std::vector<ImagePolicyConfig> imagePolicies;  // default: none
+  ImageCommit imageCommit;                       // default: as above
 
   bool operator==(const AgentConfig&) const = default;
 };

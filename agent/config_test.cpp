@@ -73,7 +73,8 @@ environments:
   prune: true
   selfHeal: true
   images:
-  - {name: web, policy: {semver: {range: ">=1.0.0"}}}
+  - {policy: web, update: render}
+  - {policy: worker, update: git}
 - name: staging
   tag: v1.2.3
   path: overlays/staging
@@ -90,6 +91,20 @@ environments:
   syncWindows:
   - {kind: deny, schedule: "0 22 * * 5", duration: 60h, timeZone: Europe/Berlin}
   - {kind: allow, schedule: "@daily", duration: 2h}
+  images: [{policy: web}]
+imagePolicies:
+- name: web
+  image: harbor.example.com/shop/web
+  interval: 2m
+  credentials: {usernameFile: /etc/windlass/reg-user, passwordFile: /etc/windlass/reg-pass}
+  policy: {semver: {range: ">=1.0.0 <2.0.0"}}
+  digest: true
+- name: worker
+  image: 127.0.0.1:5000/shop/worker
+  insecure: true
+  credentials: {dockerConfigFile: ~/.docker/config.json}
+  policy: {numerical: {order: desc}}
+  filterTags: {pattern: '^main-[a-f0-9]+-(?P<ts>[0-9]+)$', extract: '$ts'}
 )";
 
 TEST_CASE("a full config is read field by field") {
@@ -115,7 +130,9 @@ TEST_CASE("a full config is read field by field") {
   CHECK(dev.prune);
   CHECK(dev.selfHeal);
   CHECK(dev.interval == seconds(90));  // inherited from the repository
-  CHECK(dev.images == R"([{"name":"web","policy":{"semver":{"range":">=1.0.0"}}}])");
+  REQUIRE(dev.images.size() == 2);
+  CHECK(dev.images[0] == EnvironmentImage{"web", ImageUpdateMode::kRender});
+  CHECK(dev.images[1] == EnvironmentImage{"worker", ImageUpdateMode::kGit});
 
   const Environment& staging = c.environments[1];
   CHECK(staging.revisionKind == RevisionKind::kTag);
@@ -125,7 +142,7 @@ TEST_CASE("a full config is read field by field") {
   CHECK(!staging.selfHeal);  // YAML 1.1: no is false
   CHECK(staging.interval == minutes(5));
   CHECK(staging.maxPruneShare == 0.25);
-  CHECK(staging.images == "[]");
+  CHECK(staging.images.empty());
 
   const Environment& prod = c.environments[2];
   CHECK(prod.revisionKind == RevisionKind::kCommit);
@@ -250,7 +267,8 @@ TEST_CASE("defaults") {
   CHECK(e.maxPruneShare == 0.5);
   CHECK(e.interval == minutes(1));
   CHECK(e.syncWindows.empty());
-  CHECK(e.images == "[]");
+  CHECK(e.images.empty());
+  CHECK(c.imagePolicies.empty());
   // Null is absent.
   AgentConfig nulls = parseOk(withEnvironments("- name: dev\n  prune: null\n  branch: ~\n"));
   CHECK(nulls.environments[0].prune);
@@ -930,6 +948,97 @@ TEST_CASE("listen addresses") {
         R"("[::1:80" is not host:port (unclosed "["))");
   CHECK(parseListenAddress("a b:80").error().message() ==
         R"("a b:80" is not host:port (bad host name))");
+}
+
+}  // namespace
+}  // namespace windlass::agent
+
+namespace windlass::agent {
+namespace {
+
+TEST_CASE("image policies are read field by field, with their defaults") {
+  AgentConfig c = parseOk(kFull);
+  REQUIRE(c.imagePolicies.size() == 2);
+  const ImagePolicyConfig& web = c.imagePolicies[0];
+  CHECK(web.name == "web");
+  CHECK(web.image == "harbor.example.com/shop/web");
+  CHECK(web.interval == minutes(2));
+  CHECK(web.credentials.usernameFile == "/etc/windlass/reg-user");
+  CHECK(web.credentials.passwordFile == "/etc/windlass/reg-pass");
+  CHECK(web.policy.kind == sources::TagPolicySpec::Kind::kSemver);
+  CHECK(web.policy.range == ">=1.0.0 <2.0.0");
+  CHECK(web.digest);
+  CHECK_FALSE(web.insecure);
+  const ImagePolicyConfig& worker = c.imagePolicies[1];
+  CHECK(worker.interval == minutes(1));
+  CHECK(worker.insecure);
+  CHECK(worker.credentials.dockerConfigFile == "/home/op/.docker/config.json");
+  CHECK(worker.policy.kind == sources::TagPolicySpec::Kind::kNumerical);
+  CHECK(worker.policy.order == sources::TagPolicySpec::Order::kDesc);
+  CHECK(worker.policy.pattern == "^main-[a-f0-9]+-(?P<ts>[0-9]+)$");
+  CHECK(worker.policy.extract == "$ts");
+  CHECK_FALSE(worker.digest);
+  CHECK(findImagePolicy(c, "worker") == &worker);
+  CHECK(findImagePolicy(c, "nope") == nullptr);
+  CHECK(c.environments[2].images[0].update == ImageUpdateMode::kRender);  // the default
+  CHECK(c.imageCommit == ImageCommit{});
+  // formatConfig prints them so that they read back the same.
+  CHECK(parseOk(formatConfig(c)) == c);
+}
+
+TEST_CASE("bad image policies: one message per problem, with the field path") {
+  std::string text = withEnvironments(R"(- name: dev
+  images: [{policy: web, update: push}, {policy: gone}, {policy: web}, {name: x}]
+imagePolicies:
+- name: web
+  image: ghcr.io/acme/web:1.0
+  policy: {semver: {range: ">=1.a"}}
+- name: web
+  image: ghcr.io/acme/web
+  policy: {alphabetical: {order: up}, numerical: {}}
+- name: api
+  image: ghcr.io/acme/api
+- name: job
+  image: ghcr.io/acme/job
+  interval: 0s
+  credentials: {usernameFile: /u}
+  policy: {numerical: {}}
+  filterTags: {pattern: 'main-(', extract: '$ts'}
+- name: cron
+  image: ghcr.io/acme/cron
+  policy: {alphabetical: {}}
+  filterTags: {pattern: 'main-(?P<ts>[0-9]+)', extract: '$nope'}
+)");
+  std::vector<std::string> want = {
+      R"(windlass.yaml: imagePolicies[0].image: image "ghcr.io/acme/web:1.0": a tag is not allowed here)",
+      R"(windlass.yaml: imagePolicies[0].policy.semver.range: invalid range ">=1.a": "1.a": minor: "a" is not a number or wildcard)",
+      R"(windlass.yaml: imagePolicies[1].policy: must have exactly one of semver, alphabetical, numerical)",
+      R"(windlass.yaml: imagePolicies[1].name: "web" is already used by imagePolicies[0])",
+      R"(windlass.yaml: imagePolicies[2].policy: is required (one of semver, alphabetical, numerical))",
+      R"(windlass.yaml: imagePolicies[3].interval: "0s" must be positive)",
+      R"(windlass.yaml: imagePolicies[3].credentials: usernameFile and passwordFile go together)",
+      R"(windlass.yaml: imagePolicies[3].filterTags.pattern: invalid regular expression "main-(": error parsing regexp: missing closing ): `main-(`)",
+      R"(windlass.yaml: imagePolicies[4].filterTags.extract: "$nope" names no group of the pattern)",
+      R"(windlass.yaml: environments[0].images[0].update: "push": want render or git)",
+      R"(windlass.yaml: environments[0].images[2].policy: "web" is already listed at environments[0].images[0])",
+      R"(windlass.yaml: environments[0].images[3]: unknown field "name")",
+      R"(windlass.yaml: environments[0].images[3].policy: is required)",
+      R"(windlass.yaml: environments[0].images[1].policy: "gone" names no entry of imagePolicies)",
+  };
+  CHECK(problems(text) == want);
+  text = withEnvironments(R"(- name: dev
+  tag: v1.0.0
+  images: [{policy: web, update: git}]
+imagePolicies: [{name: web, image: ghcr.io/acme/web, policy: {semver: {range: "*"}}}]
+imageCommit: {authorName: "", messageTemplate: 3, sign: true}
+)");
+  want = {
+      R"(windlass.yaml: imageCommit: unknown field "sign")",
+      R"(windlass.yaml: imageCommit.authorName: must not be empty)",
+      R"(windlass.yaml: imageCommit.messageTemplate: must be a string, not a number)",
+      R"(windlass.yaml: environments[0].images[0].update: git needs the environment to track a branch)",
+  };
+  CHECK(problems(text) == want);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/images.h"
 #include "agent/leader.h"
 #include "agent/log.h"
 #include "agent/promote.h"
@@ -70,6 +71,10 @@ Usage:
       there: new commits are fetched and shown, not applied, until release.
   windlass release [--config F] --env E [--actor NAME]
       Lift E's hold and sync it to the revision it tracks.
+  windlass images [--config F] [-o json]
+      Scan every image policy now: per policy the tags seen, the chosen one, its
+      digest, and why; per environment what it runs and what it would take.
+      Exit 1 when a registry could not be read.
   windlass version
       Print the version.
   windlass --help
@@ -536,6 +541,28 @@ int status(const std::vector<std::string>& argv) {
       kv("sourceError", agent ? field(*agent, "sourceError") : "");
       kv("fight", agent ? field(*agent, "fight") : "");
       kv("syncWindow", agent ? field(*agent, "syncWindow") : "");
+      w.Key("images");
+      w.StartArray();
+      if (agent && (*agent)["images"].IsArray()) {
+        for (const auto& img : (*agent)["images"].GetArray()) {
+          w.StartObject();
+          for (const char* k : {"policy", "update", "image", "scanError"}) {
+            kv(k,
+               img.IsObject() && img.HasMember(k) && img[k].IsString() ? img[k].GetString() : "");
+          }
+          w.EndObject();
+        }
+      }
+      w.EndArray();
+      w.Key("imageHolds");
+      w.StartArray();
+      if (agent && (*agent)["imageHolds"].IsArray()) {
+        for (const auto& h : (*agent)["imageHolds"].GetArray()) {
+          if (h.IsString()) w.String(h.GetString());
+        }
+      }
+      w.EndArray();
+      kv("imageWriteError", agent ? field(*agent, "imageWriteError") : "");
       w.EndObject();
       continue;
     }
@@ -565,9 +592,69 @@ int status(const std::vector<std::string>& argv) {
     if (agent && !field(*agent, "fight").empty()) {
       std::printf("  fight:      %s\n", field(*agent, "fight").c_str());
     }
+    if (agent && (*agent)["images"].IsArray()) {
+      for (const auto& img : (*agent)["images"].GetArray()) {
+        if (!img.IsObject()) continue;
+        auto get = [&](const char* k) {
+          return img.HasMember(k) && img[k].IsString() ? std::string(img[k].GetString()) : "";
+        };
+        std::string image = get("image");
+        std::printf(
+            "  image:      %s (%s): %s%s\n", get("policy").c_str(), get("update").c_str(),
+            image.empty() ? "none chosen yet" : image.c_str(),
+            get("scanError").empty() ? "" : ("; last scan failed: " + get("scanError")).c_str());
+      }
+    }
+    if (agent && (*agent)["imageHolds"].IsArray()) {
+      for (const auto& h : (*agent)["imageHolds"].GetArray()) {
+        if (h.IsString()) std::printf("  image hold: %s\n", h.GetString());
+      }
+    }
+    if (agent && !field(*agent, "imageWriteError").empty()) {
+      std::printf("  image write-back failed: %s\n", field(*agent, "imageWriteError").c_str());
+    }
   }
   w.EndArray();
   if (args.output == "json") std::printf("%s\n", buf.GetString());
+  return rc;
+}
+
+int images(const std::vector<std::string>& argv) {
+  CommonArgs args;
+  std::string error;
+  if (parseCommon(argv, args, error) != 0) return usageError(error);
+  if (args.output != "text" && args.output != "json") return usageError("-o must be json");
+  if (!args.env.empty()) return usageError("images takes no --env");
+  AgentConfig config;
+  const Environment* unused = nullptr;
+  if (!loadFor(args, false, config, &unused)) return 2;
+  cancelOnSignals();
+  std::vector<PolicyScan> scans;
+  int rc = 0;
+  for (const ImagePolicyConfig& p : config.imagePolicies) {
+    sources::RegistryClient client(registryOptions(p, &gStop));
+    scans.push_back(scanPolicy(p, client));
+    if (!scans.back().status.ok()) {
+      std::fprintf(stderr, "windlass: %s\n", scans.back().status.message().c_str());
+      rc = 1;
+    }
+  }
+  // What each environment runs: the images of its last recorded sync.
+  std::vector<std::pair<std::string, std::vector<std::string>>> running;
+  reconcile::HistoryStore store(config.stateDir);
+  for (const Environment& env : config.environments) {
+    if (env.images.empty()) continue;
+    auto read = store.read(env.name);
+    if (!read) continue;
+    for (auto it = read->records.rbegin(); it != read->records.rend(); ++it) {
+      if (it->trigger == reconcile::Trigger::kDrift || it->images.empty()) continue;
+      running.emplace_back(env.name, it->images);
+      break;
+    }
+  }
+  std::string out = args.output == "json" ? imagesReportJson(config, scans, running)
+                                          : imagesReportText(config, scans, running);
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return rc;
 }
 
@@ -768,6 +855,7 @@ int run(int argc, char** argv) {
   if (cmd == "history") return history(args);
   if (cmd == "run") return runAgent(args);
   if (cmd == "status") return status(args);
+  if (cmd == "images") return images(args);
   if (cmd == "promote") return promoteCmd(args);
   if (cmd == "rollback") return holdCmd(args, true);
   if (cmd == "release") return holdCmd(args, false);

@@ -337,6 +337,17 @@ Metrics::Metrics(bool withProcessMetrics) : withProcessMetrics_(withProcessMetri
   webhookRequests = r.counter("windlass_webhook_requests_total",
                               "Webhook requests, by provider and result.", {"provider", "result"});
   leader = r.gauge("windlass_leader", "1 while this replica is the leader, else 0.");
+  imageScans =
+      r.counter("windlass_image_scans_total",
+                "Registry scans of image policies, by policy and result.", {"policy", "result"});
+  imageScanFailing =
+      r.gauge("windlass_image_scan_failing",
+              "1 while the last scan of an image policy failed, else 0.", {"policy"});
+}
+
+void Metrics::recordImageScan(std::string_view policy, std::string_view result) {
+  registry_.add(imageScans, {std::string(policy), std::string(result)});
+  registry_.set(imageScanFailing, {std::string(policy)}, result == "ok" ? 0 : 1);
 }
 
 void Metrics::recordSync(std::string_view environment, std::string_view outcome, double seconds,

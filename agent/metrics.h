@@ -128,6 +128,10 @@ class Metrics {
   void countWebhook(std::string_view provider, std::string_view result);
   // windlass_leader: 1 while this replica leads (or runs without election), else 0.
   void setLeader(bool leader);
+  // One scan of an image policy: windlass_image_scans_total{policy,result} += 1 (result
+  // "ok" or the error's code name), windlass_image_scan_failing{policy} = 0 or 1 (1 while
+  // the last scan failed and the last good choice is kept).
+  void recordImageScan(std::string_view policy, std::string_view result);
 
   // The process metrics (when enabled), then every family, as exposition text.
   std::string expose() const;
@@ -137,7 +141,7 @@ class Metrics {
   const MetricsRegistry& registry() const { return registry_; }
 
   MetricsRegistry::Family syncTotal, syncDuration, driftCorrections, driftDetected, managedObjects,
-      lastSyncTimestamp, gitFetchDuration, webhookRequests, leader;
+      lastSyncTimestamp, gitFetchDuration, webhookRequests, leader, imageScans, imageScanFailing;
 
  private:
   MetricsRegistry registry_;

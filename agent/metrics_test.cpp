@@ -95,6 +95,7 @@ TEST_CASE("the windlass families") {
   m.observeGitFetch("default", 0.3);
   m.countWebhook("github", "accepted");
   m.setLeader(true);
+  m.recordImageScan("web", "Unavailable");
   CHECK(m.expose() ==
         "# HELP windlass_drift_corrections_total Objects changed in the cluster that self-heal "
         "put back.\n"
@@ -119,6 +120,14 @@ TEST_CASE("the windlass families") {
         "windlass_git_fetch_duration_seconds_bucket{repository=\"default\",le=\"+Inf\"} 1\n"
         "windlass_git_fetch_duration_seconds_sum{repository=\"default\"} 0.3\n"
         "windlass_git_fetch_duration_seconds_count{repository=\"default\"} 1\n"
+        "# HELP windlass_image_scan_failing 1 while the last scan of an image policy failed, "
+        "else 0.\n"
+        "# TYPE windlass_image_scan_failing gauge\n"
+        "windlass_image_scan_failing{policy=\"web\"} 1\n"
+        "# HELP windlass_image_scans_total Registry scans of image policies, by policy and "
+        "result.\n"
+        "# TYPE windlass_image_scans_total counter\n"
+        "windlass_image_scans_total{policy=\"web\",result=\"Unavailable\"} 1\n"
         "# HELP windlass_last_sync_timestamp_seconds When the last sync of each outcome finished "
         "(Unix time).\n"
         "# TYPE windlass_last_sync_timestamp_seconds gauge\n"

@@ -172,6 +172,7 @@ class Run {
     }
     stageDone("render");
     leaveReplicasToAutoscalers(rendered->objects);
+    applyImageOverrides(rendered->objects, env_.images, alloc_);  // image automation
     record_.images = imagesOf(rendered->objects);
     report_.renderDigest =
         sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
@@ -461,6 +462,17 @@ Result<std::optional<SyncRecord>> Reconciler::lastHealthy(const std::string& env
     }
   }
   return std::optional<SyncRecord>();
+}
+
+Result<std::string> Reconciler::commitAndPush(const std::string& repo,
+                                              const sources::CommitRequest& request,
+                                              const CancelToken* cancel) {
+  // The mirror is opened by a fetch, which the caller does first (to read the tree).
+  auto m = mirror(repo);
+  if (!m) return m.error();
+  std::lock_guard<std::mutex> g((*m)->mu);
+  if (!(*m)->git) return Status::failedPrecondition("repository " + repo + " not fetched yet");
+  return (*m)->git->commitAndPush(request, cancel);
 }
 
 std::vector<std::string> Reconciler::refsFor(const EnvironmentSpec& env) {

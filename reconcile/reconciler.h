@@ -29,6 +29,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "reconcile/history.h"
+#include "reconcile/image_override.h"
 #include "reconcile/kube_api.h"
 #include "reconcile/kubeconfig.h"
 #include "reconcile/sync.h"
@@ -57,6 +58,9 @@ struct EnvironmentSpec {
   // Every request of this environment impersonates this user, e.g.
   // "system:serviceaccount:team-a:deployer". Empty: the agent's own identity.
   std::string impersonate;
+  // Image automation, `update: render`: container images replaced after the render
+  // (image_override.h). Empty: the images as rendered.
+  std::vector<ImageOverride> images;
   // When set, the environment deploys the commit this other environment last synced
   // Healthy (rendered from its own path), not its own branch head: a DR standby that
   // follows prod. `revision` is then the followed environment's branch (fetched).
@@ -190,6 +194,13 @@ class Reconciler {
   // A FileSource over the tree of `commit` in the mirror of `repo`.
   [[nodiscard]] Result<std::unique_ptr<FileSource>> tree(const std::string& repo,
                                                          const std::string& commit);
+
+  // Image automation (update: git): commits and pushes `request` to repository `repo`
+  // with its credentials (sources::GitMirror::commitAndPush; Conflict when the branch
+  // moved meanwhile: fetch, reapply, retry).
+  [[nodiscard]] Result<std::string> commitAndPush(const std::string& repo,
+                                                  const sources::CommitRequest& request,
+                                                  const CancelToken* cancel = nullptr);
 
   // Runs `request` for `env`. Never throws; failures are in report.status and,
   // for syncs, in the recorded history. Cancelling `cancel` stops the sync at

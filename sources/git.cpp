@@ -1074,9 +1074,17 @@ Result<SignedCommit> GitMirror::signedCommit(const std::string& commitId) const 
 Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
                                              const CancelToken* cancel) {
   std::string prefix = "git push " + displayUrl_ + " " + request.branch;
-  auto path = normalisePath(request.path);
-  if (!path || path->empty())
-    return Status::invalidArgument(prefix + ": invalid path \"" + request.path + "\"");
+  std::vector<FileWrite> files;
+  if (!request.path.empty() || request.moreFiles.empty()) {
+    files.push_back({request.path, request.content});
+  }
+  files.insert(files.end(), request.moreFiles.begin(), request.moreFiles.end());
+  for (FileWrite& f : files) {
+    auto path = normalisePath(f.path);
+    if (!path || path->empty())
+      return Status::invalidArgument(prefix + ": invalid path \"" + f.path + "\"");
+    f.path = *path;
+  }
   std::string branchRef = "refs/heads/" + request.branch;
   int valid = 0;
   if (request.branch.empty() || git_reference_name_is_valid(&valid, branchRef.c_str()) != 0 ||
@@ -1105,26 +1113,31 @@ Result<std::string> GitMirror::commitAndPush(const CommitRequest& request,
   }
   TreePtr baseTree(rawTree);
 
-  git_oid blobId{};
-  if (git_blob_create_from_buffer(&blobId, repo, request.content.data(), request.content.size()) !=
-      0) {
-    return Status::internal(prefix + ": " + lastGitMessage());
+  std::vector<git_tree_update> updates;
+  for (const FileWrite& f : files) {
+    git_oid blobId{};
+    if (git_blob_create_from_buffer(&blobId, repo, f.content.data(), f.content.size()) != 0) {
+      return Status::internal(prefix + ": " + lastGitMessage());
+    }
+    git_tree_entry* rawEntry = nullptr;
+    if (git_tree_entry_bypath(&rawEntry, baseTree.get(), f.path.c_str()) == 0) {
+      TreeEntryPtr existing(rawEntry);
+      if (git_oid_equal(git_tree_entry_id(existing.get()), &blobId) != 0) continue;
+    }
+    git_error_clear();
+    git_tree_update update{};
+    update.action = GIT_TREE_UPDATE_UPSERT;
+    update.id = blobId;
+    update.filemode = GIT_FILEMODE_BLOB;
+    update.path = f.path.c_str();
+    updates.push_back(update);
   }
-  git_tree_entry* rawEntry = nullptr;
-  if (git_tree_entry_bypath(&rawEntry, baseTree.get(), path->c_str()) == 0) {
-    TreeEntryPtr existing(rawEntry);
-    if (git_oid_equal(git_tree_entry_id(existing.get()), &blobId) != 0) return head->id;
-  }
-  git_error_clear();
-
-  git_tree_update update{};
-  update.action = GIT_TREE_UPDATE_UPSERT;
-  update.id = blobId;
-  update.filemode = GIT_FILEMODE_BLOB;
-  update.path = path->c_str();
+  if (updates.empty()) return head->id;
   git_oid newTreeId{};
-  if (git_tree_create_updated(&newTreeId, repo, baseTree.get(), 1, &update) != 0) {
-    return Status::invalidArgument(prefix + ": cannot write " + *path + ": " + lastGitMessage());
+  if (git_tree_create_updated(&newTreeId, repo, baseTree.get(), updates.size(), updates.data()) !=
+      0) {
+    return Status::invalidArgument(prefix + ": cannot write " + files[0].path + ": " +
+                                   lastGitMessage());
   }
   git_tree* rawNewTree = nullptr;
   if (git_tree_lookup(&rawNewTree, repo, &newTreeId) != 0) {

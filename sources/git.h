@@ -103,11 +103,20 @@ struct FetchStats {
   uint64_t updatedRefs = 0;  // local references created, moved or deleted
 };
 
+// One file a write-back commit writes.
+struct FileWrite {
+  std::string path;     // file path inside the tree, normalised ("apps/dev/images.yaml")
+  std::string content;  // the new content of that file (created when missing)
+};
+
 // Who a write-back commit is from, and what it says.
 struct CommitRequest {
   std::string branch;   // e.g. "main"; must exist on the remote
   std::string path;     // file path inside the tree, normalised ("apps/dev/images.yaml")
   std::string content;  // the new content of that file (created when missing)
+  // More files for the same commit (image automation writes every file whose markers
+  // moved in one commit); `path` may then be empty. Paths must be distinct.
+  std::vector<FileWrite> moreFiles;
   std::string message;
   std::string authorName = "windlass";
   std::string authorEmail = "windlass@localhost";
@@ -206,13 +215,13 @@ class GitMirror {
   // Opens its own handle on the mirror, like tree(): safe beside another thread's fetch.
   Result<SignedCommit> signedCommit(const std::string& commitId) const;
 
-  // Write-back: commits `request.content` to `request.path` on top of the remote's
-  // `request.branch` (fetched first) and pushes it. Returns the new commit id; when
-  // the file already has that content nothing is committed and the current id is
-  // returned. Conflict when the branch moved on the remote between fetch and push
-  // (fetch and retry); other codes as fetch(). Holds the mirror's lock for the whole
-  // call; the timeouts (the total one covers fetch and push together) and `cancel`
-  // apply as in fetch().
+  // Write-back: commits `request.content` to `request.path` (and each of
+  // `request.moreFiles`) on top of the remote's `request.branch` (fetched first) and
+  // pushes it. Returns the new commit id; when every file already has that content
+  // nothing is committed and the current id is returned. Conflict when the branch moved on the
+  // remote between fetch and push (fetch and retry); other codes as fetch(). Holds the mirror's
+  // lock for the whole call; the timeouts (the total one covers fetch and push together) and
+  // `cancel` apply as in fetch().
   Result<std::string> commitAndPush(const CommitRequest& request,
                                     const CancelToken* cancel = nullptr);
 

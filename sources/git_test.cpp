@@ -531,6 +531,24 @@ TEST_CASE("promoteBranch fast-forwards, merges diverged branches, refuses confli
   CHECK(sh("git -C " + bare + " rev-parse env/prod") == before);
 }
 
+TEST_CASE("commitAndPush writes several files in one commit, skipping unchanged ones") {
+  Fixture f;
+  sh("git clone -q --bare " + f.origin.string() + " " + (f.dir / "bare.git").string());
+  std::string bare = (f.dir / "bare.git").string();
+  GitMirror mirror = openMirror(f, "file://" + bare);
+  CommitRequest req;
+  req.branch = "main";
+  req.moreFiles = {{"a/web.yaml", "image: web:2\n"}, {"README.md", "hello\n"}};
+  req.message = "images";
+  auto id = mirror.commitAndPush(req);
+  REQUIRE_MESSAGE(id.has_value(), id.error().message());
+  CHECK(sh("git -C " + bare + " show main:a/web.yaml") == "image: web:2");
+  CHECK(sh("git -C " + bare + " diff --name-only main~1 main") == "a/web.yaml");
+  CHECK(sh("git -C " + bare + " rev-list --count main") == "2");
+  req.moreFiles.push_back({"../x", "y"});
+  CHECK(mirror.commitAndPush(req).error().code() == Code::kInvalidArgument);
+}
+
 TEST_CASE("redactUrl drops only the password") {
   CHECK(redactUrl("https://user:tok@host:8443/a/b.git") == "https://user@host:8443/a/b.git");
   CHECK(redactUrl("https://host/a@b.git") == "https://host/a@b.git");

@@ -146,7 +146,7 @@ git fetch -q origin && git checkout -q -B prodwork origin/env/prod
 level v3 nowhere && commit_to env/prod "v3: unschedulable"
 v3=$(git rev-parse HEAD)
 check "prod applies v3, its health fails and it is rolled back to v2" wait_for 120 bash -c \
-  "$(declare -f wl last_record); W=$W WINDLASS=$WINDLASS; last_record prod | grep '\"trigger\":\"rollback\"' | grep '\"actor\":\"windlass\"' | grep -q '\"commit\":\"$v2\"'"
+  "$(declare -f wl); W=$W WINDLASS=$WINDLASS; wl history --env prod -o json | grep '\"trigger\":\"rollback\"' | grep '\"actor\":\"windlass\"' | grep -q '\"commit\":\"$v2\"'"
 check "the failed sync of v3 is recorded" bash -c \
   "$(declare -f wl); W=$W WINDLASS=$WINDLASS; wl history --env prod -o json | grep '\"commit\":\"$v3\"' | grep -q HealthFailed"
 check "prod runs v2 again" wait_for 30 is_at "$NS-prod" v2
