@@ -122,11 +122,12 @@ TEST_CASE("health, readiness and metrics") {
 
 TEST_CASE("environments") {
   Fixture f;
-  std::string prod = R"({"name":"prod","revision":{"commit":"abc123","branch":"env/prod",)"
-                     R"("author":"Ada <ada@example.com>","subject":"Release \"1\""},)"
-                     R"("lastSyncTime":"2024-05-01T12:00:03.000Z","lastSyncOutcome":"Succeeded",)"
-                     R"("health":"Healthy","drift":["apps/Deployment shop/web"],"suspended":false,)"
-                     R"("held":false,"hold":"","nextSync":"2024-05-01T12:01:03.000Z","leader":true})";
+  std::string prod =
+      R"({"name":"prod","revision":{"commit":"abc123","branch":"env/prod",)"
+      R"("author":"Ada <ada@example.com>","subject":"Release \"1\""},)"
+      R"("lastSyncTime":"2024-05-01T12:00:03.000Z","lastSyncOutcome":"Succeeded",)"
+      R"("health":"Healthy","drift":["apps/Deployment shop/web"],"suspended":false,)"
+      R"("held":false,"hold":"","nextSync":"2024-05-01T12:01:03.000Z","leader":true})";
   std::string dev =
       R"({"name":"dev","revision":{"commit":"","branch":"","author":"","subject":""},)"
       R"("lastSyncTime":"","lastSyncOutcome":"","health":"","drift":[],"suspended":true,)"

@@ -883,11 +883,14 @@ void Parser::syncWindow(const JsonValue& v, const std::string& path, SyncWindow*
 
 void Parser::environment(const JsonValue& v, const std::string& path, Environment* out) {
   if (!isMap(v, path)) return;
-  unknownFields(v, path,
-                {"name", "repository", "branch", "tag", "commit", "semver", "path", "namespace",
-                 "prune", "selfHeal", "healthTimeout", "maxPruneShare", "interval", "syncWindows",
-                 "images", "suspend", "resyncInterval", "serviceAccountName", "force", "follows",
-                 "rollbackOnFailure", "promotion", "verify"});
+  unknownFields(v, path, {"name",      "repository",     "branch",
+                          "tag",       "commit",         "semver",
+                          "path",      "namespace",      "prune",
+                          "selfHeal",  "healthTimeout",  "maxPruneShare",
+                          "interval",  "syncWindows",    "images",
+                          "suspend",   "resyncInterval", "serviceAccountName",
+                          "force",     "follows",        "rollbackOnFailure",
+                          "promotion", "verify"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:

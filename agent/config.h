@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "core/status.h"
-#include "sources/signature.h"
 #include "sources/image_policy.h"
+#include "sources/signature.h"
 
 namespace windlass::agent {
 

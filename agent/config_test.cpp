@@ -179,11 +179,11 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
 }
 
 TEST_CASE("promotion, follows and rollbackOnFailure") {
-  AgentConfig c = parseOk(withEnvironments(
-      "- {name: staging, branch: env/staging}\n"
-      "- name: prod\n  branch: env/prod\n  rollbackOnFailure: true\n"
-      "  promotion: {from: staging, soak: 30m, auto: true}\n"
-      "- {name: dr, follows: prod, path: overlays/dr}\n"));
+  AgentConfig c =
+      parseOk(withEnvironments("- {name: staging, branch: env/staging}\n"
+                               "- name: prod\n  branch: env/prod\n  rollbackOnFailure: true\n"
+                               "  promotion: {from: staging, soak: 30m, auto: true}\n"
+                               "- {name: dr, follows: prod, path: overlays/dr}\n"));
   const Environment& prod = c.environments[1];
   CHECK(prod.rollbackOnFailure);
   CHECK(prod.promotion.from == "staging");
@@ -213,9 +213,8 @@ TEST_CASE("promotion, follows and rollbackOnFailure") {
             "windlass.yaml: environments[0].promotion.from: \"nowhere\" names no other "
             "environment"});
   CHECK(problems(withEnvironments("- {name: prod, promotion: {soak: 1h, when: now}}\n")) ==
-        std::vector<std::string>{
-            "windlass.yaml: environments[0].promotion: unknown field \"when\"",
-            "windlass.yaml: environments[0].promotion.from: is required"});
+        std::vector<std::string>{"windlass.yaml: environments[0].promotion: unknown field \"when\"",
+                                 "windlass.yaml: environments[0].promotion.from: is required"});
 }
 
 TEST_CASE("semver: the newest tag matching a range") {

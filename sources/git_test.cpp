@@ -454,7 +454,8 @@ TEST_CASE("commitAndPush writes one file on a branch and pushes it") {
   CHECK(mirror.commitAndPush(req).error().code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("promoteBranch fast-forwards, merges diverged branches, refuses conflicts, never forces") {
+TEST_CASE(
+    "promoteBranch fast-forwards, merges diverged branches, refuses conflicts, never forces") {
   Fixture f;
   std::string first = f.git("rev-parse HEAD");
   f.git("branch env/prod");
