@@ -27,7 +27,7 @@ REPO="promote-$id"
 agent=
 cleanup() {
   [[ -n $agent ]] && kill -9 "$agent" 2>/dev/null
-  $K delete namespace "$NS-dev" "$NS-prod" "$NS-dr" "$NS-qa" "$NS-uat" --wait=false >/dev/null 2>&1
+  $K delete namespace "$NS-dev" "$NS-prod" "$NS-dr" "$NS-qa" "$NS-uat" "$NS-canary" --wait=false >/dev/null 2>&1
   rm -rf "$W" "$WINDLASS_TEST_GIT_ROOT/$REPO.git"
 }
 trap cleanup EXIT
@@ -63,7 +63,7 @@ commit_to() {  # BRANCH MESSAGE: commit what changed and push it
   git add -A && git commit -qm "$2" && git push -q origin "HEAD:$1" 2>/dev/null
 }
 level v1
-commit_to main "v1" && git push -q origin HEAD:env/prod 2>/dev/null
+commit_to main "v1" && git push -q origin HEAD:env/prod 2>/dev/null && git push -q origin HEAD:env/canary 2>/dev/null
 git checkout -q -b paths
 mkdir -p overlays/qa overlays/uat
 for o in qa uat; do
@@ -100,6 +100,7 @@ environments:
   rollbackOnFailure: true
   promotion: {from: dev}
 - {name: dr, follows: prod, path: app, namespace: $NS-dr, healthTimeout: 60s}
+- {name: canary, branch: env/canary, path: app, namespace: $NS-canary, healthTimeout: 60s, promotion: {from: dev, auto: true}}
 - {name: qa, branch: paths, path: overlays/qa, namespace: $NS-qa, healthTimeout: 60s}
 - {name: uat, branch: paths, path: overlays/uat, namespace: $NS-uat, healthTimeout: 60s}
 YAML
@@ -123,6 +124,9 @@ level v2 && commit_to main "v2"
 v2=$(git rev-parse HEAD)
 check "v2 reaches dev Healthy (and not prod)" wait_for 90 bash -c "$(declare -f wl last_record healthy_at); W=$W WINDLASS=$WINDLASS; healthy_at dev $v2"
 check "prod stays at v1" is_at "$NS-prod" v1
+check "canary (promotion.auto from dev) is promoted to v2 by the agent and applies it" wait_for 60 bash -c \
+  "$(declare -f wl); W=$W WINDLASS=$WINDLASS; wl history --env canary -o json | grep '\"trigger\":\"promotion\"' | grep '\"actor\":\"windlass\"' | grep -q '\"commit\":\"$v2\"'"
+check "canary runs v2" wait_for 30 is_at "$NS-canary" v2
 printf 'resources: [missing.yaml]\n' > app/kustomization.yaml && commit_to main "broken render"
 broken=$(git rev-parse HEAD)
 check "the broken commit fails in dev" wait_for 30 bash -c "$(declare -f wl last_record); W=$W WINDLASS=$WINDLASS; last_record dev | grep -q '\"commit\":\"$broken\".*RenderFailed'"
@@ -194,7 +198,7 @@ check "history export -o csv has a header and the promotion by alice" bash -c \
   "head -n 1 <<<'$csv' | grep -q '^environment,sequence,time,trigger,actor' && grep -q '^prod,[0-9]*,[^,]*,promotion,alice,Succeeded,$v2' <<<'$csv'"
 check "history export --since tomorrow is empty" bash -c \
   "[[ -z \$('$WINDLASS' history export --config '$W/windlass.yaml' --env prod --since \$(date -u -d tomorrow +%F) -o json) ]]"
-check "every history verifies" bash -c "$(declare -f wl); W=$W WINDLASS=$WINDLASS; [[ \$(wl history verify | grep -c 'history verified') == 5 ]]"
+check "every history verifies" bash -c "$(declare -f wl); W=$W WINDLASS=$WINDLASS; [[ \$(wl history verify | grep -c 'history verified') == 6 ]]"
 
 kill -TERM "$agent"; wait "$agent" 2>/dev/null; agent=
 echo "$passed passed, $failed failed"
