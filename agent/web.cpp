@@ -7,6 +7,7 @@
 
 #include "agent/web_assets.h"
 #include "core/json.h"
+#include "core/url.h"
 
 namespace windlass::agent {
 
@@ -61,23 +62,6 @@ std::optional<std::string> percentDecode(std::string_view s) {
       i += 2;
     } else {
       out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string percentEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
-        u == '.' || u == '_' || u == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
     }
   }
   return out;

@@ -26,6 +26,7 @@
 #include "core/cancel.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "core/url.h"
 
 namespace windlass::reconcile {
 
@@ -115,8 +116,7 @@ Status statusFromHttp(long httpStatus, std::string_view body, std::string_view s
 [[nodiscard]] Result<JsonValue> parseJsonBody(std::string_view body, JsonAllocator& alloc,
                                               std::string_view subject);
 
-// `s` percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
-std::string percentEncode(std::string_view s);
+using windlass::percentEncode;  // core/url.h
 
 // "apps/Deployment ns/name" / "rbac.authorization.k8s.io/ClusterRole name".
 std::string objectSubject(const Gvk& gvk, std::string_view ns, std::string_view name);

@@ -142,21 +142,6 @@ bool retryableCurlCode(CURLcode rc) {
 
 // ---- public free functions --------------------------------------------------------------
 
-std::string percentEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 Gvk Gvk::fromApiVersion(std::string_view apiVersion, std::string_view kind) {
   Gvk g;
   size_t slash = apiVersion.find('/');

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/base64.h"
 #include "core/cancel.h"
 #include "core/file_lock.h"
 #include "sources/git_stream.h"
@@ -160,32 +161,6 @@ std::optional<std::string> localPath(std::string_view url) {
 // ---------------------------------------------------------------------------------------
 // known_hosts
 
-std::string base64Decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    int v = value(c);
-    if (v < 0) return {};
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 // OpenSSH's pattern match: '*' any run, '?' one character; host names are
 // case-insensitive.
 bool globMatch(std::string_view pattern, std::string_view text) {
@@ -215,8 +190,8 @@ bool hashedHostMatch(std::string_view entry, std::string_view name) {
   std::string_view rest = entry.substr(3);
   size_t bar = rest.find('|');
   if (bar == std::string_view::npos) return false;
-  std::string salt = base64Decode(rest.substr(0, bar));
-  std::string want = base64Decode(rest.substr(bar + 1));
+  std::string salt = base64Decode(rest.substr(0, bar)).value_or("");
+  std::string want = base64Decode(rest.substr(bar + 1)).value_or("");
   if (salt.empty() || want.size() != 20) return false;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int macLen = 0;
@@ -270,7 +245,7 @@ HostKeyMatch matchKnownHost(std::string_view knownHosts, std::string_view host, 
     if (!(fields >> type >> key)) continue;
     if (!hostListMatches(hosts, name)) continue;
     if (!isRevoked) listed = true;
-    if (base64Decode(key) == keyBlob) (isRevoked ? revoked : ok) = true;
+    if (base64Decode(key).value_or("") == keyBlob) (isRevoked ? revoked : ok) = true;
   }
   if (revoked) return HostKeyMatch::kMismatch;
   if (ok) return HostKeyMatch::kOk;
@@ -1015,24 +990,43 @@ Result<std::vector<std::string>> GitMirror::tags() const {
   return out;
 }
 
-Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId) const {
-  std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
+namespace {
+
+// Commit `commitId` (40 hex digits) in the bare repository at `dir`, on a handle of its
+// own (safe beside another thread's fetch). `prefix` names the call in errors.
+struct OpenedCommit {
+  RepoPtr repo;
+  CommitPtr commit;
+};
+
+Result<OpenedCommit> openCommit(const std::string& dir, const std::string& prefix,
+                                const std::string& commitId) {
   git_oid oid{};
   if (commitId.size() != GIT_OID_HEXSZ || !isHex(commitId) ||
       git_oid_fromstr(&oid, commitId.c_str()) != 0) {
     return Status::invalidArgument(prefix + ": not a full commit id");
   }
   git_repository* raw = nullptr;
-  if (git_repository_open_bare(&raw, impl_->dir.c_str()) != 0) {
-    return Status::internal(prefix + ": cannot open mirror " + impl_->dir + ": " +
-                            lastGitMessage());
+  if (git_repository_open_bare(&raw, dir.c_str()) != 0) {
+    return Status::internal(prefix + ": cannot open mirror " + dir + ": " + lastGitMessage());
   }
-  RepoPtr repo(raw);
+  OpenedCommit out{RepoPtr(raw), nullptr};
   git_commit* rawCommit = nullptr;
-  if (git_commit_lookup(&rawCommit, repo.get(), &oid) != 0) {
+  if (git_commit_lookup(&rawCommit, out.repo.get(), &oid) != 0) {
     return Status::notFound(prefix + ": not in the mirror (fetch first)");
   }
-  CommitPtr commit(rawCommit);
+  out.commit.reset(rawCommit);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId) const {
+  std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
+  auto opened = openCommit(impl_->dir, prefix, commitId);
+  if (!opened) return opened.error();
+  RepoPtr repo = std::move(opened->repo);
+  CommitPtr commit = std::move(opened->commit);
   git_oid treeId = *git_commit_tree_id(commit.get());
   std::string describePrefix = displayUrl_ + "@" + commitId.substr(0, 12) + ":";
   return std::unique_ptr<FileSource>(
@@ -1041,25 +1035,14 @@ Result<std::unique_ptr<FileSource>> GitMirror::tree(const std::string& commitId)
 
 Result<SignedCommit> GitMirror::signedCommit(const std::string& commitId) const {
   std::string prefix = "git " + displayUrl_ + ": commit " + commitId;
-  git_oid oid{};
-  if (commitId.size() != GIT_OID_HEXSZ || !isHex(commitId) ||
-      git_oid_fromstr(&oid, commitId.c_str()) != 0) {
-    return Status::invalidArgument(prefix + ": not a full commit id");
-  }
-  git_repository* raw = nullptr;
-  if (git_repository_open_bare(&raw, impl_->dir.c_str()) != 0) {
-    return Status::internal(prefix + ": cannot open mirror " + impl_->dir + ": " +
-                            lastGitMessage());
-  }
-  RepoPtr repo(raw);
-  git_commit* rawCommit = nullptr;
-  if (git_commit_lookup(&rawCommit, repo.get(), &oid) != 0) {
-    return Status::notFound(prefix + ": not in the mirror (fetch first)");
-  }
-  CommitPtr commit(rawCommit);
+  auto opened = openCommit(impl_->dir, prefix, commitId);
+  if (!opened) return opened.error();
+  RepoPtr repo = std::move(opened->repo);
+  CommitPtr commit = std::move(opened->commit);
   SignedCommit out;
   out.time = git_commit_time(commit.get());
   Buf signature, signedData;
+  git_oid oid = *git_commit_id(commit.get());  // libgit2 1.5 takes a non-const id
   int rc = git_commit_extract_signature(&signature.buf, &signedData.buf, repo.get(), &oid, nullptr);
   if (rc == 0) {
     out.signature.assign(signature.buf.ptr, signature.buf.size);

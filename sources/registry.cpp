@@ -12,6 +12,7 @@
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/sha256.h"
+#include "core/url.h"
 
 namespace windlass::sources {
 
@@ -401,21 +402,6 @@ size_t onHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-std::string urlEncode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // The scheme and authority of an absolute URL ("https://h:1"), or "" when `url` is not one.
 std::string origin(std::string_view url) {
   size_t p = url.find("://");
@@ -667,8 +653,8 @@ class Exchange {
     std::string url = realm->second;
     url += url.find('?') == std::string::npos ? '?' : '&';
     auto service = ch.params.find("service");
-    if (service != ch.params.end()) url += "service=" + urlEncode(service->second) + "&";
-    url += "scope=" + urlEncode(scope(ch));
+    if (service != ch.params.end()) url += "service=" + percentEncode(service->second) + "&";
+    url += "scope=" + percentEncode(scope(ch));
     std::string authorization;
     const RegistryCredentials* basic = nullptr;
     std::string method = "GET";
@@ -787,7 +773,8 @@ Result<std::vector<std::string>> RegistryClient::listTags(const ImageRepository&
 Result<std::string> RegistryClient::digest(const ImageRepository& repo, const std::string& tag,
                                            const RegistryCredentials& credentials) {
   Exchange ex(*impl_, stats_, repo, credentials);
-  std::string url = impl_->base(repo) + "/v2/" + repo.repository + "/manifests/" + urlEncode(tag);
+  std::string url =
+      impl_->base(repo) + "/v2/" + repo.repository + "/manifests/" + percentEncode(tag);
   std::vector<std::string> accept = {
       "Accept: application/vnd.oci.image.index.v1+json, "
       "application/vnd.docker.distribution.manifest.list.v2+json, "
