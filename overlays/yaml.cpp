@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "overlays/yaml_fast.h"
+
 namespace windlass::overlays {
 namespace {
 
@@ -2042,19 +2044,49 @@ class Emitter {
 
 }  // namespace
 
-Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view fileName,
-                                         YamlDialect dialect, JsonAllocator& alloc,
-                                         const YamlLimits& limits,
-                                         std::vector<EmptyNullPaths>* emptyNulls) {
+Result<std::vector<JsonValue>> parseYamlVia(YamlPath path, std::string_view text,
+                                            std::string_view fileName, YamlDialect dialect,
+                                            JsonAllocator& alloc, const YamlLimits& limits,
+                                            std::vector<EmptyNullPaths>* emptyNulls) {
   std::vector<JsonValue> docs;
   std::vector<EmptyNullPaths> nulls;
   if (emptyNulls != nullptr) emptyNulls->clear();
+  std::vector<EmptyNullPaths>* nullsOut =
+      emptyNulls != nullptr && dialect == YamlDialect::kResource ? &nulls : nullptr;
+  auto done = [&]() -> Result<std::vector<JsonValue>> {
+    if (!nulls.empty()) {
+      nulls.resize(docs.size());
+      *emptyNulls = std::move(nulls);
+    }
+    return std::move(docs);
+  };
   // A UTF-8 byte order mark is allowed at the start (go-yaml skips it too).
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (path != YamlPath::kYamlCppOnly) {
+    // The fast path reports the events yaml-cpp would. When it gives up, or when
+    // the builder stops on an error (whose message needs yaml-cpp's marks), what
+    // it built is dropped (the values stay in `alloc` until it is freed) and
+    // yaml-cpp reads the text again.
+    bool ok = false;
+    {
+      Builder builder(text, dialect, alloc, limits, docs, nullsOut);
+      try {
+        ok = scanYamlFast(text, builder);
+      } catch (...) {
+        ok = false;
+      }
+    }
+    if (ok) return done();
+    docs.clear();
+    nulls.clear();
+    if (path == YamlPath::kFastOnly) {
+      return Status::failedPrecondition(std::string(fileName) +
+                                        ": outside the subset the fast YAML path reads");
+    }
+  }
   MemoryBuf buf(text);
   std::istream in(&buf);
-  Builder builder(text, dialect, alloc, limits, docs,
-                  emptyNulls != nullptr && dialect == YamlDialect::kResource ? &nulls : nullptr);
+  Builder builder(text, dialect, alloc, limits, docs, nullsOut);
   // The one place where yaml-cpp's exceptions (and the builder's) become a Status.
   try {
     YAML::Parser parser(in);
@@ -2075,11 +2107,14 @@ Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view
   } catch (const std::exception& e) {
     return Status::internal(std::string(fileName) + ": " + e.what());
   }
-  if (!nulls.empty()) {
-    nulls.resize(docs.size());
-    *emptyNulls = std::move(nulls);
-  }
-  return docs;
+  return done();
+}
+
+Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view fileName,
+                                         YamlDialect dialect, JsonAllocator& alloc,
+                                         const YamlLimits& limits,
+                                         std::vector<EmptyNullPaths>* emptyNulls) {
+  return parseYamlVia(YamlPath::kAuto, text, fileName, dialect, alloc, limits, emptyNulls);
 }
 
 void emitYaml(const JsonValue& doc, std::string& out) {
