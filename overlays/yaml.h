@@ -88,4 +88,9 @@ using EmptyNullPaths = std::vector<std::vector<std::string>>;
 // Go's JSON encoder does. Never fails.
 void emitYaml(const JsonValue& doc, std::string& out);
 
+// Appends `docs` to `out` as emitYaml prints them, joined with "---\n". First
+// reserves about the room they take, so a stream of megabytes is not copied
+// each time `out` would double. Never fails.
+void emitYamlStream(const std::vector<JsonValue>& docs, std::string& out);
+
 }  // namespace windlass::overlays
