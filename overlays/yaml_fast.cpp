@@ -58,11 +58,25 @@ class FastScanner {
 
   // Rejects bytes yaml-cpp reads differently (tabs, carriage returns, control
   // characters) and a first byte that could switch it to UTF-16 or UTF-32.
+  // A tab may only stand in the blanks that start a line, after at least one
+  // space and before content (where a plain scalar's continuation line may
+  // have it); every other place gives up (see blankTab).
   void checkBytes() const {
     if (!t_.empty() && static_cast<unsigned char>(t_[0]) >= 0x80) giveUp();
-    for (char ch : t_) {
-      auto c = static_cast<unsigned char>(ch);
-      if ((c < 0x20 && c != '\n') || c == 0x7F) giveUp();
+    for (size_t i = 0; i < t_.size(); ++i) {
+      auto c = static_cast<unsigned char>(t_[i]);
+      if (c == '\t') {
+        size_t start = i;
+        while (start > 0 && (t_[start - 1] == ' ' || t_[start - 1] == '\t')) --start;
+        size_t end = i;
+        while (end < t_.size() && (t_[end] == ' ' || t_[end] == '\t')) ++end;
+        if ((start > 0 && t_[start - 1] != '\n') || t_[start] != ' ' || end == t_.size() ||
+            t_[end] == '\n') {
+          giveUp();
+        }
+      } else if ((c < 0x20 && c != '\n') || c == 0x7F) {
+        giveUp();
+      }
     }
   }
 
@@ -110,6 +124,7 @@ class FastScanner {
         nextLine(lineEnd(p));
         continue;
       }
+      if (t_[p] == '\t') giveUp();  // a tab among the spaces that indent a line
       content_ = p;
       if (p == lineStart_ && t_.size() - p >= 3 &&
           (t_.compare(p, 3, "---") == 0 || t_.compare(p, 3, "...") == 0) &&
@@ -235,6 +250,7 @@ class FastScanner {
       value_.erase(lastNonSpace);
       nextLine(i);
       i = skipSpaces(lineStart_, t_.size());
+      if (i < t_.size() && t_[i] == '\t') giveUp();
       bool nextEmpty = i < t_.size() && t_[i] == '\n';
       if (nextEmpty) {
         value_ += '\n';
@@ -388,7 +404,7 @@ class FastScanner {
   size_t flowSpace(size_t i, int parent) {
     while (true) {
       i = skipSpaces(i, t_.size());
-      if (i >= t_.size()) giveUp();  // the text ends inside the collection
+      if (i >= t_.size() || t_[i] == '\t') giveUp();  // the text ends inside the collection
       char c = t_[i];
       if (c == '\n') {
         nextLine(i);
@@ -523,7 +539,12 @@ class FastScanner {
         nextLine(p);
         continue;
       }
-      if (static_cast<int>(p - lineStart_) <= parent || t_[p] == '#') break;
+      if (static_cast<int>(p - lineStart_) <= parent) {
+        if (t_[p] == '\t') giveUp();  // yaml-cpp: a tab in the indentation
+        break;
+      }
+      while (t_[p] == ' ' || t_[p] == '\t') ++p;  // the rest of the leading blanks
+      if (t_[p] == '#') break;
       size_t le = lineEnd(p);
       size_t e = plainLine(p, le, comment);
       if (!multi) {

@@ -77,6 +77,9 @@ TEST_CASE("the fast path folds plain scalars over lines as yaml-cpp does") {
   checkFast("a: one\n  - two\n");   // "- two" is text
   checkFast("a:\n  one\n  two\n");  // a scalar on the lines below its key
   checkFast("a: one\n\n");
+  // Tabs among the blanks that start a continuation line, after its indentation.
+  checkFast("a: one\n  \ttwo\n   \t three\nb: 1\n");
+  checkFast("a: |\n  \tcode\n  x\n");
 }
 
 TEST_CASE("the fast path reads quoted scalars as yaml-cpp does") {
@@ -119,6 +122,11 @@ TEST_CASE("the fast path leaves the rest to yaml-cpp") {
   checkLeftToYamlCpp("%YAML 1.2\n---\na: 1\n");
   checkLeftToYamlCpp("a: 1\n...\n");
   checkLeftToYamlCpp("a:\tb\n");
+  checkLeftToYamlCpp("a: one\n\ttwo\n");
+  checkLeftToYamlCpp("a:\n  \tb: 1\n");
+  checkLeftToYamlCpp("a: 'x\n  \ty'\n");
+  checkLeftToYamlCpp("a: [x,\n  \ty]\n");
+  checkLeftToYamlCpp("- a\n \n  \t\n");
   checkLeftToYamlCpp("a: 1\r\nb: 2\r\n");
   checkLeftToYamlCpp("- - a\n");
   checkLeftToYamlCpp("just a scalar\n");
