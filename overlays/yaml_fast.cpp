@@ -609,7 +609,10 @@ class FastScanner {
     while (lineStart_ < t_.size()) {
       size_t s = skipSpaces(lineStart_, t_.size());
       size_t spaces = s - lineStart_;
-      if (s == t_.size()) break;  // spaces at the end of the text
+      if (s == t_.size()) {             // spaces at the end of the text
+        if (spaces > indent) giveUp();  // yaml-cpp keeps those beyond the indentation
+        break;
+      }
       if (t_[s] == '\n') {
         if (spaces > indent) giveUp();  // a line of spaces only: content
         value_ += '\n';

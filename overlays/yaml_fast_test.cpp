@@ -101,6 +101,7 @@ TEST_CASE("the fast path reads literal block scalars as yaml-cpp does") {
   checkFast("a: |2-\n     two extra\n   none\nb: 1\n");
   checkFast("a:\n  b: |\n    deep\n  c: 1\n");
   checkFast("a: |\n  no final break");
+  checkFast("a: |\n  x\n  ");
 }
 
 TEST_CASE("the fast path reads flow collections as yaml-cpp does") {
@@ -129,6 +130,7 @@ TEST_CASE("the fast path leaves the rest to yaml-cpp") {
   checkLeftToYamlCpp("- a\n \n  \t\n");
   checkLeftToYamlCpp("a: 1\r\nb: 2\r\n");
   checkLeftToYamlCpp("- - a\n");
+  checkLeftToYamlCpp("a: |\n  x\n     ");  // found by fuzz_yaml_fast
   checkLeftToYamlCpp("just a scalar\n");
   checkLeftToYamlCpp("a: \"\\x41\"\n");
   checkLeftToYamlCpp("a: [x\n  , y]\n");
