@@ -1,7 +1,10 @@
 // The YAML edge of windlass: text in, JSON values out, and back again, with the
 // typing and the output format of Kustomize v5.5.0 (`kubectl kustomize`).
 //
-// Reading uses yaml-cpp's event parser and builds RapidJSON values directly.
+// Reading uses yaml-cpp's event parser and builds RapidJSON values directly;
+// the block YAML most manifests are written in is scanned by a faster reader of
+// its own that reports the same events (overlays/yaml_fast.h), and yaml-cpp
+// reads whatever that one leaves.
 // Two dialects exist because Kustomize reads its own file and resource files
 // with different libraries:
 //   * kKustomization: sigs.k8s.io/yaml (go-yaml v2, YAML 1.1 typing). Unquoted

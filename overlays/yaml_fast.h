@@ -5,14 +5,15 @@
 // empty nulls) stays the one place that turns events into values.
 //
 // The subset it reads: block maps and sequences (indentless ones included),
-// plain scalars on one or more lines, single-line single- and double-quoted
-// scalars (double-quoted with the escapes \" \\ \/ \n \t only), literal block
-// scalars `|` and `|-` without an indentation indicator, empty flow collections
-// `{}` and `[]`, comments, and `---` between documents. Anything else (anchors,
-// aliases, tags, flow collections with content, folded scalars, `?` keys,
-// directives, `...`, tabs, carriage returns, control characters, text that
-// yaml-cpp would reject) makes it give up, and the caller parses the whole text
-// with yaml-cpp instead.
+// plain scalars on one or more lines, single- and double-quoted scalars on one
+// or more lines (double-quoted with the escapes \" \\ \/ \  \' \n \t \r \a \b
+// \v \f \e and escaped line breaks), literal block scalars `|` and `|-` with or
+// without an indentation indicator, flow collections of scalars and flow
+// collections, comments, and `---` between documents; a tab only among the
+// blanks that start a plain scalar's continuation line. Anything else (anchors,
+// aliases, tags, folded scalars, `|+`, `?` keys, directives, `...`, other tabs,
+// carriage returns, control characters, text that yaml-cpp would reject) makes
+// it give up, and the caller parses the whole text with yaml-cpp instead.
 #pragma once
 
 #include <string_view>
