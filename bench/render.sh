@@ -17,6 +17,7 @@
 #   --skip-kustomize-16000 the same as --kustomize-max 4000
 #   --kustomize-only       time only kustomize (to test this script before windlass works)
 #   --no-realworld         skip the real-world trees
+#   --no-generated         skip the generated trees (real-world trees only)
 #   --verify               also compare windlass's output with kustomize's using the shared
 #                          conformance comparator (slow on large trees: pure-Python YAML)
 #   --out FILE             Markdown result file (default: bench/results/render.md, or
@@ -29,8 +30,9 @@
 #
 # Kustomize run counts: trees with >= 4000 objects get one run, no warm-up (hyperfine --runs 1
 # --warmup 0, with GNU time wrapped around the command so RSS costs no extra run); smaller ones
-# get 3 runs (5 below 500 objects) after a separate GNU time run that doubles as the warm-up.
-# Windlass: one GNU time run (RSS and output check), then hyperfine --warmup 1 --min-runs 5.
+# get 3 runs (5 below 500 objects, and on the real-world trees) after a separate GNU time run
+# that doubles as the warm-up. Windlass: one GNU time run (RSS and output check), then
+# hyperfine --warmup 1 --min-runs 10.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -48,6 +50,7 @@ windlass="${WINDLASS:-$repo/build/agent/windlass}"
 kustomize_max=""
 kustomize_only=0
 realworld=1
+generated=1
 verify=0
 out=""
 cache="${TMPDIR:-/tmp}/windlass-bench"
@@ -63,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --skip-kustomize-16000) kustomize_max=4000; shift ;;
     --kustomize-only) kustomize_only=1; shift ;;
     --no-realworld) realworld=0; shift ;;
+    --no-generated) generated=0; shift ;;
     --verify) verify=1; shift ;;
     --out) out="${2:?--out needs a file}"; shift 2 ;;
     --cache) cache="${2:?--cache needs a directory}"; shift 2 ;;
@@ -72,6 +76,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(250 1000 4000 16000)
+[[ $generated -eq 1 ]] || sizes=()
 [[ -z "$kustomize_max" || "$kustomize_max" =~ ^[0-9]+$ ]] || die "--kustomize-max needs a number"
 if [[ -z "$out" ]]; then
   if [[ $kustomize_only -eq 1 ]]; then out="$here/results/render-kustomize.md"
@@ -169,7 +174,7 @@ bench_tree() {
       die "windlass rendered $got documents for $label, expected $objects: is the renderer complete? ($windlass)"
     fi
     w_rss="$(tail -n 1 "$work/$tag.w.rss")"
-    hyperfine -N --style basic --warmup 1 --min-runs 5 --command-name "windlass $label" \
+    hyperfine -N --style basic --warmup 1 --min-runs 10 --command-name "windlass $label" \
       --export-json "$work/$tag.w.json" "$windlass render ${extra[*]} $dir" >&2
     w_mean="$(json_stat "$work/$tag.w.json" mean)"
     w_sd="$(json_stat "$work/$tag.w.json" stddev)"
@@ -183,7 +188,7 @@ bench_tree() {
         "/usr/bin/time -f %M -o $work/$tag.k.rss kubectl kustomize ${extra[*]} $dir" >&2
     else
       local runs=3
-      [[ "$objects" -ge 500 ]] || runs=5
+      [[ "$objects" -ge 500 && "$label" == gen-* ]] || runs=5
       /usr/bin/time -f '%M' -o "$work/$tag.k.rss" \
         kubectl kustomize "${extra[@]}" "$dir" > "$k_out" || die "kubectl kustomize failed on $dir"
       [[ "$(count_docs "$k_out")" -eq "$objects" ]] \

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "overlays/yaml.h"
+#include "overlays/yaml_fast.h"
 
 namespace {
 
@@ -56,6 +57,13 @@ int main(int argc, char** argv) {
       docsCount = docs->size();
     }
     double pt = seconds(Clock::now() - t0);
+    bool fast = false;
+    {
+      JsonAllocator a;
+      fast = overlays::parseYamlVia(overlays::YamlPath::kFastOnly, text, f,
+                                    overlays::YamlDialect::kResource, a)
+                 .has_value();
+    }
     JsonAllocator alloc;
     auto docs = overlays::parseYaml(text, f, overlays::YamlDialect::kResource, alloc);
     std::string out;
@@ -70,9 +78,10 @@ int main(int argc, char** argv) {
     double et = seconds(Clock::now() - t1);
     double mb = static_cast<double>(text.size()) * rounds / 1e6;
     double omb = static_cast<double>(out.size()) * rounds / 1e6;
-    std::printf("%-60s %8zu bytes %4zu docs  parse %7.1f MB/s  emit %7.1f MB/s%s\n",
+    std::printf("%-60s %8zu bytes %4zu docs  parse %7.1f MB/s (%s)  emit %7.1f MB/s%s\n",
                 f.size() > 60 ? f.substr(f.size() - 60).c_str() : f.c_str(), text.size(), docsCount,
-                mb / pt, omb / et, out == text ? "" : "  (output differs)");
+                mb / pt, fast ? "fast path" : "yaml-cpp", omb / et,
+                out == text ? "" : "  (output differs)");
     parseBytes += mb, parseTime += pt, emitBytes += omb, emitTime += et;
   }
   std::printf("total: parse %.1f MB/s, emit %.1f MB/s over %d rounds\n", parseBytes / parseTime,

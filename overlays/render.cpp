@@ -1369,10 +1369,7 @@ Result<RenderedSet> render(const FileSource& fs, const std::string& dir, JsonAll
 
 std::string toYaml(const RenderedSet& set) {
   std::string out;
-  for (size_t i = 0; i < set.objects.size(); ++i) {
-    if (i > 0) out += "---\n";
-    emitYaml(set.objects[i], out);
-  }
+  emitYamlStream(set.objects, out);
   return out;
 }
 

@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "overlays/yaml_fast.h"
+
 namespace windlass::overlays {
 namespace {
 
@@ -1547,7 +1549,19 @@ struct Analysis {
   bool blockAllowed = true;
 };
 
+// True when every byte of `s` is printable ASCII or '\n': the emitter then
+// needs no UTF-8 decoding or repair, and every other byte takes one column.
+bool isSimpleText(std::string_view s) {
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n') || c >= 0x7F) return false;
+  }
+  return true;
+}
+
 // yaml_emitter_analyze_scalar, for block context (flow_level is always 0 here).
+// kSimple: `value` is simple text (isSimpleText), read byte by byte.
+template <bool kSimple>
 Analysis analyze(std::string_view value) {
   Analysis a;
   if (value.empty()) {
@@ -1564,9 +1578,15 @@ Analysis analyze(std::string_view value) {
   }
   for (size_t i = 0, w = 0; i < value.size(); i += w) {
     unsigned char c = at(value, i);
-    w = static_cast<size_t>(widthOf(c));
-    bool followedByWhitespace =
-        i + w >= value.size() || isBlankAt(value, i + w) || isBreakAt(value, i + w);
+    bool followedByWhitespace;
+    if constexpr (kSimple) {
+      w = 1;
+      followedByWhitespace = i + 1 >= value.size() || value[i + 1] == ' ' || value[i + 1] == '\n';
+    } else {
+      w = static_cast<size_t>(widthOf(c));
+      followedByWhitespace =
+          i + w >= value.size() || isBlankAt(value, i + w) || isBreakAt(value, i + w);
+    }
     if (i == 0) {
       switch (c) {
         case '#':
@@ -1599,14 +1619,14 @@ Analysis analyze(std::string_view value) {
       if (c == ':' && followedByWhitespace) blockIndicators = true;
       if (c == '#' && precededByWhitespace) blockIndicators = true;
     }
-    if (!isPrintableAt(value, i)) special = true;
+    if (!kSimple && !isPrintableAt(value, i)) special = true;
     if (c == ' ') {
       if (i == 0) leadingSpace = true;
       if (i + w == value.size()) trailingSpace = true;
       if (previousBreak) breakSpace = true;
       previousSpace = true;
       previousBreak = false;
-    } else if (isBreakAt(value, i)) {
+    } else if (kSimple ? c == '\n' : isBreakAt(value, i)) {
       lineBreaks = true;
       if (i == 0) leadingBreak = true;
       if (i + w == value.size()) trailingBreak = true;
@@ -1617,7 +1637,7 @@ Analysis analyze(std::string_view value) {
       previousSpace = false;
       previousBreak = false;
     }
-    precededByWhitespace = isBlankzAt(value, i);
+    precededByWhitespace = kSimple ? c == ' ' || c == '\n' : isBlankzAt(value, i);
   }
   a.multiline = lineBreaks;
   if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) a.blockPlainAllowed = false;
@@ -1800,8 +1820,9 @@ class Emitter {
   }
 
   void stringScalar(std::string_view s, bool simpleKey) {
+    bool simple = isSimpleText(s);
     std::string fixed;
-    if (sanitizeUtf8(s, fixed)) s = fixed;
+    if (!simple && sanitizeUtf8(s, fixed)) s = fixed;
     Style style;
     if (s.find('\n') != std::string_view::npos) {
       style = Style::kLiteral;
@@ -1810,7 +1831,7 @@ class Emitter {
     } else {
       style = Style::kDouble;
     }
-    Analysis a = analyze(s);
+    Analysis a = simple ? analyze<true>(s) : analyze<false>(s);
     if (simpleKey && a.multiline) style = Style::kDouble;
     if (style == Style::kPlain && !a.blockPlainAllowed) style = Style::kSingle;
     if (style == Style::kPlain && s.empty() && simpleKey) style = Style::kSingle;
@@ -1819,7 +1840,11 @@ class Emitter {
     pushIndent(true, false);
     switch (style) {
       case Style::kPlain:
-        writePlain(s, !simpleKey);
+        if (simple) {
+          writeSimplePlain(s, !simpleKey);
+        } else {
+          writePlain(s, !simpleKey);
+        }
         break;
       case Style::kSingle:
         writeSingle(s, !simpleKey);
@@ -1828,7 +1853,11 @@ class Emitter {
         writeDouble(s, !simpleKey);
         break;
       case Style::kLiteral:
-        writeLiteral(s);
+        if (simple) {
+          writeSimpleLiteral(s);
+        } else {
+          writeLiteral(s);
+        }
         break;
     }
     popIndent();
@@ -1858,6 +1887,35 @@ class Emitter {
         spaces = false;
         breaks = false;
       }
+    }
+    whitespace_ = false;
+    indention_ = false;
+  }
+
+  // writePlain for simple text without line breaks (plain style has none),
+  // copying the runs between spaces whole.
+  void writeSimplePlain(std::string_view value, bool allowBreaks) {
+    if (!whitespace_) put(' ');
+    bool spaces = false;
+    for (size_t i = 0; i < value.size();) {
+      if (value[i] == ' ') {
+        if (allowBreaks && !spaces && column_ > kBestWidth &&
+            !(i + 1 < value.size() && value[i + 1] == ' ')) {
+          writeIndent();
+        } else {
+          put(' ');
+        }
+        spaces = true;
+        ++i;
+        continue;
+      }
+      size_t end = value.find(' ', i);
+      if (end == std::string_view::npos) end = value.size();
+      out_.append(value.data() + i, end - i);
+      column_ += static_cast<int>(end - i);
+      indention_ = false;
+      spaces = false;
+      i = end;
     }
     whitespace_ = false;
     indention_ = false;
@@ -2030,6 +2088,33 @@ class Emitter {
     }
   }
 
+  // writeLiteral for simple text, copying each line whole.
+  void writeSimpleLiteral(std::string_view value) {
+    writeIndicator("|", true, false, false);
+    writeBlockHints(value);
+    putBreak();
+    indention_ = true;
+    whitespace_ = true;
+    bool breaks = true;
+    for (size_t i = 0; i < value.size();) {
+      if (value[i] == '\n') {
+        putBreak();
+        ++i;
+        indention_ = true;
+        breaks = true;
+        continue;
+      }
+      if (breaks) writeIndent();
+      size_t end = value.find('\n', i);
+      if (end == std::string_view::npos) end = value.size();
+      out_.append(value.data() + i, end - i);
+      column_ += static_cast<int>(end - i);
+      i = end;
+      indention_ = false;
+      breaks = false;
+    }
+  }
+
   std::string& out_;
   int indent_ = -1;
   std::vector<int> indents_;
@@ -2042,19 +2127,49 @@ class Emitter {
 
 }  // namespace
 
-Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view fileName,
-                                         YamlDialect dialect, JsonAllocator& alloc,
-                                         const YamlLimits& limits,
-                                         std::vector<EmptyNullPaths>* emptyNulls) {
+Result<std::vector<JsonValue>> parseYamlVia(YamlPath path, std::string_view text,
+                                            std::string_view fileName, YamlDialect dialect,
+                                            JsonAllocator& alloc, const YamlLimits& limits,
+                                            std::vector<EmptyNullPaths>* emptyNulls) {
   std::vector<JsonValue> docs;
   std::vector<EmptyNullPaths> nulls;
   if (emptyNulls != nullptr) emptyNulls->clear();
+  std::vector<EmptyNullPaths>* nullsOut =
+      emptyNulls != nullptr && dialect == YamlDialect::kResource ? &nulls : nullptr;
+  auto done = [&]() -> Result<std::vector<JsonValue>> {
+    if (!nulls.empty()) {
+      nulls.resize(docs.size());
+      *emptyNulls = std::move(nulls);
+    }
+    return std::move(docs);
+  };
   // A UTF-8 byte order mark is allowed at the start (go-yaml skips it too).
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (path != YamlPath::kYamlCppOnly) {
+    // The fast path reports the events yaml-cpp would. When it gives up, or when
+    // the builder stops on an error (whose message needs yaml-cpp's marks), what
+    // it built is dropped (the values stay in `alloc` until it is freed) and
+    // yaml-cpp reads the text again.
+    bool ok = false;
+    {
+      Builder builder(text, dialect, alloc, limits, docs, nullsOut);
+      try {
+        ok = scanYamlFast(text, builder);
+      } catch (...) {
+        ok = false;
+      }
+    }
+    if (ok) return done();
+    docs.clear();
+    nulls.clear();
+    if (path == YamlPath::kFastOnly) {
+      return Status::failedPrecondition(std::string(fileName) +
+                                        ": outside the subset the fast YAML path reads");
+    }
+  }
   MemoryBuf buf(text);
   std::istream in(&buf);
-  Builder builder(text, dialect, alloc, limits, docs,
-                  emptyNulls != nullptr && dialect == YamlDialect::kResource ? &nulls : nullptr);
+  Builder builder(text, dialect, alloc, limits, docs, nullsOut);
   // The one place where yaml-cpp's exceptions (and the builder's) become a Status.
   try {
     YAML::Parser parser(in);
@@ -2075,16 +2190,63 @@ Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view
   } catch (const std::exception& e) {
     return Status::internal(std::string(fileName) + ": " + e.what());
   }
-  if (!nulls.empty()) {
-    nulls.resize(docs.size());
-    *emptyNulls = std::move(nulls);
-  }
-  return docs;
+  return done();
+}
+
+Result<std::vector<JsonValue>> parseYaml(std::string_view text, std::string_view fileName,
+                                         YamlDialect dialect, JsonAllocator& alloc,
+                                         const YamlLimits& limits,
+                                         std::vector<EmptyNullPaths>* emptyNulls) {
+  return parseYamlVia(YamlPath::kAuto, text, fileName, dialect, alloc, limits, emptyNulls);
 }
 
 void emitYaml(const JsonValue& doc, std::string& out) {
   Emitter emitter(out);
   emitter.document(doc);
+}
+
+namespace {
+
+// About the bytes emitYaml prints for `v` at nesting `depth` (rather more than
+// fewer): the text of keys and scalars, and an indentation for each line.
+size_t estimateYamlSize(const JsonValue& v, size_t depth) {
+  size_t indent = 2 * depth + 2;
+  switch (v.GetType()) {
+    case rapidjson::kObjectType: {
+      size_t n = 0;
+      for (const auto& m : v.GetObject()) {
+        n += indent + m.name.GetStringLength() + 2 + estimateYamlSize(m.value, depth + 1);
+      }
+      return n;
+    }
+    case rapidjson::kArrayType: {
+      size_t n = 0;
+      for (const auto& e : v.GetArray()) n += indent + estimateYamlSize(e, depth + 1);
+      return n;
+    }
+    case rapidjson::kStringType: {
+      // Long strings print as several lines (literal blocks, folded plain
+      // text): count one every 32 bytes rather than read them. Room reserved
+      // beyond the need is never touched, so it costs no memory.
+      size_t n = v.GetStringLength();
+      return n + (n > 64 ? n / 32 * indent : 0) + 8;
+    }
+    default:
+      return 8;
+  }
+}
+
+}  // namespace
+
+void emitYamlStream(const std::vector<JsonValue>& docs, std::string& out) {
+  size_t estimate = 0;
+  for (const JsonValue& d : docs) estimate += estimateYamlSize(d, 0) + 4;
+  out.reserve(out.size() + estimate + estimate / 8);
+  Emitter emitter(out);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (i > 0) out += "---\n";
+    emitter.document(docs[i]);
+  }
 }
 
 }  // namespace windlass::overlays

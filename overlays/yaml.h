@@ -1,7 +1,10 @@
 // The YAML edge of windlass: text in, JSON values out, and back again, with the
 // typing and the output format of Kustomize v5.5.0 (`kubectl kustomize`).
 //
-// Reading uses yaml-cpp's event parser and builds RapidJSON values directly.
+// Reading uses yaml-cpp's event parser and builds RapidJSON values directly;
+// the block YAML most manifests are written in is scanned by a faster reader of
+// its own that reports the same events (overlays/yaml_fast.h), and yaml-cpp
+// reads whatever that one leaves.
 // Two dialects exist because Kustomize reads its own file and resource files
 // with different libraries:
 //   * kKustomization: sigs.k8s.io/yaml (go-yaml v2, YAML 1.1 typing). Unquoted
@@ -87,5 +90,10 @@ using EmptyNullPaths = std::vector<std::vector<std::string>>;
 // Strings that are not valid UTF-8 have the bad bytes replaced by U+FFFD, as
 // Go's JSON encoder does. Never fails.
 void emitYaml(const JsonValue& doc, std::string& out);
+
+// Appends `docs` to `out` as emitYaml prints them, joined with "---\n". First
+// reserves about the room they take, so a stream of megabytes is not copied
+// each time `out` would double. Never fails.
+void emitYamlStream(const std::vector<JsonValue>& docs, std::string& out);
 
 }  // namespace windlass::overlays
