@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 namespace windlass::overlays {
@@ -53,7 +54,10 @@ int parseTimeout(std::string_view v) {
     size_t start = i;
     while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
     if (i == start || i - start > 9) return 0;
-    double n = std::stod(std::string(v.substr(start, i - start)));
+    std::string number(v.substr(start, i - start));
+    char* end = nullptr;
+    double n = std::strtod(number.c_str(), &end);
+    if (end != number.c_str() + number.size()) return 0;  // ".", "1.2.3"
     size_t u = i;
     while (i < v.size() && std::isalpha(static_cast<unsigned char>(v[i]))) ++i;
     std::string_view unit = v.substr(u, i - u);

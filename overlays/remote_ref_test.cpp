@@ -93,6 +93,11 @@ TEST_CASE("query keys: ref wins over version, timeout, submodules") {
   CHECK(badTimeout.error().message() ==
         "remote reference 'https://h.io/o/r//p?timeout=soon': timeout 'soon': expected whole "
         "seconds or a duration such as 90s or 2m");
+  for (const char* bad : {".s", "1.2.3s", "0", "-5", "5x", "99999999999", "1h1", "s"}) {
+    CHECK_MESSAGE(!parseRemoteRef("https://h.io/o/r//p?timeout=" + std::string(bad)), bad);
+  }
+  CHECK(parse("https://h.io/o/r//p?timeout=1m30s").timeoutSeconds == 90);
+  CHECK(parse("https://h.io/o/r//p?timeout=1.5s").timeoutSeconds == 2);
   auto badBool = parseRemoteRef("https://h.io/o/r//p?submodules=maybe");
   REQUIRE(!badBool);
   CHECK(badBool.error().message() ==
