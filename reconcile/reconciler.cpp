@@ -178,7 +178,7 @@ class Run {
     applyImageOverrides(rendered->objects, env_.images, alloc_);  // image automation
     record_.images = imagesOf(rendered->objects);
     for (const overlays::RemoteUse& u : rendered->remotes) {
-      record_.remotes.push_back(u.resolved + " " + u.reference);
+      record_.remotes.push_back(u.resolved + " " + sources::redactUrl(u.reference));
     }
     report_.renderDigest =
         sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);

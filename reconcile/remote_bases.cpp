@@ -143,7 +143,11 @@ Result<overlays::RemoteTree> RemoteFetcher::fetchFile(const overlays::RemoteRef&
   curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.caFile.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.caFile.c_str());
+  // The CA of a repository configured on the same host and port, else the fetcher's
+  // (no credentials are sent with files).
+  std::string ca = options_.credentials ? options_.credentials(ref).caFile : std::string();
+  if (ca.empty()) ca = options_.caFile;
+  if (!ca.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca.c_str());
   curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(std::max(ref.timeoutSeconds, 1)));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);

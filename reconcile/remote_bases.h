@@ -33,8 +33,10 @@ struct RemoteBaseOptions {
   // The credentials for a remote Git repository (e.g. those of a configured repository
   // on the same host). Unset: none (the CA below still applies).
   std::function<sources::GitCredentials(const overlays::RemoteRef&)> credentials;
-  // PEM CA file trusted, besides the system's, for HTTPS files and for Git over HTTPS
-  // when `credentials` sets none. Empty: the system's only.
+  // PEM CA file trusted for HTTPS files and Git over HTTPS when `credentials` sets
+  // none: for Git besides the system's CAs, for files instead of them (libcurl's
+  // CAINFO). Empty: the system's only. Files are fetched with no credentials, only
+  // the caFile of `credentials`.
   std::string caFile;
   // Largest HTTPS file fetched. Default 10 MiB.
   size_t maxFileBytes = 10u << 20;

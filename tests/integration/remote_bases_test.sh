@@ -143,5 +143,44 @@ out=$(XDG_CACHE_HOME="$W/cache" WINDLASS_REMOTE_SSH_KEY=$WINDLASS_TEST_GIT_SSH_K
 check "windlass render fetches a remote base over SSH into \$XDG_CACHE_HOME/windlass" \
   bash -c "grep -qx '  name: r-inner' <<< '$out' && [[ -d '$W/cache/windlass/git' ]]" || echo "$out"
 
+# Plain HTTPS files: TLS verified against WINDLASS_REMOTE_CA, size-limited to 10 MiB.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=remote-test-ca -keyout "$W/ca.key" \
+  -out "$W/ca.pem" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$W/srv.key" -out "$W/srv.csr" \
+  >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' > "$W/san.ext"
+openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 1 \
+  -extfile "$W/san.ext" -out "$W/srv.pem" >/dev/null 2>&1
+mkdir -p "$W/www"
+cm web f1 > "$W/www/cm.yaml"
+head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' 'a' > "$W/www/big.yaml"
+python3 - "$W/www" "$W/srv.pem" "$W/srv.key" "$W/port" 2>"$W/web.log" <<'PY' &
+import http.server, ssl, sys, functools
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(sys.argv[4], "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+web_pid=$!
+for _ in $(seq 50); do [[ -s $W/port ]] && break; sleep 0.1; done
+WEB="https://127.0.0.1:$(cat "$W/port")"
+mkdir -p "$W/files" "$W/bigfile"
+printf 'resources:\n- %s/cm.yaml\n' "$WEB" > "$W/files/kustomization.yaml"
+printf 'resources:\n- %s/big.yaml\n' "$WEB" > "$W/bigfile/kustomization.yaml"
+render() { XDG_CACHE_HOME="$W/cache" "$WINDLASS" render "$@" 2>&1; }
+out=$(WINDLASS_REMOTE_CA="$W/ca.pem" render "$W/files")
+check "windlass render fetches a plain HTTPS file, TLS verified with WINDLASS_REMOTE_CA" \
+  bash -c "grep -qx '  level: f1' <<< '$out'" || echo "$out"
+out=$(render "$W/files")
+check "without the CA the file's server is not trusted" \
+  bash -c "grep -qF 'GET $WEB/cm.yaml' <<< '$out' && ! grep -q 'level: f1' <<< '$out'" || echo "$out"
+out=$(WINDLASS_REMOTE_CA="$W/ca.pem" render "$W/bigfile")
+check "a file larger than 10 MiB is refused" \
+  bash -c "grep -qF 'GET $WEB/big.yaml: larger than 10485760 bytes' <<< '$out'" || echo "$out"
+kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null
+
 echo "$passed passed, $failed failed"
 ((failed == 0))
