@@ -4,13 +4,14 @@
 # HTTPS at a tag and then at a commit, a remote base that itself names a remote over SSH
 # (nested), and a host that is not allowed; the records list every remote with its resolved
 # commit and the history chain verifies. `windlass render` fetches a remote over SSH with the
-# key and known_hosts from its environment variables. Needs the harness's exports and the
+# key and known_hosts from its environment variables, one over git://, and plain HTTPS files
+# from a local TLS server (verified against WINDLASS_REMOTE_CA, at most 10 MiB). Needs the harness's exports and the
 # windlass binary as $1. Fails, never skips. Ends with "N passed, M failed".
 set -uo pipefail
 WINDLASS=$(realpath "${1:?usage: remote_bases_test.sh WINDLASS}")
 for v in KUBECONFIG WINDLASS_TEST_GIT_ROOT WINDLASS_TEST_GIT_HTTPS_URL WINDLASS_TEST_GIT_TOKEN \
          WINDLASS_TEST_GIT_CA WINDLASS_TEST_GIT_SSH_URL WINDLASS_TEST_GIT_SSH_KEY \
-         WINDLASS_TEST_GIT_KNOWN_HOSTS WINDLASS_TEST_KUBECTL; do
+         WINDLASS_TEST_GIT_KNOWN_HOSTS WINDLASS_TEST_GIT_DAEMON_URL WINDLASS_TEST_KUBECTL; do
   [[ -n ${!v:-} ]] || { echo "remote_bases_test: $v is not set: start the harness and source its env file"; echo "0 passed, 1 failed"; exit 1; }
 done
 K="$WINDLASS_TEST_KUBECTL --kubeconfig $KUBECONFIG"
@@ -142,6 +143,11 @@ out=$(XDG_CACHE_HOME="$W/cache" WINDLASS_REMOTE_SSH_KEY=$WINDLASS_TEST_GIT_SSH_K
       WINDLASS_REMOTE_KNOWN_HOSTS=$WINDLASS_TEST_GIT_KNOWN_HOSTS "$WINDLASS" render "$W/local" 2>&1)
 check "windlass render fetches a remote base over SSH into \$XDG_CACHE_HOME/windlass" \
   bash -c "grep -qx '  name: r-inner' <<< '$out' && [[ -d '$W/cache/windlass/git' ]]" || echo "$out"
+
+printf 'resources:\n- %s\n' "$WINDLASS_TEST_GIT_DAEMON_URL/$INNER.git//inner" > "$W/local/kustomization.yaml"
+out=$(XDG_CACHE_HOME="$W/cache" "$WINDLASS" render "$W/local" 2>&1)
+check "windlass render fetches a remote base over git:// at the default branch" \
+  bash -c "grep -qx '  level: in1' <<< '$out'" || echo "$out"
 
 # Plain HTTPS files: TLS verified against WINDLASS_REMOTE_CA, size-limited to 10 MiB.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=remote-test-ca -keyout "$W/ca.key" \
