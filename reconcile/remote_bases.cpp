@@ -91,6 +91,7 @@ Result<overlays::RemoteTree> RemoteFetcher::fetchGit(const overlays::RemoteRef& 
       if (auto c = mirror->resolve(ref.ref)) commit = c->id;
     }
     if (commit.empty()) {
+      ++gitFetches_;
       WINDLASS_RETURN_IF_ERROR(mirror->fetch({}, options_.cancel));
       if (ref.ref.empty()) {
         // The default branch: the mirror keeps branches, not the remote's HEAD.

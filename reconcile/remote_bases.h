@@ -63,6 +63,9 @@ class RemoteFetcher {
     return [this](const overlays::RemoteRef& r) { return fetch(r); };
   }
 
+  // How many Git fetches (network transfers) this fetcher made.
+  int gitFetches() const { return gitFetches_; }
+
  private:
   Result<overlays::RemoteTree> fetchGit(const overlays::RemoteRef& ref);
   Result<overlays::RemoteTree> fetchFile(const overlays::RemoteRef& ref);
@@ -71,6 +74,7 @@ class RemoteFetcher {
   std::map<std::string, std::unique_ptr<sources::GitMirror>> mirrors_;  // by URL
   std::map<std::string, std::string> commits_;  // URL + "\n" + ref → commit id
   std::map<std::string, std::shared_ptr<const FileSource>> trees_;  // by commit id
+  int gitFetches_ = 0;
 };
 
 }  // namespace windlass::reconcile
