@@ -364,7 +364,9 @@ class Renderer {
     for (const std::string& c : k.components) {
       auto dir = joinPath(k.dir, c);
       if (isRemote(c) && (!dir || fs_.kind(*dir) == FileKind::kMissing)) {
-        return unsupportedRemote(k, "components", c, "components");
+        if (!options_.remote) return unsupportedRemote(k, "components", c, "components");
+        WINDLASS_RETURN_IF_ERROR(accumulateRemoteComponent(k, c, ra));
+        continue;
       }
       if (!dir) return dir.error().withContext(k.file);
       auto ck = loadDir(k, *dir, c);
@@ -420,11 +422,10 @@ class Renderer {
     return {};
   }
 
-  // A remote base or file, fetched through options_.remote: a file's objects join
-  // `files`; a folder is built by a renderer over the remote tree, with the same
-  // options (so remotes inside it are fetched the same way).
-  Status accumulateRemote(const Kustomization& k, std::string_view field, const std::string& entry,
-                          Accumulator& ra, ResourceList& files) {
+  // Fetches remote reference `entry` (from `field` of `k`) through options_.remote
+  // and notes it in remotes_.
+  Result<RemoteTree> fetchRemote(const Kustomization& k, std::string_view field,
+                                 const std::string& entry) {
     std::string where = k.file + ": " + std::string(field) + ": '" + entry + "'";
     auto ref = parseRemoteRef(entry);
     if (!ref) return ref.error().withContext(k.file + ": " + std::string(field));
@@ -439,6 +440,49 @@ class Renderer {
     bool seen = std::any_of(remotes_->begin(), remotes_->end(),
                             [&](const RemoteUse& u) { return u.reference == entry; });
     if (!seen) remotes_->push_back({entry, tree->resolved});
+    return tree;
+  }
+
+  // A renderer over a remote tree, sharing this one's list of remotes and schema.
+  std::unique_ptr<Renderer> remoteRenderer(const FileSource& rfs) {
+    auto sub = std::make_unique<Renderer>(rfs, alloc_, options_);
+    sub->remotes_ = remotes_;
+    sub->remoteDepth_ = remoteDepth_ + 1;
+    sub->mergeSchema_ = mergeSchema_;
+    sub->schemaSet_ = schemaSet_;
+    return sub;
+  }
+
+  // A remote component: built by a renderer over its tree, into `ra` itself.
+  Status accumulateRemoteComponent(const Kustomization& k, const std::string& entry,
+                                   Accumulator& ra) {
+    auto tree = fetchRemote(k, "components", entry);
+    if (!tree) return tree.error();
+    if (tree->fs->kind(tree->path) != FileKind::kDirectory) {
+      return Status::invalidArgument(k.file + ": components: '" + entry + "': no folder '" +
+                                     tree->path + "' at " + tree->resolved);
+    }
+    auto sub = remoteRenderer(*tree->fs);
+    auto ck = sub->loadDir(k, tree->path, entry);
+    if (!ck) return ck.error();
+    if (!ck->component) {
+      return Status::invalidArgument(k.file + ": accumulating components: expected kind " +
+                                     "'Component' for path '" + entry +
+                                     "' but got 'Kustomization'");
+    }
+    WINDLASS_RETURN_IF_ERROR(sub->accumulateTarget(*ck, ra));
+    sub->building_.erase(ck->dir);
+    return {};
+  }
+
+  // A remote base or file, fetched through options_.remote: a file's objects join
+  // `files`; a folder is built by a renderer over the remote tree, with the same
+  // options (so remotes inside it are fetched the same way).
+  Status accumulateRemote(const Kustomization& k, std::string_view field, const std::string& entry,
+                          Accumulator& ra, ResourceList& files) {
+    std::string where = k.file + ": " + std::string(field) + ": '" + entry + "'";
+    auto tree = fetchRemote(k, field, entry);
+    if (!tree) return tree.error();
     const FileSource& rfs = *tree->fs;
     FileKind kind = rfs.kind(tree->path);
     if (kind == FileKind::kFile) {
@@ -450,19 +494,15 @@ class Renderer {
       return Status::invalidArgument(where + ": no folder '" + tree->path + "' at " +
                                      tree->resolved);
     }
-    Renderer sub(rfs, alloc_, options_);
-    sub.remotes_ = remotes_;
-    sub.remoteDepth_ = remoteDepth_ + 1;
-    sub.mergeSchema_ = mergeSchema_;
-    sub.schemaSet_ = schemaSet_;
-    auto subK = sub.loadDir(k, tree->path, entry);
+    auto sub = remoteRenderer(rfs);
+    auto subK = sub->loadDir(k, tree->path, entry);
     if (!subK) return subK.error();
     if (subK->component) {
       return Status::invalidArgument(where +
                                      ": expected kind != 'Component' (list it under "
                                      "components)");
     }
-    return appendBase(k, sub, *subK, ra, files);
+    return appendBase(k, *sub, *subK, ra, files);
   }
 
   // A remote base or file (a URL, github.com/…, git@…): named as such, with the

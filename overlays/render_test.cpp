@@ -169,6 +169,32 @@ TEST_CASE("remote bases render through RenderOptions::remote, nested ones too") 
   CHECK(looped.error().message().find("remote bases nested deeper than 20") != std::string::npos);
 }
 
+TEST_CASE("a remote component is built into the kustomization that lists it") {
+  FakeRemotes fake;
+  fake.repos["https://git.example/org/comp.git"] = makeMemorySource(
+      {{"c/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels: {tier: "
+        "web}\n"},
+       {"k/kustomization.yaml", "resources: []\n"}});
+  RenderOptions options;
+  options.remote = [&](const RemoteRef& r) { return fake(r); };
+  auto out = renderFiles(
+      {{"kustomization.yaml",
+        "resources: [cm.yaml]\ncomponents:\n- https://git.example/org/comp.git//c?ref=v1\n"},
+       {"cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"}},
+      "", options);
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message()));
+  CHECK(*out ==
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    tier: web\n  name: cm\n");
+  auto notComponent = renderFiles(
+      {{"kustomization.yaml", "components:\n- https://git.example/org/comp.git//k?ref=v1\n"}}, "",
+      options);
+  REQUIRE(!notComponent);
+  CHECK(notComponent.error().message() ==
+        "kustomization.yaml: accumulating components: expected kind 'Component' for path "
+        "'https://git.example/org/comp.git//k?ref=v1' but got 'Kustomization'");
+}
+
 TEST_CASE("a remote file's objects join the resource files") {
   RenderOptions options;
   options.remote = [](const RemoteRef& r) -> Result<RemoteTree> {
