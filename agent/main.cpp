@@ -40,7 +40,9 @@ constexpr const char* kUsage = R"(windlass: a GitOps pull-agent with a Kustomize
 
 Usage:
   windlass render DIR [-o yaml|json] [--load-restrictor=LoadRestrictionsRootOnly|LoadRestrictionsNone]
-      Print what `kustomize build DIR` (Kustomize v5.5) prints.
+      Print what `kustomize build DIR` (Kustomize v5.5) prints. Remote bases are
+      fetched into $XDG_CACHE_HOME/windlass/git (extra CA: WINDLASS_REMOTE_CA; SSH:
+      WINDLASS_REMOTE_SSH_KEY, WINDLASS_REMOTE_KNOWN_HOSTS).
   windlass diff [--config F] --env E
       Plan a sync of environment E and print a diff per object and a summary.
       Exit 0: no difference, 1: differences, 2: error.
