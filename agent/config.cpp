@@ -890,7 +890,7 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
                           "interval",  "syncWindows",    "images",
                           "suspend",   "resyncInterval", "serviceAccountName",
                           "force",     "follows",        "rollbackOnFailure",
-                          "promotion", "verify"});
+                          "promotion", "verify",         "remoteBases"});
   if (string(v, path, "name", &out->name, true)) {
     switch (checkDnsLabel(out->name)) {
       case LabelProblem::kNone:
@@ -971,6 +971,31 @@ void Parser::environment(const JsonValue& v, const std::string& path, Environmen
   boolean(v, path, "rollbackOnFailure", &out->rollbackOnFailure);
   if (string(v, path, "follows", &out->follows) && revisions > 0) {
     problem(path + ".follows", "cannot be combined with branch, tag, commit or semver");
+  }
+  if (const JsonValue* remote = get(v, "remoteBases")) {
+    std::string p = path + ".remoteBases";
+    if (isMap(*remote, p)) {
+      unknownFields(*remote, p, {"allow"});
+      const JsonValue* allow = get(*remote, "allow");
+      if (allow == nullptr || !allow->IsArray()) {
+        problem(p + ".allow", "must be a list of hosts");
+      } else {
+        for (rapidjson::SizeType i = 0; i < allow->Size(); ++i) {
+          const JsonValue& h = (*allow)[i];
+          std::string hp = p + ".allow[" + std::to_string(i) + "]";
+          if (!h.IsString() || h.GetStringLength() == 0) {
+            problem(hp, "must be a host name (or host:port)");
+            continue;
+          }
+          std::string host(h.GetString(), h.GetStringLength());
+          if (host.find_first_of("/@ ") != std::string::npos) {
+            problem(hp, quote(host) + " is not a host name (or host:port)");
+            continue;
+          }
+          out->remoteBasesAllow.push_back(std::move(host));
+        }
+      }
+    }
   }
   if (const JsonValue* promo = get(v, "promotion")) {
     std::string p = path + ".promotion";
@@ -1607,6 +1632,13 @@ std::string formatConfig(const AgentConfig& config) {
       env.AddMember("promotion", promo, a);
     }
     addVerify(env, e.verify, a);
+    if (!e.remoteBasesAllow.empty()) {
+      JsonValue allow(rapidjson::kArrayType);
+      for (const std::string& h : e.remoteBasesAllow) allow.PushBack(str(h, a), a);
+      JsonValue remote(rapidjson::kObjectType);
+      remote.AddMember("allow", allow, a);
+      env.AddMember("remoteBases", remote, a);
+    }
     if (!e.images.empty()) {
       JsonValue images(rapidjson::kArrayType);
       for (const EnvironmentImage& img : e.images) {

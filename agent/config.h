@@ -277,6 +277,11 @@ struct Environment {
   // environment (it cannot turn verification off). Resolved by the parser: the
   // repository's when not set here, so this is the check the environment needs.
   sources::VerifyConfig verify;
+  // `remoteBases: {allow: [github.com, git.example.com:8443]}`: the hosts remote
+  // bases and files in `resources:` may come from (a host, or host:port). Empty
+  // (the default): remote references are refused, naming the host. Credentials of
+  // a configured repository on the same host are used for them.
+  std::vector<std::string> remoteBasesAllow;
 
   bool operator==(const Environment&) const = default;
 };

@@ -178,6 +178,27 @@ TEST_CASE("formatConfig prints what parseConfig reads back to the same value") {
   CHECK(formatConfig(minimal).find("healthTimeout: 5m0s") != std::string::npos);
 }
 
+TEST_CASE("remoteBases: allow-list of hosts, off by default") {
+  AgentConfig c = parseOk(
+      withEnvironments("- {name: dev, remoteBases: {allow: [github.com, git.example:8443]}}\n"
+                       "- {name: prod}\n"));
+  CHECK(c.environments[0].remoteBasesAllow ==
+        std::vector<std::string>{"github.com", "git.example:8443"});
+  CHECK(c.environments[1].remoteBasesAllow.empty());
+  CHECK(parseOk(formatConfig(c)) == c);
+  CHECK(problems(withEnvironments("- {name: dev, remoteBases: {allow: github.com}}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].remoteBases.allow: must be a list of hosts"});
+  CHECK(problems(withEnvironments(
+            "- {name: dev, remoteBases: {allow: [https://github.com/org, ''], hosts: []}}\n")) ==
+        std::vector<std::string>{
+            "windlass.yaml: environments[0].remoteBases: unknown field \"hosts\"",
+            "windlass.yaml: environments[0].remoteBases.allow[0]: \"https://github.com/org\" is "
+            "not a host name (or host:port)",
+            "windlass.yaml: environments[0].remoteBases.allow[1]: must be a host name (or "
+            "host:port)"});
+}
+
 TEST_CASE("promotion, follows and rollbackOnFailure") {
   AgentConfig c =
       parseOk(withEnvironments("- {name: staging, branch: env/staging}\n"

@@ -27,6 +27,7 @@
 #include "overlays/render.h"
 #include "reconcile/env_state.h"
 #include "reconcile/history.h"
+#include "reconcile/remote_bases.h"
 #include "sources/git.h"
 
 namespace windlass::agent {
@@ -39,7 +40,9 @@ constexpr const char* kUsage = R"(windlass: a GitOps pull-agent with a Kustomize
 
 Usage:
   windlass render DIR [-o yaml|json] [--load-restrictor=LoadRestrictionsRootOnly|LoadRestrictionsNone]
-      Print what `kustomize build DIR` (Kustomize v5.5) prints.
+      Print what `kustomize build DIR` (Kustomize v5.5) prints. Remote bases are
+      fetched into $XDG_CACHE_HOME/windlass/git (extra CA: WINDLASS_REMOTE_CA; SSH:
+      WINDLASS_REMOTE_SSH_KEY, WINDLASS_REMOTE_KNOWN_HOSTS).
   windlass diff [--config F] --env E
       Plan a sync of environment E and print a diff per object and a summary.
       Exit 0: no difference, 1: differences, 2: error.
@@ -104,6 +107,18 @@ std::string repositoryRoot(const std::string& realDir) {
   }
 }
 
+// Where `windlass render` keeps the mirrors of remote bases:
+// $XDG_CACHE_HOME/windlass/git, else ~/.cache/windlass/git, else a folder in /tmp.
+std::string remoteCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::string(xdg) + "/windlass/git";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return std::string(home) + "/.cache/windlass/git";
+  }
+  return "/tmp/windlass-" + std::to_string(::getuid()) + "/git";
+}
+
 int render(const std::vector<std::string>& args) {
   std::string dir, output = "yaml";
   overlays::RenderOptions options;
@@ -157,6 +172,28 @@ int render(const std::vector<std::string>& args) {
   std::string rel = root == "/"
                         ? realDir.substr(1)
                         : (realDir == root ? std::string() : realDir.substr(root.size() + 1));
+  // Remote bases are fetched, as Kustomize does, into the user's cache.
+  reconcile::RemoteBaseOptions remote;
+  remote.allowAll = true;
+  remote.cacheDir = remoteCacheDir();
+  if (const char* ca = std::getenv("WINDLASS_REMOTE_CA"); ca != nullptr && *ca != 0) {
+    remote.caFile = ca;
+  } else if (const char* git = std::getenv("GIT_SSL_CAINFO"); git != nullptr && *git != 0) {
+    remote.caFile = git;
+  }
+  remote.credentials = [](const overlays::RemoteRef&) {
+    sources::GitCredentials c;
+    if (const char* key = std::getenv("WINDLASS_REMOTE_SSH_KEY")) c.sshKeyFile = key;
+    if (const char* hosts = std::getenv("WINDLASS_REMOTE_KNOWN_HOSTS")) {
+      c.knownHostsFile = hosts;
+    } else if (const char* home = std::getenv("HOME")) {
+      std::string file = std::string(home) + "/.ssh/known_hosts";
+      if (::access(file.c_str(), R_OK) == 0) c.knownHostsFile = file;
+    }
+    return c;
+  };
+  reconcile::RemoteFetcher fetcher(std::move(remote));
+  options.remote = fetcher.resolver();
   JsonAllocator alloc;
   auto set = overlays::render(**source, rel, alloc, options);
   if (!set) {

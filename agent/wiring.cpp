@@ -101,6 +101,7 @@ reconcile::EnvironmentSpec environmentSpec(const Environment& env) {
   s.sync.maxPruneShare = env.maxPruneShare;
   s.sync.healthTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(env.healthTimeout);
   s.verify = env.verify;
+  s.remoteBasesAllow = env.remoteBasesAllow;
   return s;
 }
 

@@ -155,6 +155,7 @@ class Renderer {
     WINDLASS_RETURN_IF_ERROR(fixNameReferences(ra.resources, ra.config(), alloc_));
     WINDLASS_RETURN_IF_ERROR(resolveVars(ra.resources, ra.vars, ra.config(), alloc_));
     RenderedSet out;
+    out.remotes = std::move(ownRemotes_);
     out.objects.reserve(ra.resources.size());
     if (!k->sortFifo) sortLegacy(ra.resources, k->orderFirst, k->orderLast);
     for (Resource& r : ra.resources) {
@@ -363,7 +364,9 @@ class Renderer {
     for (const std::string& c : k.components) {
       auto dir = joinPath(k.dir, c);
       if (isRemote(c) && (!dir || fs_.kind(*dir) == FileKind::kMissing)) {
-        return unsupportedRemote(k, "components", c, "components");
+        if (!options_.remote) return unsupportedRemote(k, "components", c, "components");
+        WINDLASS_RETURN_IF_ERROR(accumulateRemoteComponent(k, c, ra));
+        continue;
       }
       if (!dir) return dir.error().withContext(k.file);
       auto ck = loadDir(k, *dir, c);
@@ -393,6 +396,113 @@ class Renderer {
     }
     if (mayChangeIds(k)) ra.idsKnown = false;
     return {};
+  }
+
+  // Builds base `sub` (loaded by `owner`, this renderer or one over a remote tree)
+  // and appends what it built to `ra`, after the resource files gathered so far.
+  Status appendBase(const Kustomization& k, Renderer& owner, const Kustomization& sub,
+                    Accumulator& ra, ResourceList& files) {
+    WINDLASS_RETURN_IF_ERROR(appendAll(ra, std::move(files), nullptr).withContext(k.file));
+    files.clear();
+    Accumulator subRa;
+    WINDLASS_RETURN_IF_ERROR(owner.accumulateTarget(sub, subRa));
+    owner.building_.erase(sub.dir);
+    WINDLASS_RETURN_IF_ERROR(
+        appendAll(ra, std::move(subRa.resources), subRa.idsKnown ? &subRa.ids : nullptr)
+            .withContext(k.file));
+    if (subRa.customConfig()) ra.mutableConfig().merge(subRa.config());
+    for (Var& v : subRa.vars) {
+      for (const Var& e : ra.vars) {
+        if (e.name == v.name) {
+          return Status::invalidArgument(k.file + ": var '" + v.name + "' already encountered");
+        }
+      }
+      ra.vars.push_back(std::move(v));
+    }
+    return {};
+  }
+
+  // Fetches remote reference `entry` (from `field` of `k`) through options_.remote
+  // and notes it in remotes_.
+  Result<RemoteTree> fetchRemote(const Kustomization& k, std::string_view field,
+                                 const std::string& entry) {
+    std::string where = k.file + ": " + std::string(field) + ": '" + entry + "'";
+    auto ref = parseRemoteRef(entry);
+    if (!ref) return ref.error().withContext(k.file + ": " + std::string(field));
+    constexpr int kMaxRemoteDepth = 20;
+    if (remoteDepth_ >= kMaxRemoteDepth) {
+      return Status::invalidArgument(where + ": remote bases nested deeper than " +
+                                     std::to_string(kMaxRemoteDepth));
+    }
+    auto tree = options_.remote(*ref);
+    if (!tree) return tree.error().withContext(where);
+    if (tree->fs == nullptr) return Status::internal(where + ": the remote fetcher gave no tree");
+    bool seen = std::any_of(remotes_->begin(), remotes_->end(),
+                            [&](const RemoteUse& u) { return u.reference == entry; });
+    if (!seen) remotes_->push_back({entry, tree->resolved});
+    return tree;
+  }
+
+  // A renderer over a remote tree, sharing this one's list of remotes and schema.
+  std::unique_ptr<Renderer> remoteRenderer(const FileSource& rfs) {
+    auto sub = std::make_unique<Renderer>(rfs, alloc_, options_);
+    sub->remotes_ = remotes_;
+    sub->remoteDepth_ = remoteDepth_ + 1;
+    sub->mergeSchema_ = mergeSchema_;
+    sub->schemaSet_ = schemaSet_;
+    return sub;
+  }
+
+  // A remote component: built by a renderer over its tree, into `ra` itself.
+  Status accumulateRemoteComponent(const Kustomization& k, const std::string& entry,
+                                   Accumulator& ra) {
+    auto tree = fetchRemote(k, "components", entry);
+    if (!tree) return tree.error();
+    if (tree->fs->kind(tree->path) != FileKind::kDirectory) {
+      return Status::invalidArgument(k.file + ": components: '" + entry + "': no folder '" +
+                                     tree->path + "' at " + tree->resolved);
+    }
+    auto sub = remoteRenderer(*tree->fs);
+    auto ck = sub->loadDir(k, tree->path, entry);
+    if (!ck) return ck.error();
+    if (!ck->component) {
+      return Status::invalidArgument(k.file + ": accumulating components: expected kind " +
+                                     "'Component' for path '" + entry +
+                                     "' but got 'Kustomization'");
+    }
+    WINDLASS_RETURN_IF_ERROR(sub->accumulateTarget(*ck, ra));
+    sub->building_.erase(ck->dir);
+    return {};
+  }
+
+  // A remote base or file, fetched through options_.remote: a file's objects join
+  // `files`; a folder is built by a renderer over the remote tree, with the same
+  // options (so remotes inside it are fetched the same way).
+  Status accumulateRemote(const Kustomization& k, std::string_view field, const std::string& entry,
+                          Accumulator& ra, ResourceList& files) {
+    std::string where = k.file + ": " + std::string(field) + ": '" + entry + "'";
+    auto tree = fetchRemote(k, field, entry);
+    if (!tree) return tree.error();
+    const FileSource& rfs = *tree->fs;
+    FileKind kind = rfs.kind(tree->path);
+    if (kind == FileKind::kFile) {
+      auto text = rfs.read(tree->path, options_.maxFileBytes);
+      if (!text) return text.error().withContext(where);
+      return loadResourceFile(entry, *text, files);
+    }
+    if (kind != FileKind::kDirectory) {
+      return Status::invalidArgument(where + ": no folder '" + tree->path + "' at " +
+                                     tree->resolved);
+    }
+    auto sub = remoteRenderer(rfs);
+    auto subK = sub->loadDir(k, tree->path, entry);
+    if (!subK) return subK.error();
+    if (subK->component) {
+      return Status::invalidArgument(where +
+                                     ": expected kind != 'Component' (list it under "
+                                     "components)");
+    }
+    return appendBase(k, *sub, *subK, ra, files);
   }
 
   // A remote base or file (a URL, github.com/…, git@…): named as such, with the
@@ -478,7 +588,9 @@ class Renderer {
       auto path = joinPath(k.dir, entry);
       FileKind kind = path ? fs_.kind(*path) : FileKind::kMissing;
       if (kind == FileKind::kMissing && isRemote(entry)) {
-        return unsupportedRemote(k, field, entry, "bases");
+        if (!options_.remote) return unsupportedRemote(k, field, entry, "bases");
+        WINDLASS_RETURN_IF_ERROR(accumulateRemote(k, field, entry, ra, files));
+        continue;
       }
       if (!path) return path.error().withContext(k.file);
       if (kind == FileKind::kDirectory) {
@@ -489,23 +601,7 @@ class Renderer {
                                          "': expected kind != 'Component' for path '" +
                                          fs_.describe(*path) + "' (list it under components)");
         }
-        WINDLASS_RETURN_IF_ERROR(appendAll(ra, std::move(files), nullptr).withContext(k.file));
-        files.clear();
-        Accumulator subRa;
-        WINDLASS_RETURN_IF_ERROR(accumulateTarget(*sub, subRa));
-        building_.erase(sub->dir);
-        WINDLASS_RETURN_IF_ERROR(
-            appendAll(ra, std::move(subRa.resources), subRa.idsKnown ? &subRa.ids : nullptr)
-                .withContext(k.file));
-        if (subRa.customConfig()) ra.mutableConfig().merge(subRa.config());
-        for (Var& v : subRa.vars) {
-          for (const Var& e : ra.vars) {
-            if (e.name == v.name) {
-              return Status::invalidArgument(k.file + ": var '" + v.name + "' already encountered");
-            }
-          }
-          ra.vars.push_back(std::move(v));
-        }
+        WINDLASS_RETURN_IF_ERROR(appendBase(k, *this, *sub, ra, files));
         continue;
       }
       if (kind == FileKind::kMissing) {
@@ -1311,6 +1407,10 @@ class Renderer {
   const MergeSchema* mergeSchema_ = &MergeSchema::kubernetes();
   MergeSchema customSchema_;  // from an `openapi: {path: ...}`
   bool schemaSet_ = false;
+  // The remotes used, shared by the renderers of remote trees (the root's own list).
+  std::vector<RemoteUse> ownRemotes_;
+  std::vector<RemoteUse>* remotes_ = &ownRemotes_;
+  int remoteDepth_ = 0;  // how many remote trees this one is inside
 };
 
 }  // namespace

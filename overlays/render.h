@@ -2,6 +2,7 @@
 // the ordered list of objects `kustomize build` (v5.5.0) prints.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "core/file_source.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "overlays/remote_ref.h"
 
 namespace windlass::overlays {
 
@@ -24,10 +26,24 @@ struct RenderOptions {
   // Kustomize has no limit; this bounds the render thread's stack (16 KiB a
   // level, reserved, not committed). Default 20,000.
   int maxDepth = 20000;
+  // Fetches remote bases and files (`resources:` entries such as
+  // "https://host/org/repo//path?ref=v1", remote_ref.h). Empty (the default):
+  // remote references are refused as Unimplemented, naming the file and field.
+  // An error it returns fails the render, prefixed with the kustomization file,
+  // the field and the reference. A remote tree renders with the same options, so
+  // remotes inside remotes are fetched through it too (at most 20 deep).
+  std::function<Result<RemoteTree>(const RemoteRef&)> remote;
+};
+
+// A remote reference the render used and what it resolved to.
+struct RemoteUse {
+  std::string reference;  // as written in the kustomization
+  std::string resolved;   // RemoteTree::resolved: a commit id or "sha256:<hex>"
 };
 
 struct RenderedSet {
   std::vector<JsonValue> objects;  // in output order, allocated from the caller's allocator
+  std::vector<RemoteUse> remotes;  // in the order they were first used, each reference once
 };
 
 // Renders the kustomization in folder `dir` of `fs`. Objects are allocated from

@@ -100,6 +100,116 @@ TEST_CASE("remote bases and Helm charts are reported as unsupported") {
         "kustomization.yaml: field \"helmCharts\": Helm charts are not supported by windlass");
 }
 
+// A fake fetcher over in-memory trees, one per repository URL; every reference
+// resolves to "commit-<ref>". For the renderer's side of remote bases.
+struct FakeRemotes {
+  std::map<std::string, std::shared_ptr<const FileSource>> repos;
+  std::vector<std::string> asked;
+  Result<RemoteTree> operator()(const RemoteRef& ref) {
+    asked.push_back(ref.url + "@" + ref.ref);
+    auto it = repos.find(ref.url);
+    if (it == repos.end()) return Status::notFound("no repository " + ref.url);
+    return RemoteTree{it->second, ref.path, "commit-" + ref.ref};
+  }
+};
+
+TEST_CASE("remote bases render through RenderOptions::remote, nested ones too") {
+  const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+  FakeRemotes fake;
+  fake.repos["https://git.example/org/base.git"] = makeMemorySource(
+      {{"deploy/kustomization.yaml",
+        "resources:\n- cm.yaml\n- git@git.example:org/inner.git//x?ref=v9\nnamePrefix: b-\n"},
+       {"deploy/cm.yaml", cm}});
+  fake.repos["git@git.example:org/inner.git"] =
+      makeMemorySource({{"x/kustomization.yaml", "resources: [s.yaml]\n"},
+                        {"x/s.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"}});
+  RenderOptions options;
+  options.remote = [&](const RemoteRef& r) { return fake(r); };
+  auto fs = makeMemorySource(
+      {{"kustomization.yaml",
+        "resources:\n- https://git.example/org/base.git//deploy?ref=v1\nnamespace: prod\n"}});
+  JsonAllocator alloc;
+  auto set = render(*fs, "", alloc, options);
+  REQUIRE_MESSAGE(set, (set ? "" : set.error().message()));
+  CHECK(toYaml(*set) ==
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b-cm\n  namespace: prod\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: b-s\n  namespace: prod\n");
+  REQUIRE(set->remotes.size() == 2);
+  CHECK(set->remotes[0].reference == "https://git.example/org/base.git//deploy?ref=v1");
+  CHECK(set->remotes[0].resolved == "commit-v1");
+  CHECK(set->remotes[1].reference == "git@git.example:org/inner.git//x?ref=v9");
+  CHECK(set->remotes[1].resolved == "commit-v9");
+
+  // A fetch error names the file, the field and the reference.
+  auto missing = makeMemorySource(
+      {{"kustomization.yaml", "resources:\n- https://git.example/org/none.git//d?ref=v1\n"}});
+  auto failed = render(*missing, "", alloc, options);
+  REQUIRE(!failed);
+  CHECK(failed.error().code() == Code::kNotFound);
+  CHECK(failed.error().message() ==
+        "kustomization.yaml: resources: 'https://git.example/org/none.git//d?ref=v1': no "
+        "repository https://git.example/org/none.git");
+
+  // A folder missing from the remote tree.
+  auto noDir = makeMemorySource(
+      {{"kustomization.yaml", "resources:\n- https://git.example/org/base.git//nope?ref=v1\n"}});
+  auto nd = render(*noDir, "", alloc, options);
+  REQUIRE(!nd);
+  CHECK(nd.error().message() ==
+        "kustomization.yaml: resources: 'https://git.example/org/base.git//nope?ref=v1': no "
+        "folder 'nope' at commit-v1");
+
+  // A remote that includes itself stops at the depth limit.
+  fake.repos["https://git.example/org/loop.git"] = makeMemorySource(
+      {{"kustomization.yaml", "resources:\n- https://git.example/org/loop.git\n"}});
+  auto loop = makeMemorySource(
+      {{"kustomization.yaml", "resources:\n- https://git.example/org/loop.git\n"}});
+  auto looped = render(*loop, "", alloc, options);
+  REQUIRE(!looped);
+  CHECK(looped.error().message().find("remote bases nested deeper than 20") != std::string::npos);
+}
+
+TEST_CASE("a remote component is built into the kustomization that lists it") {
+  FakeRemotes fake;
+  fake.repos["https://git.example/org/comp.git"] = makeMemorySource(
+      {{"c/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels: {tier: "
+        "web}\n"},
+       {"k/kustomization.yaml", "resources: []\n"}});
+  RenderOptions options;
+  options.remote = [&](const RemoteRef& r) { return fake(r); };
+  auto out = renderFiles(
+      {{"kustomization.yaml",
+        "resources: [cm.yaml]\ncomponents:\n- https://git.example/org/comp.git//c?ref=v1\n"},
+       {"cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"}},
+      "", options);
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message()));
+  CHECK(*out ==
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    tier: web\n  name: cm\n");
+  auto notComponent = renderFiles(
+      {{"kustomization.yaml", "components:\n- https://git.example/org/comp.git//k?ref=v1\n"}}, "",
+      options);
+  REQUIRE(!notComponent);
+  CHECK(notComponent.error().message() ==
+        "kustomization.yaml: accumulating components: expected kind 'Component' for path "
+        "'https://git.example/org/comp.git//k?ref=v1' but got 'Kustomization'");
+}
+
+TEST_CASE("a remote file's objects join the resource files") {
+  RenderOptions options;
+  options.remote = [](const RemoteRef& r) -> Result<RemoteTree> {
+    CHECK(r.kind == RemoteRef::Kind::kFile);
+    return RemoteTree{
+        makeMemorySource({{"f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: f\n"}}),
+        "f.yaml", "sha256:abc"};
+  };
+  auto out = renderFiles(
+      {{"kustomization.yaml", "resources:\n- https://files.example/app/f.yaml\nnamePrefix: p-\n"}},
+      "", options);
+  REQUIRE_MESSAGE(out, (out ? "" : out.error().message()));
+  CHECK(*out == "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-f\n");
+}
+
 TEST_CASE("every field that takes a remote reference says remote, naming the file and field") {
   const char* cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
   struct Case {

@@ -234,6 +234,19 @@ Status parseInto(const JsonValue& root, SyncRecord& r) {
     r.images.emplace_back(image.GetString(), image.GetStringLength());
   }
 
+  if (findMember(root, "remotes") != nullptr) {
+    const JsonValue* remotes = nullptr;
+    WINDLASS_RETURN_IF_ERROR(readArray(root, "", "remotes", &remotes));
+    for (rapidjson::SizeType i = 0; i < remotes->Size(); ++i) {
+      const JsonValue& remote = (*remotes)[i];
+      if (!remote.IsString()) {
+        return Status::invalidArgument("field \"remotes[" + std::to_string(i) +
+                                       "]\": expected a string");
+      }
+      r.remotes.emplace_back(remote.GetString(), remote.GetStringLength());
+    }
+  }
+
   const JsonValue* objects = nullptr;
   WINDLASS_RETURN_IF_ERROR(readArray(root, "", "objects", &objects));
   r.objects.resize(objects->Size());
@@ -651,6 +664,12 @@ std::string serializeRecord(const SyncRecord& r, bool withHash) {
   w.StartArray();
   for (const std::string& image : r.images) putString(w, image);
   w.EndArray();
+  if (!r.remotes.empty()) {
+    w.Key("remotes");
+    w.StartArray();
+    for (const std::string& remote : r.remotes) putString(w, remote);
+    w.EndArray();
+  }
   w.Key("objects");
   w.StartArray();
   for (const ObjectRecord& o : r.objects) {

@@ -134,8 +134,11 @@ struct SyncRecord {
   std::string actor;
   Revision revision;
   std::vector<std::string> images;  // image references the render used, e.g. "ghcr.io/a/b:1.2"
-  PromotionRecord promotion;        // set (from != "") for a promotion; written only then
-  HoldRecord hold;                  // set (revision != "") while held; written only then
+  // Remote bases and files the render used, each "<resolved> <reference>": a commit id
+  // or "sha256:<hex>", a space, the reference as written. Written only when non-empty.
+  std::vector<std::string> remotes;
+  PromotionRecord promotion;  // set (from != "") for a promotion; written only then
+  HoldRecord hold;            // set (revision != "") while held; written only then
   std::vector<ObjectRecord> objects;
   Reason reason = Reason::kSucceeded;
   std::string message;  // the error of a failed sync, or a summary

@@ -162,7 +162,10 @@ class Run {
     // Render the environment's folder straight from the Git tree.
     auto path = normalisePath(env_.path);
     if (!path) return finish(Reason::kRenderFailed, path.error());
-    auto rendered = overlays::render(**tree, *path, alloc_);
+    RemoteFetcher remotes(r_.remoteBaseOptions(env_, &cancel_));
+    overlays::RenderOptions renderOptions;
+    renderOptions.remote = remotes.resolver();
+    auto rendered = overlays::render(**tree, *path, alloc_, renderOptions);
     if (!rendered) {
       // A file missing from a commit stays missing until the next commit: not a
       // NotFound to retry at the interval, but a bad input.
@@ -174,6 +177,9 @@ class Run {
     leaveReplicasToAutoscalers(rendered->objects);
     applyImageOverrides(rendered->objects, env_.images, alloc_);  // image automation
     record_.images = imagesOf(rendered->objects);
+    for (const overlays::RemoteUse& u : rendered->remotes) {
+      record_.remotes.push_back(u.resolved + " " + sources::redactUrl(u.reference));
+    }
     report_.renderDigest =
         sha256Hex(overlays::toJson(*rendered) + "\n" + env_.sync.targetNamespace);
     if (request_.skipWhenUnchanged) {
@@ -415,6 +421,28 @@ Status Reconciler::withMirror(const std::string& repo,
     (*m)->git = std::make_unique<sources::GitMirror>(std::move(*opened));
   }
   return fn(*(*m)->git);
+}
+
+RemoteBaseOptions Reconciler::remoteBaseOptions(const EnvironmentSpec& env,
+                                                const CancelToken* cancel) const {
+  RemoteBaseOptions o;
+  o.cacheDir = options_.stateDir + "/git";
+  o.allowHosts = env.remoteBasesAllow;
+  o.cancel = cancel;
+  std::vector<RepositorySpec> repos = options_.repositories;
+  o.credentials = [repos](const overlays::RemoteRef& ref) {
+    auto web = [](const std::string& url) {
+      return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+    };
+    for (const RepositorySpec& r : repos) {
+      auto parsed = overlays::parseRemoteRef(r.url);
+      if (parsed && parsed->hostPort == ref.hostPort && web(r.url) == web(ref.url)) {
+        return r.credentials;
+      }
+    }
+    return sources::GitCredentials{};
+  };
+  return o;
 }
 
 Status Reconciler::fetch(const std::string& repo, const std::vector<std::string>& revisions,

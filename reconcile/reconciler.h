@@ -32,6 +32,7 @@
 #include "reconcile/image_override.h"
 #include "reconcile/kube_api.h"
 #include "reconcile/kubeconfig.h"
+#include "reconcile/remote_bases.h"
 #include "reconcile/sync.h"
 #include "sources/git.h"
 #include "sources/signature.h"
@@ -72,6 +73,9 @@ struct EnvironmentSpec {
   // sync fails with SourceFailed (FailedPrecondition: stalled until the revision
   // changes) before rendering, so the cluster stays at the last verified commit.
   sources::VerifyConfig verify;
+  // Hosts remote bases may come from (remote_bases.h); empty: none. A configured
+  // repository on the same host (and transport) lends its credentials.
+  std::vector<std::string> remoteBasesAllow;
 };
 
 struct SyncRequest {
@@ -181,6 +185,10 @@ class Reconciler {
   // Runs `fn` with the mirror of `repo` (opened on first use) under its lock.
   [[nodiscard]] Status withMirror(const std::string& repo,
                                   const std::function<Status(sources::GitMirror&)>& fn);
+
+  // How syncs of `env` fetch remote bases: mirrors in "<stateDir>/git", the hosts
+  // env.remoteBasesAllow, credentials of a configured repository on the same host.
+  RemoteBaseOptions remoteBaseOptions(const EnvironmentSpec& env, const CancelToken* cancel) const;
 
   // The commit `revision` names in the mirror of `repo` (no fetch).
   [[nodiscard]] Result<sources::CommitInfo> resolve(const std::string& repo,
